@@ -1,0 +1,139 @@
+//! The bank data an import yields, in Aisle's own shape. Money is always a `Decimal` next to
+//! an ISO 4217 currency, serialised as a string; debits are negative.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A person or company with rights on the accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    pub name: String,
+    pub kind: OwnerKind,
+    pub address: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub national_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OwnerKind {
+    Owner,
+    CoOwner,
+    Attorney,
+    Other,
+}
+
+/// A payment account as the bank describes it, with its balances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// The bank's own identifier for the account (Berlin Group `resourceId`); opaque.
+    pub bank_id: String,
+    pub iban: Option<String>,
+    pub bban: Option<String>,
+    pub masked_pan: Option<String>,
+    pub currency: String,
+    pub name: Option<String>,
+    pub product: Option<String>,
+    pub account_type: Option<String>,
+    pub status: Option<String>,
+    /// Names of the account's owners, as the bank lists them.
+    pub owner_names: Vec<String>,
+    pub balances: Vec<Balance>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Balance {
+    /// The bank's balance type: `closingBooked`, `interimAvailable`, `expected`, ...
+    pub balance_type: String,
+    pub amount: Decimal,
+    pub currency: String,
+    pub reference_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransactionStatus {
+    Booked,
+    Pending,
+}
+
+impl TransactionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booked => "booked",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+/// One movement on an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transaction {
+    /// The bank's transaction id, when it gives a stable one.
+    pub bank_id: Option<String>,
+    pub status: TransactionStatus,
+    pub booking_date: Option<NaiveDate>,
+    pub value_date: Option<NaiveDate>,
+    pub amount: Decimal,
+    pub currency: String,
+    pub counterparty_name: Option<String>,
+    pub counterparty_account: Option<String>,
+    pub description: Option<String>,
+    pub bank_transaction_code: Option<String>,
+    pub balance_after: Option<Decimal>,
+}
+
+/// A card account (typically a credit card) with its balances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Card {
+    pub bank_id: String,
+    pub masked_pan: Option<String>,
+    pub name: Option<String>,
+    pub currency: String,
+    pub credit_limit: Option<Decimal>,
+    pub balances: Vec<Balance>,
+}
+
+/// One movement on a card, with merchant data where the bank gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardTransaction {
+    pub bank_id: Option<String>,
+    pub status: TransactionStatus,
+    pub transaction_date: Option<NaiveDate>,
+    pub booking_date: Option<NaiveDate>,
+    pub amount: Decimal,
+    pub currency: String,
+    pub original_amount: Option<Decimal>,
+    pub original_currency: Option<String>,
+    pub description: Option<String>,
+    pub merchant_name: Option<String>,
+    pub merchant_category_code: Option<String>,
+}
+
+/// An inclusive range of booking dates to fetch in one go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DateWindow {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl DateWindow {
+    /// A window from `from` to `to`, both included; `None` when `from` is after `to`.
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Option<Self> {
+        (from <= to).then_some(Self { from, to })
+    }
+
+    /// How many days the window covers, both ends included.
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+}

@@ -1,0 +1,20 @@
+//! The connector SDK: what every bank connector implements and what the engine relies on.
+//!
+//! A connector is a protocol translator. It never touches the database, never sleeps for
+//! retries and never decides history windows: it classifies what the bank said
+//! ([`ConnectorError`]) so the engine can act on it.
+
+mod connector;
+mod domain;
+mod error;
+mod profile;
+
+pub use connector::{
+    BankSession, Connector, Page, PageCursor, SignInCallback, SignInRequest, SignInStep,
+};
+pub use domain::{
+    Account, Balance, Card, CardTransaction, DateWindow, Owner, OwnerKind, Transaction,
+    TransactionStatus,
+};
+pub use error::ConnectorError;
+pub use profile::{BankProfile, BankProfileOverrides, Supports};

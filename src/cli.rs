@@ -1,0 +1,160 @@
+//! The command line: one binary that runs the dev stack, the API, the workers, or both.
+
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+};
+
+use clap::{Parser, Subcommand};
+use ipnet::IpNet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::{Config, Secret},
+    dev,
+    devdb::{Durability, PrivateCluster},
+    service::Service,
+    store,
+};
+
+pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Debug, Parser)]
+#[command(name = "aisle", version, about = "Single-access account-information imports")]
+pub struct Cli {
+    /// A TOML configuration file (defaults, then this file, then AISLE_* variables).
+    #[arg(long, global = true, env = "AISLE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The whole dev stack: private Postgres, sandbox bank, API and workers (the default).
+    Dev,
+    /// The API and the workers in one process.
+    Serve,
+    /// The API only.
+    Api,
+    /// The import workers only.
+    Worker,
+    /// Applies the database migrations and exits.
+    Migrate,
+    /// Manages clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Creates a client and prints its API key (shown once; only its hash is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// An address range allowed to call (repeatable); none means any address.
+        #[arg(long = "allow-ip", value_name = "CIDR")]
+        allow_ip: Vec<IpNet>,
+        /// Print `{"clientId","apiKey"}` for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cli {
+    pub async fn run(self) -> CliResult {
+        let config = Config::load(self.config.as_deref())?;
+        match self.command.unwrap_or(Command::Dev) {
+            Command::Dev => dev::run(config).await,
+            Command::Serve => {
+                let service = Service::start(with_database(config).await?).await?;
+                let listener = tokio::net::TcpListener::bind(service.config.listen).await?;
+                tracing::info!(listen = %service.config.listen, "serving the API and the workers");
+                let token = shutdown_on_ctrl_c();
+                let (api, workers) = tokio::join!(
+                    service.run_api(listener, token.clone().cancelled_owned()),
+                    service.run_workers(token.cancelled_owned()),
+                );
+                api?;
+                Ok(workers?)
+            }
+            Command::Api => {
+                let service = Service::start(with_database(config).await?).await?;
+                let listener = tokio::net::TcpListener::bind(service.config.listen).await?;
+                tracing::info!(listen = %service.config.listen, "serving the API");
+                Ok(service.run_api(listener, ctrl_c()).await?)
+            }
+            Command::Worker => {
+                let service = Service::start(with_database(config).await?).await?;
+                Ok(service.run_workers(ctrl_c()).await?)
+            }
+            Command::Migrate => {
+                let config = with_database(config).await?;
+                let url = config.database_url.as_ref().map(Secret::expose).unwrap_or_default();
+                let pool = sqlx::PgPool::connect(url).await?;
+                store::migrate(&pool).await?;
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::Client(ClientCommand::Create {
+                name,
+                allow_ip,
+                json,
+            }) => {
+                let config = with_database(config).await?;
+                let url = config.database_url.as_ref().map(Secret::expose).unwrap_or_default();
+                let pool = sqlx::PgPool::connect(url).await?;
+                store::migrate(&pool).await?;
+                let (client, api_key) = store::clients::create(&pool, &name, &allow_ip).await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "clientId": client.id, "apiKey": api_key })
+                    );
+                } else {
+                    println!("client {} ({})\nAPI key (shown once): {api_key}", client.name, client.id);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The configuration with a database: the configured one, else the private dev cluster.
+pub async fn with_database(mut config: Config) -> Result<Config, crate::devdb::DevDbError> {
+    if config.database_url.is_none() {
+        let cluster = private_cluster(&config.state_dir)?;
+        tracing::info!(port = cluster.port(), "no database configured: using the private dev cluster");
+        config.database_url = Some(Secret(cluster.ensure_database("aisle").await?));
+    }
+    if config.session_signing_key.is_none() {
+        config.session_signing_key = Some(dev::signing_key(&config.state_dir)?);
+    }
+    Ok(config)
+}
+
+pub fn private_cluster(state_dir: &Path) -> Result<PrivateCluster, crate::devdb::DevDbError> {
+    PrivateCluster::start(&state_dir.join("postgres"), Durability::Safe)
+}
+
+fn ctrl_c() -> impl Future<Output = ()> + Send + 'static {
+    shutdown_on_ctrl_c().cancelled_owned()
+}
+
+/// A token cancelled on Ctrl-C (or SIGTERM).
+pub fn shutdown_on_ctrl_c() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}

@@ -1,0 +1,170 @@
+//! Typed configuration: embedded defaults, then an optional TOML file, then `AISLE_*`
+//! environment variables (nested keys with `__`, e.g. `AISLE_WORKER__CONCURRENCY=8`).
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Everything the service reads at start. Validated by [`Config::load`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// PostgreSQL URL. When absent, `aisle` (dev) starts a private cluster under `./.aisle/`.
+    pub database_url: Option<Secret>,
+    /// Where the API listens.
+    pub listen: SocketAddr,
+    /// The URL owners' browsers and banks use to reach this API.
+    pub public_url: String,
+    /// The bank registry file.
+    pub registry: PathBuf,
+    /// Where the dev stack keeps its private cluster and generated secrets.
+    pub state_dir: PathBuf,
+    /// Key for `sessionIdSignature` (HMAC-SHA256). The dev stack generates one when absent.
+    pub session_signing_key: Option<Secret>,
+    /// How long a session may wait for its Default Import.
+    #[serde(with = "secs")]
+    pub session_ttl: Duration,
+    /// Whether to take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    pub worker: WorkerConfig,
+    pub sandbox_bank: SandboxBankConfig,
+    /// Timeout of one HTTP call to a bank.
+    #[serde(with = "secs")]
+    pub bank_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Imports one worker process runs at the same time.
+    pub concurrency: usize,
+    /// Worker heartbeat; a job whose worker missed `missed_heartbeats` of them is retaken.
+    #[serde(with = "secs")]
+    pub heartbeat: Duration,
+    pub missed_heartbeats: usize,
+    /// Fallback poll when a LISTEN/NOTIFY wake-up is lost.
+    #[serde(with = "secs")]
+    pub poll_interval: Duration,
+    /// Queue attempts for a job whose worker failed (not for bank errors: those end the command).
+    pub max_attempts: usize,
+    /// An import running longer than this ends with `Timeout`.
+    #[serde(with = "secs")]
+    pub import_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxBankConfig {
+    /// Where the dev stack runs the sandbox bank.
+    pub listen: SocketAddr,
+    /// Base URL of the running sandbox bank; replaces the registry's for banks marked sandbox.
+    pub url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            listen: ([127, 0, 0, 1], 8080).into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            registry: "connectors/banks.toml".into(),
+            state_dir: ".aisle".into(),
+            session_signing_key: None,
+            session_ttl: Duration::from_secs(60 * 60),
+            trust_forwarded_for: false,
+            worker: WorkerConfig {
+                concurrency: 8,
+                heartbeat: Duration::from_secs(5),
+                missed_heartbeats: 6,
+                poll_interval: Duration::from_secs(2),
+                max_attempts: 3,
+                import_timeout: Duration::from_secs(15 * 60),
+            },
+            sandbox_bank: SandboxBankConfig {
+                listen: ([127, 0, 0, 1], 8090).into(),
+                url: None,
+            },
+            bank_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Rule(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the environment. `DATABASE_URL` is honoured
+    /// when `AISLE_DATABASE_URL` is not set.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("AISLE_").split("__"));
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        if config.database_url.is_none() {
+            config.database_url = std::env::var("DATABASE_URL").ok().map(Secret);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.worker.concurrency == 0 || self.worker.max_attempts == 0 {
+            return Err(ConfigError::Rule(
+                "worker.concurrency and worker.max_attempts must be at least 1".into(),
+            ));
+        }
+        if let Some(key) = &self.session_signing_key
+            && key.expose().len() < 32
+        {
+            return Err(ConfigError::Rule(
+                "session_signing_key must be at least 32 characters".into(),
+            ));
+        }
+        url::Url::parse(&self.public_url)
+            .map_err(|e| ConfigError::Rule(format!("public_url: {e}")))?;
+        Ok(())
+    }
+}
+
+/// A configuration value that must never reach a log line.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Durations are written as whole seconds in files and the environment.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}

@@ -1,0 +1,125 @@
+//! The dev stack behind a bare `cargo run`: a private Postgres, the sandbox bank, the API and
+//! the workers in one process, plus a demo client whose key it prints with a curl walkthrough.
+
+use std::{fs, path::Path};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use crate::{
+    cli::{CliResult, private_cluster, shutdown_on_ctrl_c, with_database},
+    config::{Config, Secret},
+    devdb::DevDbError,
+    service::Service,
+    store::clients,
+};
+
+/// Runs the dev stack until Ctrl-C.
+pub async fn run(mut config: Config) -> CliResult {
+    let own_cluster = config.database_url.is_none();
+    let sandbox_listener = TcpListener::bind(config.sandbox_bank.listen).await.map_err(|e| {
+        format!("cannot listen on {} for the sandbox bank: {e}", config.sandbox_bank.listen)
+    })?;
+    let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
+    config.sandbox_bank.url = Some(sandbox_url.clone());
+    let config = with_database(config).await?;
+    let api_listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {} for the API: {e}", config.listen))?;
+
+    let service = Service::start(config).await?;
+    let demo = demo_client(&service).await?;
+    let token = shutdown_on_ctrl_c();
+
+    let sandbox = tokio::spawn(aisle_sandbox_bank::serve(
+        sandbox_listener,
+        aisle_sandbox_bank::SandboxOptions::default(),
+        token.clone().cancelled_owned(),
+    ));
+    print_walkthrough(&service.config.public_url, &sandbox_url, &demo.api_key);
+    let (api, workers) = tokio::join!(
+        service.run_api(api_listener, token.clone().cancelled_owned()),
+        service.run_workers(token.cancelled_owned()),
+    );
+    let _ = sandbox.await;
+    service.pool.close().await;
+    if own_cluster {
+        private_cluster(&service.config.state_dir)?.stop()?;
+        tracing::info!("private Postgres stopped");
+    }
+    api?;
+    Ok(workers?)
+}
+
+/// The dev stack's session signing key, generated once into the state directory.
+pub fn signing_key(state_dir: &Path) -> Result<Secret, DevDbError> {
+    let path = state_dir.join("session-signing-key");
+    let io = |e| DevDbError::Io(path.clone(), e);
+    if let Ok(key) = fs::read_to_string(&path) {
+        return Ok(Secret(key.trim().to_string()));
+    }
+    fs::create_dir_all(state_dir).map_err(io)?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let key = hex::encode(bytes);
+    fs::write(&path, &key).map_err(io)?;
+    Ok(Secret(key))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoClient {
+    client_id: uuid::Uuid,
+    api_key: String,
+}
+
+/// The demo client, kept in the state directory so its key survives restarts. It is a local
+/// developer's convenience: a real client's key is shown once and never stored.
+async fn demo_client(service: &Service) -> CliResult<DemoClient> {
+    let path = service.config.state_dir.join("demo-client.json");
+    if let Ok(text) = fs::read_to_string(&path)
+        && let Ok(demo) = serde_json::from_str::<DemoClient>(&text)
+        && clients::find(&service.pool, demo.client_id).await?.is_some()
+    {
+        return Ok(demo);
+    }
+    let (client, api_key) = clients::create(&service.pool, "demo", &[]).await?;
+    let demo = DemoClient {
+        client_id: client.id,
+        api_key,
+    };
+    fs::write(&path, serde_json::to_string_pretty(&demo)?)?;
+    Ok(demo)
+}
+
+fn print_walkthrough(api: &str, sandbox: &str, api_key: &str) {
+    println!(
+        r#"
+Aisle dev stack is up.
+  API           {api}   (OpenAPI: {api}/openapi.json)
+  sandbox bank  {sandbox}
+  demo API key  {api_key}
+
+Try it (needs curl and jq):
+
+  export AISLE_KEY={api_key}
+
+  # 1. sign in to the sandbox bank as alice (headless consent + SCA)
+  SESSION=$(curl -s -X POST {api}/v1/sandbox/sessions \
+    -H "Authorization: Bearer $AISLE_KEY" -H 'Content-Type: application/json' \
+    -d '{{"bank":"sandbox","login":"alice","ownerExternalId":"owner-1"}}')
+
+  # 2. start a Default Import with that session
+  COMMAND=$(echo "$SESSION" | jq '{{sessionId, sessionIdSignature}}' | curl -s -X POST \
+    {api}/v1/commands/default-import -H "Authorization: Bearer $AISLE_KEY" \
+    -H 'Content-Type: application/json' -d @- | jq -r .commandId)
+
+  # 3. poll until it is successful (or error)
+  curl -s {api}/v1/commands/$COMMAND -H "Authorization: Bearer $AISLE_KEY" | jq '{{state, progress}}'
+  curl -s {api}/v1/commands/$COMMAND -H "Authorization: Bearer $AISLE_KEY" | jq '.result.accounts[] | {{iban, booked: (.transactions.booked | length)}}'
+
+Press Ctrl-C to stop (the private Postgres stops too).
+"#
+    );
+}

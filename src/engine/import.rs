@@ -1,0 +1,259 @@
+//! One Default Import: fetch the owner's data from the bank, store it, end the command.
+//!
+//! Delivery is at least once, so the run is idempotent: it first clears what an earlier
+//! attempt stored, and a finished command is never run again.
+
+use std::{sync::Arc, time::Duration};
+
+use aisle_sdk::{Account, BankSession, Card, Connector, ConnectorError, DateWindow, Page, PageCursor};
+use chrono::Utc;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{identity, outcome, planner, retry::RetryPolicy};
+use crate::{
+    registry::Registry,
+    store::{
+        commands::{self, Command, CommandState, Outcome, Progress},
+        results::{self, Scope},
+        sessions,
+    },
+};
+
+/// What a worker needs to run imports.
+#[derive(Clone)]
+pub struct ImportContext {
+    pub pool: PgPool,
+    pub registry: Arc<Registry>,
+    pub retry: RetryPolicy,
+    pub import_timeout: Duration,
+    pub max_attempts: usize,
+}
+
+/// Why a run could not reach an outcome; the queue will run it again.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Why fetching stopped.
+enum Stop {
+    Bank(ConnectorError),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+impl From<ConnectorError> for Stop {
+    fn from(e: ConnectorError) -> Self {
+        Self::Bank(e)
+    }
+}
+
+/// Runs the import for `command_id`. `attempt` counts from 1; on the last attempt a database
+/// failure ends the command with `Internal` rather than leaving it in progress forever.
+pub async fn run(context: &ImportContext, command_id: Uuid, attempt: usize) -> Result<(), ImportError> {
+    let pool = &context.pool;
+    let Some(command) = commands::find_for_job(pool, command_id).await? else {
+        tracing::warn!("a job names a command that does not exist; dropping it");
+        return Ok(());
+    };
+    if command.state != CommandState::InProgress {
+        return Ok(());
+    }
+    tracing::Span::current().record("bank", command.bank_id.as_str());
+    let scope = Scope {
+        client_id: command.client_id,
+        command_id,
+    };
+    let session = sessions::find_for_command(pool, scope.client_id, command_id).await?;
+    let Some((secret, sca_at, max_import_date)) =
+        session.and_then(|s| s.bank_secret.map(|secret| (secret, s.sca_at, s.max_import_date)))
+    else {
+        let outcome = error("SessionExpired", "the session's bank access has ended");
+        return finish(pool, &command, &outcome).await;
+    };
+    let Some(bank) = context.registry.get(&command.bank_id) else {
+        let detail = format!("bank {} is no longer in the registry", command.bank_id);
+        return finish(pool, &command, &error("Internal", &detail)).await;
+    };
+    let bank_session = BankSession { secret, sca_at };
+    let connector = bank.connector.as_ref();
+
+    let fetched = tokio::time::timeout(
+        context.import_timeout,
+        fetch_and_store(context, connector, &bank_session, &command, max_import_date),
+    )
+    .await;
+    let outcome = match fetched {
+        Ok(Ok(())) => Outcome::Successful,
+        Ok(Err(Stop::Bank(e))) => {
+            tracing::warn!(error = %e, "the bank failed the import");
+            outcome::for_bank_error(&e)
+        }
+        Ok(Err(Stop::Database(e))) if attempt < context.max_attempts => return Err(e.into()),
+        Ok(Err(Stop::Database(e))) => {
+            tracing::error!(error = %e, "the import's last attempt failed on the database");
+            error("Internal", "the import could not be stored")
+        }
+        Err(_) => error("Timeout", "the import took longer than allowed"),
+    };
+    finish(pool, &command, &outcome).await?;
+    // Single access: end the bank's side too. The consent expires on its own if this fails.
+    if let Err(e) = connector.end_session(&bank_session).await {
+        tracing::info!(error = %e, "could not end the bank session");
+    }
+    Ok(())
+}
+
+fn error(code: &'static str, detail: &str) -> Outcome {
+    Outcome::Error {
+        code,
+        detail: detail.into(),
+    }
+}
+
+/// Ends the command and erases the session's bank secret in one transaction.
+async fn finish(pool: &PgPool, command: &Command, outcome: &Outcome) -> Result<(), ImportError> {
+    let mut tx = pool.begin().await?;
+    commands::finish(&mut tx, command.client_id, command.id, outcome).await?;
+    sessions::erase_secret(&mut tx, command.client_id, command.session_id).await?;
+    tx.commit().await?;
+    tracing::info!(?outcome, "import finished");
+    Ok(())
+}
+
+async fn fetch_and_store(
+    context: &ImportContext,
+    connector: &dyn Connector,
+    session: &BankSession,
+    command: &Command,
+    max_import_date: Option<chrono::NaiveDate>,
+) -> Result<(), Stop> {
+    let pool = &context.pool;
+    let retry = &context.retry;
+    let scope = Scope {
+        client_id: command.client_id,
+        command_id: command.id,
+    };
+    let profile = connector.profile();
+    let mut progress = Progress::stage("owners");
+    let report = async |progress: &Progress| {
+        commands::set_progress(pool, scope.client_id, scope.command_id, progress).await
+    };
+    report(&progress).await?;
+
+    let mut conn = pool.acquire().await?;
+    results::clear(&mut conn, scope).await?;
+
+    let owners = if profile.supports.owners {
+        optional(retry.run(|| connector.owners(session)).await)?
+    } else {
+        Vec::new()
+    };
+    results::insert_owners(&mut conn, scope, &owners).await?;
+
+    progress.stage = "accounts".into();
+    report(&progress).await?;
+    let accounts = retry.run(|| connector.accounts(session)).await?;
+    let cards = if profile.supports.cards {
+        optional(retry.run(|| connector.cards(session)).await)?
+    } else {
+        Vec::new()
+    };
+
+    let today = Utc::now().date_naive();
+    let oldest = planner::oldest_day(command.since, today, profile, max_import_date);
+    let windows = planner::windows(oldest, today, profile);
+    progress.windows_total = u32::try_from((accounts.len() + cards.len()) * windows.len())
+        .unwrap_or(u32::MAX);
+
+    progress.stage = "transactions".into();
+    for (position, account) in accounts.iter().enumerate() {
+        let account_row = results::insert_account(&mut conn, scope, position, account).await?;
+        let mut rows = Vec::new();
+        for window in &windows {
+            rows.extend(all_pages(retry, |page| transactions(connector, session, account, *window, page)).await?);
+            progress.windows_done += 1;
+            report(&progress).await?;
+        }
+        results::insert_transactions(&mut conn, scope, account_row, &identity::identify(rows)).await?;
+    }
+
+    progress.stage = "cards".into();
+    for (position, card) in cards.iter().enumerate() {
+        let card_row = results::insert_card(&mut conn, scope, position, card).await?;
+        let mut rows = Vec::new();
+        for window in &windows {
+            rows.extend(all_pages(retry, |page| card_transactions(connector, session, card, *window, page)).await?);
+            progress.windows_done += 1;
+            report(&progress).await?;
+        }
+        results::insert_card_transactions(&mut conn, scope, card_row, &identity::identify(rows))
+            .await?;
+    }
+
+    progress.stage = "finishing".into();
+    report(&progress).await?;
+    Ok(())
+}
+
+fn transactions<'a>(
+    connector: &'a dyn Connector,
+    session: &'a BankSession,
+    account: &'a Account,
+    window: DateWindow,
+    page: Option<PageCursor>,
+) -> impl Future<Output = Result<Page<aisle_sdk::Transaction>, ConnectorError>> + 'a {
+    async move { connector.transactions(session, account, window, page.as_ref()).await }
+}
+
+fn card_transactions<'a>(
+    connector: &'a dyn Connector,
+    session: &'a BankSession,
+    card: &'a Card,
+    window: DateWindow,
+    page: Option<PageCursor>,
+) -> impl Future<Output = Result<Page<aisle_sdk::CardTransaction>, ConnectorError>> + 'a {
+    async move { connector.card_transactions(session, card, window, page.as_ref()).await }
+}
+
+/// Follows a listing's pages to the end, retrying each page on its own.
+async fn all_pages<T, F, Fut>(retry: &RetryPolicy, fetch: F) -> Result<Vec<T>, ConnectorError>
+where
+    F: Fn(Option<PageCursor>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ConnectorError>>,
+{
+    let mut rows = Vec::new();
+    let mut cursor: Option<PageCursor> = None;
+    loop {
+        let page = retry.run(|| fetch(cursor.clone())).await?;
+        rows.extend(page.items);
+        match page.next {
+            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+            Some(_) => {
+                return Err(ConnectorError::protocol(
+                    "the bank's next page link points at the same page",
+                    "",
+                ));
+            }
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// Parts of the scope the bank may not offer: absent rather than a failure.
+fn optional<T>(result: Result<Vec<T>, ConnectorError>) -> Result<Vec<T>, ConnectorError> {
+    match result {
+        Err(ConnectorError::Unsupported(what)) => {
+            tracing::info!(what, "the bank does not offer this part of the scope");
+            Ok(Vec::new())
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,10 @@
+//! The import job: queue wiring, history planning, the pipeline that fetches and stores, and
+//! how bank failures become command outcomes.
+
+pub mod identity;
+pub mod import;
+pub mod outcome;
+pub mod planner;
+pub mod queue;
+pub mod retry;
+pub mod worker;

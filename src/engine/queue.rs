@@ -1,0 +1,33 @@
+//! The Default Import queue: its name, its job and how a job is pushed inside the caller's
+//! own transaction (so a command row never exists without its job, nor a job without its row).
+
+use apalis::prelude::{TaskBuilder, TaskId};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use ulid::Ulid;
+use uuid::Uuid;
+
+/// Set explicitly: apalis's default is the job type's Rust name, which a rename would change.
+pub const QUEUE: &str = "default-import";
+
+/// The queue job: everything else is read from the command's row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultImportJob {
+    pub command_id: Uuid,
+}
+
+/// Pushes the job for `command_id`; its task id is the command id, so they map 1:1.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    command_id: Uuid,
+    max_attempts: usize,
+) -> Result<(), apalis_postgres::Error> {
+    let args = serde_json::to_vec(&DefaultImportJob { command_id })
+        .map_err(apalis_postgres::Error::JsonError)?;
+    let task = TaskBuilder::new(args)
+        .task_id(TaskId::from_ulid(Ulid(command_id.as_u128())))
+        .max_attempts(max_attempts)
+        .build();
+    apalis_postgres::queries::push_tasks(conn, QUEUE, vec![task]).await
+}

@@ -1,0 +1,87 @@
+//! The apalis workers that run Default Imports, supervised so a database outage does not end
+//! them. See `../shared/APALIS.md` for why each setting is what it is.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use apalis::prelude::{
+    Attempt, BoxDynError, Data, Monitor, PollWith, Strategy, WorkerBuilder, WorkerBuilderExt,
+};
+use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
+use sqlx::PgPool;
+use tracing::Instrument;
+
+use super::{
+    import::{self, ImportContext},
+    queue::{DefaultImportJob, QUEUE},
+};
+use crate::config::WorkerConfig;
+
+/// Runs the import workers until `shutdown` resolves, then lets running imports finish.
+pub async fn run(
+    pool: PgPool,
+    context: ImportContext,
+    settings: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let context = Arc::new(context);
+    let instance = format!(
+        "{}-{}-{}",
+        hostname(),
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let monitor = Monitor::new()
+        .register(move |restarts| {
+            let storage = PostgresStorage::<DefaultImportJob>::new(&pool).with_config(
+                QueueConfig::default()
+                    .queue(QUEUE)
+                    .heartbeat_interval(settings.heartbeat)
+                    .missed_heartbeats(settings.missed_heartbeats)
+                    .batch_size(settings.concurrency),
+            );
+            // LISTEN/NOTIFY for prompt pick-up, and an interval so a lost notification costs
+            // one interval rather than a heartbeat.
+            let strategy = Strategy::new()
+                .stream(Pubsub::new(pool.clone(), QUEUE.to_string()))
+                .interval(settings.poll_interval);
+            // A restarted worker gets a new name: apalis never reclaims a job held under its
+            // own old name.
+            WorkerBuilder::new(format!("import-{instance}-{restarts}"))
+                .backend(PollWith::new(storage, strategy))
+                .concurrency(settings.concurrency)
+                .data(context.clone())
+                .build(handle)
+        })
+        .should_restart(|worker, error| {
+            tracing::warn!(worker = worker.name(), %error, "import worker stopped; restarting");
+            true
+        })
+        .shutdown_timeout(Duration::from_secs(30));
+    monitor
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)
+}
+
+async fn handle(
+    job: DefaultImportJob,
+    context: Data<Arc<ImportContext>>,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
+    let span = tracing::info_span!("import", command_id = %job.command_id, bank = tracing::field::Empty);
+    import::run(&context, job.command_id, attempt.current())
+        .instrument(span)
+        .await
+        .map_err(Into::into)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
+}

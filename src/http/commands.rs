@@ -1,0 +1,300 @@
+//! Commands: start a Default Import, then poll it until it ends.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{auth::Authenticated, error::ApiError, json::AppJson};
+use crate::{
+    engine::queue,
+    result::ImportResult,
+    state::AppState,
+    store::{
+        commands::{self, Command, CommandState, NewCommand, Progress},
+        results::{self, Scope},
+        sessions,
+    },
+};
+
+/// How long a client should wait before polling an in-progress command again.
+const RETRY_AFTER_SECS: &str = "2";
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/commands/default-import", post(default_import))
+        .route("/v1/commands/{command_id}", get(get_command))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DefaultImportRequest {
+    /// From the widget's `onSuccess`.
+    pub session_id: String,
+    pub session_id_signature: String,
+    /// The oldest booking date wanted, `YYYY-MM-DD`; default today − 90 days.
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandAccepted {
+    pub command_id: Uuid,
+    pub state: CommandState,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandResponse {
+    pub command_id: Uuid,
+    /// `default_import`.
+    pub kind: String,
+    pub state: CommandState,
+    pub progress: Progress,
+    pub owner_external_id: String,
+    /// The bank's id in the registry.
+    pub bank: String,
+    pub since: NaiveDate,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Present when `state` is `successful`.
+    pub result: Option<ImportResult>,
+    /// Present when `state` is `error`.
+    pub error: Option<CommandError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandError {
+    /// A stable code: `SessionExpired`, `ScaRequired`, `InvalidCredentials`, `AccessBlocked`,
+    /// `BankUnavailable`, `BankRateLimited`, `BankProtocolError`, `Timeout` or `Internal`.
+    pub code: String,
+    pub detail: String,
+}
+
+/// Starts a Default Import with the session from a sign-in.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/default-import",
+    request_body = DefaultImportRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key, same command")),
+    responses(
+        (status = 202, body = CommandAccepted),
+        (status = 400, body = super::error::Problem, description = "InvalidParameter, InvalidSessionIdSignature, InvalidSince"),
+        (status = 401, body = super::error::Problem, description = "Unauthorized"),
+        (status = 403, body = super::error::Problem, description = "IpNotAllowed"),
+        (status = 404, body = super::error::Problem, description = "InvalidSessionId"),
+        (status = 409, body = super::error::Problem, description = "DefaultImportAlreadyExecuted"),
+        (status = 410, body = super::error::Problem, description = "SessionExpired"),
+    ),
+    security(("api_key" = []))
+)]
+async fn default_import(
+    State(state): State<AppState>,
+    Authenticated(client): Authenticated,
+    headers: HeaderMap,
+    AppJson(request): AppJson<DefaultImportRequest>,
+) -> Result<Response, ApiError> {
+    let idempotency_key = idempotency_key(&headers)?;
+    let session_id =
+        Uuid::parse_str(&request.session_id).map_err(|_| ApiError::InvalidSessionId)?;
+    if let Some(key) = idempotency_key
+        && let Some(existing) = commands::find_by_idempotency_key(&state.pool, client.id, key).await?
+    {
+        return replay(existing, session_id);
+    }
+    let since = parse_since(request.since.as_deref(), Utc::now().date_naive())?;
+
+    let mut tx = state.pool.begin().await?;
+    let session = sessions::find_for_client(&mut tx, client.id, session_id)
+        .await?
+        .ok_or(ApiError::InvalidSessionId)?;
+    let signature_ok = state.signer.verify(
+        client.id,
+        session.id,
+        &session.owner_external_id,
+        &request.session_id_signature,
+    );
+    if !signature_ok {
+        return Err(ApiError::InvalidSessionIdSignature);
+    }
+    if session.claimed_at.is_some() {
+        return Err(ApiError::DefaultImportAlreadyExecuted);
+    }
+    if session.expires_at <= Utc::now() {
+        return Err(ApiError::SessionExpired);
+    }
+
+    let command_id = Uuid::now_v7();
+    let inserted = commands::insert(
+        &mut tx,
+        &NewCommand {
+            id: command_id,
+            client_id: client.id,
+            session_id,
+            idempotency_key,
+            since,
+        },
+    )
+    .await;
+    if let Err(e) = inserted {
+        if !is_unique_violation(&e) {
+            return Err(e.into());
+        }
+        drop(tx);
+        // Two requests with one idempotency key raced; the other one's command stands.
+        if let Some(key) = idempotency_key
+            && let Some(existing) =
+                commands::find_by_idempotency_key(&state.pool, client.id, key).await?
+        {
+            return replay(existing, session_id);
+        }
+        return Err(ApiError::DefaultImportAlreadyExecuted);
+    }
+    if !sessions::claim(&mut tx, client.id, session_id).await? {
+        return Err(ApiError::DefaultImportAlreadyExecuted);
+    }
+    queue::enqueue(&mut tx, command_id, state.config.worker.max_attempts)
+        .await
+        .map_err(ApiError::internal)?;
+    tx.commit().await?;
+    tracing::info!(%command_id, bank = %session.bank_id, "default import queued");
+    Ok(accepted(command_id, CommandState::InProgress))
+}
+
+/// Reads a command: its state and progress, then its result or error.
+#[utoipa::path(
+    get,
+    path = "/v1/commands/{command_id}",
+    params(("command_id" = String, Path)),
+    responses(
+        (status = 200, body = CommandResponse, headers(("Retry-After" = String, description = "While in progress: seconds before the next poll"))),
+        (status = 401, body = super::error::Problem, description = "Unauthorized"),
+        (status = 404, body = super::error::Problem, description = "InvalidCommandId"),
+    ),
+    security(("api_key" = []))
+)]
+async fn get_command(
+    State(state): State<AppState>,
+    Authenticated(client): Authenticated,
+    Path(command_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let command_id = Uuid::parse_str(&command_id).map_err(|_| ApiError::InvalidCommandId)?;
+    let command = commands::find_for_client(&state.pool, client.id, command_id)
+        .await?
+        .ok_or(ApiError::InvalidCommandId)?;
+    let result = match command.state {
+        CommandState::Successful => Some(
+            results::load(
+                &state.pool,
+                Scope {
+                    client_id: client.id,
+                    command_id,
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let in_progress = command.state == CommandState::InProgress;
+    let body = CommandResponse {
+        command_id,
+        kind: command.kind,
+        state: command.state,
+        progress: command.progress.0,
+        owner_external_id: command.owner_external_id,
+        bank: command.bank_id,
+        since: command.since,
+        created_at: command.created_at,
+        finished_at: command.finished_at,
+        result,
+        error: command.error_code.map(|code| CommandError {
+            code,
+            detail: command.error_detail.unwrap_or_default(),
+        }),
+    };
+    let mut response = Json(body).into_response();
+    if in_progress {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+    }
+    Ok(response)
+}
+
+fn accepted(command_id: Uuid, state: CommandState) -> Response {
+    let mut response =
+        (StatusCode::ACCEPTED, Json(CommandAccepted { command_id, state })).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/commands/{command_id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// The answer to a repeated request: the command the key made, if it was for the same session.
+fn replay(existing: Command, session_id: Uuid) -> Result<Response, ApiError> {
+    if existing.session_id != session_id {
+        return Err(ApiError::InvalidParameter(
+            "this Idempotency-Key was already used for another session".into(),
+        ));
+    }
+    Ok(accepted(existing.id, existing.state))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN => Ok(Some(key)),
+        _ => Err(ApiError::InvalidParameter(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+        ))),
+    }
+}
+
+/// `since` as a date no later than today; absent means today − 90 days.
+fn parse_since(since: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiError> {
+    let Some(since) = since else {
+        return Ok(today - Days::new(90));
+    };
+    let date = NaiveDate::parse_from_str(since, "%Y-%m-%d")
+        .map_err(|_| ApiError::InvalidSince(format!("`{since}` is not a YYYY-MM-DD date")))?;
+    if date > today {
+        return Err(ApiError::InvalidSince(format!("`{since}` is in the future")));
+    }
+    Ok(date)
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        "2026-11-21".parse().unwrap()
+    }
+
+    #[test]
+    fn since_defaults_to_ninety_days_ago() {
+        assert_eq!(parse_since(None, today()).unwrap(), "2026-08-23".parse().unwrap());
+    }
+
+    #[test]
+    fn since_in_the_future_or_malformed_is_refused() {
+        assert!(matches!(parse_since(Some("2026-11-22"), today()), Err(ApiError::InvalidSince(_))));
+        assert!(matches!(parse_since(Some("21.11.2026"), today()), Err(ApiError::InvalidSince(_))));
+        assert_eq!(parse_since(Some("2026-11-21"), today()).unwrap(), today());
+    }
+}

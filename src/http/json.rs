@@ -1,0 +1,30 @@
+//! A JSON body extractor whose rejections share the API's problem+json shape.
+
+use axum::{
+    extract::{FromRequest, Request, rejection::JsonRejection},
+    Json,
+};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::InvalidParameter(rejection_text(&rejection))),
+        }
+    }
+}
+
+fn rejection_text(rejection: &JsonRejection) -> String {
+    rejection.body_text()
+}

@@ -1,0 +1,15 @@
+//! Aisle: single-access account-information imports. `main.rs` is a thin CLI over this crate.
+
+pub mod cli;
+pub mod config;
+pub mod dev;
+pub mod devdb;
+pub mod engine;
+pub mod http;
+pub mod registry;
+pub mod result;
+pub mod service;
+pub mod signin;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,99 @@
+//! The service assembled from its configuration: database, registry, API and workers.
+
+use std::{future::Future, sync::Arc};
+
+use sqlx::{PgPool, postgres::PgPoolOptions};
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Config,
+    engine::{import::ImportContext, retry::RetryPolicy, worker},
+    registry::{Registry, RegistryError},
+    signin::signature::SessionSigner,
+    state::AppState,
+    store::{self, MigrateError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no database is configured (set AISLE_DATABASE_URL or DATABASE_URL)")]
+    NoDatabase,
+    #[error("no session_signing_key is configured (set AISLE_SESSION_SIGNING_KEY)")]
+    NoSigningKey,
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("cannot build the bank HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+pub struct Service {
+    pub config: Arc<Config>,
+    pub pool: PgPool,
+    pub registry: Arc<Registry>,
+    signer: SessionSigner,
+}
+
+impl Service {
+    /// Connects, migrates, and loads the registry.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let url = config.database_url.as_ref().ok_or(StartError::NoDatabase)?;
+        let key = config
+            .session_signing_key
+            .as_ref()
+            .ok_or(StartError::NoSigningKey)?;
+        let signer = SessionSigner::new(key.expose().as_bytes());
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url.expose())
+            .await?;
+        store::migrate(&pool).await?;
+        let http = reqwest::Client::builder()
+            .timeout(config.bank_timeout)
+            .user_agent(concat!("aisle/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let registry = Registry::load(&config.registry, config.sandbox_bank.url.as_deref(), http)?;
+        Ok(Self {
+            config: Arc::new(config),
+            pool,
+            registry: Arc::new(registry),
+            signer,
+        })
+    }
+
+    pub fn app_state(&self) -> AppState {
+        AppState {
+            pool: self.pool.clone(),
+            registry: self.registry.clone(),
+            signer: self.signer.clone(),
+            config: self.config.clone(),
+        }
+    }
+
+    /// Serves the API on `listener` until `shutdown`.
+    pub async fn run_api(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        crate::http::serve(listener, self.app_state(), shutdown).await
+    }
+
+    /// Runs the import workers until `shutdown`.
+    pub async fn run_workers(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let context = ImportContext {
+            pool: self.pool.clone(),
+            registry: self.registry.clone(),
+            retry: RetryPolicy::default(),
+            import_timeout: self.config.worker.import_timeout,
+            max_attempts: self.config.worker.max_attempts,
+        };
+        worker::run(self.pool.clone(), context, self.config.worker.clone(), shutdown).await
+    }
+}

@@ -1,0 +1,114 @@
+//! Headless sign-in at a sandbox bank: the same consent and SCA flow an owner goes through,
+//! with the SCA step approved by us instead of a browser. Only for banks marked sandbox.
+
+use aisle_sdk::{ConnectorError, SignInCallback, SignInRequest, SignInStep};
+use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::{
+    registry::Registry,
+    signin::signature::SessionSigner,
+    store::sessions::{self, Session},
+};
+
+pub struct HeadlessSignIn<'a> {
+    pub client_id: Uuid,
+    pub bank_id: &'a str,
+    pub login: &'a str,
+    pub owner_external_id: &'a str,
+    pub max_import_date: Option<NaiveDate>,
+    pub force_sca: bool,
+}
+
+/// A session ready for a Default Import.
+pub struct IssuedSession {
+    pub session_id: Uuid,
+    pub signature: String,
+    pub bank_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxSignInError {
+    #[error("`{0}` is not a sandbox bank")]
+    NotASandboxBank(String),
+    #[error("the bank refused the sign-in: {0}")]
+    Bank(#[from] ConnectorError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub struct SandboxSignIn<'a> {
+    pub pool: &'a sqlx::PgPool,
+    pub registry: &'a Registry,
+    pub signer: &'a SessionSigner,
+    pub public_url: &'a str,
+    pub session_ttl: std::time::Duration,
+}
+
+impl SandboxSignIn<'_> {
+    pub async fn sign_in(&self, request: &HeadlessSignIn<'_>) -> Result<IssuedSession, SandboxSignInError> {
+        let bank = self
+            .registry
+            .get(request.bank_id)
+            .filter(|bank| bank.entry.sandbox)
+            .ok_or_else(|| SandboxSignInError::NotASandboxBank(request.bank_id.to_string()))?;
+        let step = bank
+            .connector
+            .begin_sign_in(&SignInRequest {
+                psu_id: Some(request.login.to_string()),
+                psu_ip_address: None,
+                redirect_uri: format!("{}/signin/callback", self.public_url.trim_end_matches('/')),
+                max_import_date: request.max_import_date,
+            })
+            .await?;
+        let SignInStep::Redirect { url, pending } = step;
+        approve(&url).await?;
+        let bank_session = bank
+            .connector
+            .complete_sign_in(&SignInCallback { pending })
+            .await?;
+
+        let session = Session {
+            id: Uuid::new_v4(),
+            client_id: request.client_id,
+            bank_id: bank.entry.id.clone(),
+            owner_external_id: request.owner_external_id.to_string(),
+            bank_secret: Some(bank_session.secret),
+            sca_at: bank_session.sca_at,
+            max_import_date: request.max_import_date,
+            force_sca: request.force_sca,
+            expires_at: Utc::now()
+                + chrono::Duration::from_std(self.session_ttl).unwrap_or(chrono::Duration::hours(1)),
+            claimed_at: None,
+        };
+        sessions::insert(self.pool, &session).await?;
+        Ok(IssuedSession {
+            session_id: session.id,
+            signature: self.signer.sign(session.client_id, session.id, &session.owner_external_id),
+            bank_id: session.bank_id,
+        })
+    }
+}
+
+/// Approves the SCA step as the owner's browser would, without following the redirect back.
+async fn approve(sca_redirect: &str) -> Result<(), ConnectorError> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| ConnectorError::Transient(e.to_string()))?;
+    let response = http
+        .post(aisle_sandbox_bank::headless_approval_url(sca_redirect))
+        .send()
+        .await
+        .map_err(|e| ConnectorError::Transient(e.to_string()))?;
+    let status = response.status();
+    if status.is_success() || status.is_redirection() {
+        Ok(())
+    } else {
+        Err(ConnectorError::protocol(
+            format!("the sandbox bank's SCA approval answered {status}"),
+            "",
+        ))
+    }
+}

@@ -1,0 +1,358 @@
+//! The rows an import stores, and the result assembled from them.
+//!
+//! Writes are idempotent: a retried import first [`clear`]s what an earlier attempt left, and
+//! transactions are unique per account by identity, so nothing is ever stored twice.
+
+use std::collections::HashMap;
+
+use aisle_sdk::{Account, Balance, Card, CardTransaction, Owner, OwnerKind, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::result::{
+    AccountView, BalanceView, CardTransactionView, CardView, ImportResult, OwnerView,
+    TransactionView,
+};
+
+/// Rows per multi-row insert: well under Postgres's 65,535 bind parameters.
+const CHUNK: usize = 1_000;
+
+/// The client and command every row belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub client_id: Uuid,
+    pub command_id: Uuid,
+}
+
+/// Removes whatever an earlier attempt of this command stored.
+pub async fn clear(conn: &mut PgConnection, scope: Scope) -> Result<(), sqlx::Error> {
+    // Balances and transactions go with their accounts and cards (on delete cascade).
+    for delete in [
+        "delete from owners where command_id = $1 and client_id = $2",
+        "delete from accounts where command_id = $1 and client_id = $2",
+        "delete from cards where command_id = $1 and client_id = $2",
+    ] {
+        sqlx::query(delete)
+        .bind(scope.command_id)
+        .bind(scope.client_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn insert_owners(
+    conn: &mut PgConnection,
+    scope: Scope,
+    owners: &[Owner],
+) -> Result<(), sqlx::Error> {
+    if owners.is_empty() {
+        return Ok(());
+    }
+    let mut query = QueryBuilder::<Postgres>::new(
+        "insert into owners (id, client_id, command_id, position, name, kind, address, birth_date, email, phone, national_id) ",
+    );
+    query.push_values(owners.iter().enumerate(), |mut row, (position, owner)| {
+        row.push_bind(Uuid::now_v7())
+            .push_bind(scope.client_id)
+            .push_bind(scope.command_id)
+            .push_bind(position as i32)
+            .push_bind(&owner.name)
+            .push_bind(owner_kind(owner.kind))
+            .push_bind(&owner.address)
+            .push_bind(owner.birth_date)
+            .push_bind(&owner.email)
+            .push_bind(&owner.phone)
+            .push_bind(&owner.national_id);
+    });
+    query.build().execute(conn).await?;
+    Ok(())
+}
+
+fn owner_kind(kind: OwnerKind) -> &'static str {
+    match kind {
+        OwnerKind::Owner => "OWNER",
+        OwnerKind::CoOwner => "CO_OWNER",
+        OwnerKind::Attorney => "ATTORNEY",
+        OwnerKind::Other => "OTHER",
+    }
+}
+
+/// Stores an account with its balances; returns the account's row id.
+pub async fn insert_account(
+    conn: &mut PgConnection,
+    scope: Scope,
+    position: usize,
+    account: &Account,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into accounts (id, client_id, command_id, position, bank_account_id, iban, bban,
+                               masked_pan, currency, name, product, account_type, status, owner_names)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(id)
+    .bind(scope.client_id)
+    .bind(scope.command_id)
+    .bind(position as i32)
+    .bind(&account.bank_id)
+    .bind(&account.iban)
+    .bind(&account.bban)
+    .bind(&account.masked_pan)
+    .bind(&account.currency)
+    .bind(&account.name)
+    .bind(&account.product)
+    .bind(&account.account_type)
+    .bind(&account.status)
+    .bind(&account.owner_names)
+    .execute(&mut *conn)
+    .await?;
+    insert_balances(conn, scope, BalanceOf::Account(id), &account.balances).await?;
+    Ok(id)
+}
+
+/// Stores a card with its balances; returns the card's row id.
+pub async fn insert_card(
+    conn: &mut PgConnection,
+    scope: Scope,
+    position: usize,
+    card: &Card,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into cards (id, client_id, command_id, position, bank_card_id, masked_pan, name,
+                            currency, credit_limit)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(scope.client_id)
+    .bind(scope.command_id)
+    .bind(position as i32)
+    .bind(&card.bank_id)
+    .bind(&card.masked_pan)
+    .bind(&card.name)
+    .bind(&card.currency)
+    .bind(card.credit_limit)
+    .execute(&mut *conn)
+    .await?;
+    insert_balances(conn, scope, BalanceOf::Card(id), &card.balances).await?;
+    Ok(id)
+}
+
+enum BalanceOf {
+    Account(Uuid),
+    Card(Uuid),
+}
+
+async fn insert_balances(
+    conn: &mut PgConnection,
+    scope: Scope,
+    of: BalanceOf,
+    balances: &[Balance],
+) -> Result<(), sqlx::Error> {
+    if balances.is_empty() {
+        return Ok(());
+    }
+    let (account_id, card_id) = match of {
+        BalanceOf::Account(id) => (Some(id), None),
+        BalanceOf::Card(id) => (None, Some(id)),
+    };
+    let mut query = QueryBuilder::<Postgres>::new(
+        "insert into balances (id, client_id, command_id, account_id, card_id, position, balance_type, amount, currency, reference_date) ",
+    );
+    query.push_values(balances.iter().enumerate(), |mut row, (position, balance)| {
+        row.push_bind(Uuid::now_v7())
+            .push_bind(scope.client_id)
+            .push_bind(scope.command_id)
+            .push_bind(account_id)
+            .push_bind(card_id)
+            .push_bind(position as i32)
+            .push_bind(&balance.balance_type)
+            .push_bind(balance.amount)
+            .push_bind(&balance.currency)
+            .push_bind(balance.reference_date);
+    });
+    query.build().execute(conn).await?;
+    Ok(())
+}
+
+/// Stores an account's transactions, each under its identity; a row whose identity is
+/// already stored for the account is skipped.
+pub async fn insert_transactions(
+    conn: &mut PgConnection,
+    scope: Scope,
+    account_id: Uuid,
+    rows: &[(String, Transaction)],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Postgres>::new(
+            "insert into transactions (id, client_id, command_id, account_id, identity,
+                bank_transaction_id, status, booking_date, value_date, amount, currency,
+                counterparty_name, counterparty_account, description, bank_transaction_code,
+                balance_after) ",
+        );
+        query.push_values(chunk, |mut row, (identity, t)| {
+            row.push_bind(Uuid::now_v7())
+                .push_bind(scope.client_id)
+                .push_bind(scope.command_id)
+                .push_bind(account_id)
+                .push_bind(identity)
+                .push_bind(&t.bank_id)
+                .push_bind(t.status.as_str())
+                .push_bind(t.booking_date)
+                .push_bind(t.value_date)
+                .push_bind(t.amount)
+                .push_bind(&t.currency)
+                .push_bind(&t.counterparty_name)
+                .push_bind(&t.counterparty_account)
+                .push_bind(&t.description)
+                .push_bind(&t.bank_transaction_code)
+                .push_bind(t.balance_after);
+        });
+        query.push(" on conflict (account_id, identity) do nothing");
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Stores a card's transactions, each under its identity, skipping identities already stored.
+pub async fn insert_card_transactions(
+    conn: &mut PgConnection,
+    scope: Scope,
+    card_id: Uuid,
+    rows: &[(String, CardTransaction)],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Postgres>::new(
+            "insert into card_transactions (id, client_id, command_id, card_id, identity,
+                bank_transaction_id, status, transaction_date, booking_date, amount, currency,
+                original_amount, original_currency, description, merchant_name,
+                merchant_category_code) ",
+        );
+        query.push_values(chunk, |mut row, (identity, t)| {
+            row.push_bind(Uuid::now_v7())
+                .push_bind(scope.client_id)
+                .push_bind(scope.command_id)
+                .push_bind(card_id)
+                .push_bind(identity)
+                .push_bind(&t.bank_id)
+                .push_bind(t.status.as_str())
+                .push_bind(t.transaction_date)
+                .push_bind(t.booking_date)
+                .push_bind(t.amount)
+                .push_bind(&t.currency)
+                .push_bind(t.original_amount)
+                .push_bind(&t.original_currency)
+                .push_bind(&t.description)
+                .push_bind(&t.merchant_name)
+                .push_bind(&t.merchant_category_code);
+        });
+        query.push(" on conflict (card_id, identity) do nothing");
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Assembles the client's import result for a command.
+pub async fn load(pool: &PgPool, scope: Scope) -> Result<ImportResult, sqlx::Error> {
+    let Scope {
+        client_id,
+        command_id,
+    } = scope;
+    let owners: Vec<OwnerView> = sqlx::query_as(
+        "select name, kind, address, birth_date, email, phone, national_id from owners
+         where command_id = $1 and client_id = $2 order by position",
+    )
+    .bind(command_id)
+    .bind(client_id)
+    .fetch_all(pool)
+    .await?;
+
+    let mut accounts: Vec<AccountView> = sqlx::query_as(
+        "select id, bank_account_id, iban, bban, masked_pan, currency, name, product,
+                account_type, status, owner_names
+         from accounts where command_id = $1 and client_id = $2 order by position",
+    )
+    .bind(command_id)
+    .bind(client_id)
+    .fetch_all(pool)
+    .await?;
+    let mut cards: Vec<CardView> = sqlx::query_as(
+        "select id, bank_card_id, masked_pan, name, currency, credit_limit
+         from cards where command_id = $1 and client_id = $2 order by position",
+    )
+    .bind(command_id)
+    .bind(client_id)
+    .fetch_all(pool)
+    .await?;
+
+    let balances: Vec<BalanceView> = sqlx::query_as(
+        "select coalesce(account_id, card_id) as owner_row, balance_type, amount, currency,
+                reference_date
+         from balances where command_id = $1 and client_id = $2 order by position",
+    )
+    .bind(command_id)
+    .bind(client_id)
+    .fetch_all(pool)
+    .await?;
+    let mut balances_of = group(balances, |b| b.owner_row);
+    for account in &mut accounts {
+        account.balances = balances_of.remove(&account.id).unwrap_or_default();
+    }
+    for card in &mut cards {
+        card.balances = balances_of.remove(&card.id).unwrap_or_default();
+    }
+
+    let transactions: Vec<TransactionView> = sqlx::query_as(
+        "select account_id, identity, status, booking_date, value_date, amount, currency,
+                counterparty_name, counterparty_account, description, bank_transaction_code,
+                balance_after
+         from transactions where command_id = $1 and client_id = $2
+         order by coalesce(booking_date, value_date) desc, identity",
+    )
+    .bind(command_id)
+    .bind(client_id)
+    .fetch_all(pool)
+    .await?;
+    let mut index: HashMap<Uuid, usize> =
+        accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+    for t in transactions {
+        if let Some(&i) = index.get(&t.account_id) {
+            let status = t.status.clone();
+            accounts[i].transactions.push(&status, t);
+        }
+    }
+
+    let card_transactions: Vec<CardTransactionView> = sqlx::query_as(
+        "select card_id, identity, status, transaction_date, booking_date, amount, currency,
+                original_amount, original_currency, description, merchant_name,
+                merchant_category_code
+         from card_transactions where command_id = $1 and client_id = $2
+         order by coalesce(booking_date, transaction_date) desc, identity",
+    )
+    .bind(command_id)
+    .bind(client_id)
+    .fetch_all(pool)
+    .await?;
+    index = cards.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    for t in card_transactions {
+        if let Some(&i) = index.get(&t.card_id) {
+            let status = t.status.clone();
+            cards[i].transactions.push(&status, t);
+        }
+    }
+
+    Ok(ImportResult {
+        owners,
+        accounts,
+        cards,
+    })
+}
+
+fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+    let mut groups: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for row in rows {
+        groups.entry(key(&row)).or_default().push(row);
+    }
+    groups
+}

@@ -1,0 +1,109 @@
+//! Sessions: what a completed sign-in yields, claimed by exactly one Default Import.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Session {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub bank_id: String,
+    pub owner_external_id: String,
+    pub bank_secret: Option<String>,
+    pub sca_at: DateTime<Utc>,
+    pub max_import_date: Option<NaiveDate>,
+    pub force_sca: bool,
+    pub expires_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+}
+
+/// The session columns (a macro so `concat!` keeps queries literal).
+macro_rules! session_columns {
+    () => {
+        "id, client_id, bank_id, owner_external_id, bank_secret, sca_at, max_import_date, \
+         force_sca, expires_at, claimed_at"
+    };
+}
+
+pub async fn insert(pool: &PgPool, session: &Session) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into sessions (id, client_id, bank_id, owner_external_id, bank_secret, sca_at,
+                               max_import_date, force_sca, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(session.id)
+    .bind(session.client_id)
+    .bind(&session.bank_id)
+    .bind(&session.owner_external_id)
+    .bind(&session.bank_secret)
+    .bind(session.sca_at)
+    .bind(session.max_import_date)
+    .bind(session.force_sca)
+    .bind(session.expires_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The client's session with this id; another client's is as absent as an unknown one.
+pub async fn find_for_client(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        session_columns!(),
+        " from sessions where id = $1 and client_id = $2 for update"
+    ))
+    .bind(id)
+    .bind(client_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Marks the session used. False when another import claimed it first.
+pub async fn claim(conn: &mut PgConnection, client_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "update sessions set claimed_at = now()
+         where id = $1 and client_id = $2 and claimed_at is null",
+    )
+    .bind(id)
+    .bind(client_id)
+    .execute(conn)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Forgets the bank's consent or token: single access leaves no standing access behind.
+pub async fn erase_secret(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update sessions set bank_secret = null where id = $1 and client_id = $2")
+        .bind(id)
+        .bind(client_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The session a command claimed, for the worker that runs it.
+pub async fn find_for_command(
+    pool: &PgPool,
+    client_id: Uuid,
+    command_id: Uuid,
+) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        session_columns!(),
+        " from sessions where client_id = $1
+          and id = (select session_id from commands where id = $2 and client_id = $1)"
+    ))
+    .bind(client_id)
+    .bind(command_id)
+    .fetch_optional(pool)
+    .await
+}
