@@ -1,0 +1,18 @@
+# Aisle's everyday commands. `just --list` shows them.
+
+# The dev stack: private Postgres, sandbox bank, API and workers.
+run:
+    cargo run --release
+
+# Every test (starts its own Postgres unless DATABASE_URL is set).
+test:
+    cargo test
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# The whole CI script.
+ci:
+    bash .ci/run

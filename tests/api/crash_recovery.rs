@@ -1,0 +1,72 @@
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::{spawn_app_with, Options};
+
+/// A worker killed mid-import leaves its job to another worker, which redoes the import from
+/// a clean slate: one complete result, no duplicate rows.
+#[tokio::test]
+async fn an_import_whose_worker_dies_midway_is_retried_into_one_complete_result() {
+    let app = spawn_app_with(Options {
+        workers: false,
+        bank_latency: Duration::from_millis(150),
+    })
+    .await;
+    let command_id = app.start_import("alice").await;
+
+    let first_worker = app.start_workers();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let command: Value = app.get_command(&app.api_key, &command_id).await.json().await.unwrap();
+        assert_eq!(command["state"], "in_progress", "the import must not finish before the crash");
+        if command["progress"]["windowsDone"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first worker never got going");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first_worker.abort();
+    let _ = first_worker.await;
+    assert!(
+        app.count("select count(*) from accounts").await > 0,
+        "the dead worker left partial rows behind"
+    );
+
+    let _second_worker = app.start_workers();
+    let command = app.wait_for_command(&command_id, Duration::from_secs(90)).await;
+    assert_eq!(command["state"], "successful", "{command}");
+
+    assert_eq!(app.count("select count(*) from accounts").await, 2);
+    assert_eq!(app.count("select count(*) from cards").await, 1);
+    assert_eq!(
+        app.count("select count(*) - count(distinct (account_id, identity)) from transactions").await,
+        0
+    );
+    let stored = app.count("select count(*) from transactions").await;
+    let returned: usize = command["result"]["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a["transactions"]["booked"].as_array().unwrap().len()
+                + a["transactions"]["pending"].as_array().unwrap().len()
+        })
+        .sum();
+    assert_eq!(stored as usize, returned);
+
+    // The same persona imported without a crash gives exactly as many rows.
+    let clean_id = app.start_import("alice").await;
+    let _ = app.start_workers();
+    let clean = app.wait_for_command(&clean_id, Duration::from_secs(90)).await;
+    let clean_count: usize = clean["result"]["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a["transactions"]["booked"].as_array().unwrap().len()
+                + a["transactions"]["pending"].as_array().unwrap().len()
+        })
+        .sum();
+    assert_eq!(returned, clean_count);
+}

@@ -1,0 +1,243 @@
+//! The test harness: a fresh database per test on a private cluster (or the server named by
+//! `DATABASE_URL`), the sandbox bank, the API and, unless asked otherwise, the workers.
+
+use std::{
+    path::Path,
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
+
+use aisle::{
+    config::{Config, Secret},
+    devdb::{Durability, PrivateCluster},
+    service::Service,
+    store::clients,
+};
+use ipnet::IpNet;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    /// The key of a client made for this test.
+    pub api_key: String,
+    pub client_id: Uuid,
+    service: Arc<Service>,
+    shutdown: CancellationToken,
+}
+
+pub struct Options {
+    pub workers: bool,
+    /// Added to every sandbox bank response.
+    pub bank_latency: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: true,
+            bank_latency: Duration::ZERO,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    aisle::telemetry::init();
+    let shutdown = CancellationToken::new();
+    let bank_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bank_url = format!("http://{}", bank_listener.local_addr().unwrap());
+    tokio::spawn(aisle_sandbox_bank::serve(
+        bank_listener,
+        aisle_sandbox_bank::SandboxOptions {
+            latency: options.bank_latency,
+        },
+        shutdown.clone().cancelled_owned(),
+    ));
+
+    let mut config = Config::default();
+    config.database_url = Some(Secret(test_database().await));
+    config.registry = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml");
+    config.sandbox_bank.url = Some(bank_url);
+    config.session_signing_key = Some(Secret("test-signing-key-0123456789abcdef".into()));
+    config.worker.heartbeat = Duration::from_secs(1);
+    config.worker.missed_heartbeats = 3;
+    config.worker.poll_interval = Duration::from_secs(1);
+    let service = Arc::new(Service::start(config).await.expect("the service starts"));
+
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", api_listener.local_addr().unwrap());
+    let api = service.clone();
+    let stop = shutdown.clone().cancelled_owned();
+    tokio::spawn(async move { api.run_api(api_listener, stop).await });
+
+    let (client, api_key) = clients::create(&service.pool, "test client", &[])
+        .await
+        .unwrap();
+    let app = TestApp {
+        address,
+        pool: service.pool.clone(),
+        http: reqwest::Client::new(),
+        api_key,
+        client_id: client.id,
+        service,
+        shutdown,
+    };
+    if options.workers {
+        app.start_workers();
+    }
+    app
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    /// Starts a worker process's worth of import workers; abort the handle to kill them.
+    pub fn start_workers(&self) -> JoinHandle<std::io::Result<()>> {
+        let service = self.service.clone();
+        let stop = self.shutdown.clone().cancelled_owned();
+        tokio::spawn(async move { service.run_workers(stop).await })
+    }
+
+    pub async fn create_client(&self, allowed_ips: &[IpNet]) -> (Uuid, String) {
+        let (client, key) = clients::create(&self.pool, "another client", allowed_ips)
+            .await
+            .unwrap();
+        (client.id, key)
+    }
+
+    /// Signs in headlessly at the sandbox bank as `login`; returns the session JSON.
+    pub async fn sandbox_session(&self, api_key: &str, login: &str) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/v1/sandbox/sessions", self.address))
+            .bearer_auth(api_key)
+            .json(&json!({"bank": "sandbox", "login": login, "ownerExternalId": "owner-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "sandbox sign-in");
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_default_import(&self, api_key: &str, body: &Value) -> Response {
+        self.http
+            .post(format!("{}/v1/commands/default-import", self.address))
+            .bearer_auth(api_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_command(&self, api_key: &str, command_id: &str) -> Response {
+        self.http
+            .get(format!("{}/v1/commands/{command_id}", self.address))
+            .bearer_auth(api_key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in as `login` and starts an import; returns its command id.
+    pub async fn start_import(&self, login: &str) -> String {
+        let session = self.sandbox_session(&self.api_key, login).await;
+        self.start_import_with_session(&session).await
+    }
+
+    /// Starts an import with a session from [`Self::sandbox_session`]; returns its command id.
+    pub async fn start_import_with_session(&self, session: &Value) -> String {
+        let response = self.post_default_import(&self.api_key, &import_body(session)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let accepted: Value = response.json().await.unwrap();
+        accepted["commandId"].as_str().unwrap().to_string()
+    }
+
+    /// Polls the command until it leaves `in_progress`, failing after `deadline`.
+    pub async fn wait_for_command(&self, command_id: &str, deadline: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let command: Value = self
+                .get_command(&self.api_key, command_id)
+                .await
+                .json()
+                .await
+                .unwrap();
+            if command["state"] != "in_progress" {
+                return command;
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "command {command_id} still in progress after {deadline:?}: {command}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// The Default Import body for a session from `/v1/sandbox/sessions`.
+pub fn import_body(session: &Value) -> Value {
+    json!({
+        "sessionId": session["sessionId"],
+        "sessionIdSignature": session["sessionIdSignature"],
+    })
+}
+
+/// Asserts a problem+json answer with `status` and `code`.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], code, "{problem}");
+}
+
+/// A fresh, empty database for one test.
+async fn test_database() -> String {
+    let name = format!("test_{}", Uuid::new_v4().simple());
+    match std::env::var("AISLE_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")) {
+        Ok(server) => {
+            let mut admin = sqlx::PgPool::connect(&server).await.unwrap().acquire().await.unwrap().detach();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let mut url = url::Url::parse(&server).unwrap();
+            url.set_path(&name);
+            url.to_string()
+        }
+        Err(_) => cluster().ensure_database(&name).await.unwrap(),
+    }
+}
+
+/// The private cluster the tests share (each test still gets its own database).
+fn cluster() -> &'static PrivateCluster {
+    static CLUSTER: OnceLock<PrivateCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisle-test-postgres");
+        PrivateCluster::start(&root, Durability::Throwaway)
+            .expect("a private PostgreSQL cluster for the tests (install postgresql or set DATABASE_URL)")
+    })
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real app on a random port, a real PostgreSQL database per test, the
+//! sandbox bank over real HTTP. One binary, so it links once.
+
+mod bad_input;
+mod crash_recovery;
+mod default_import;
+mod helpers;
+mod idempotency;
+mod isolation;
+mod service_endpoints;
