@@ -20,7 +20,11 @@ use crate::{
 pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 #[derive(Debug, Parser)]
-#[command(name = "aisle", version, about = "Single-access account-information imports")]
+#[command(
+    name = "aisle",
+    version,
+    about = "Single-access account-information imports"
+)]
 pub struct Cli {
     /// A TOML configuration file (defaults, then this file, then AISLE_* variables).
     #[arg(long, global = true, env = "AISLE_CONFIG")]
@@ -90,7 +94,11 @@ impl Cli {
             }
             Command::Migrate => {
                 let config = with_database(config).await?;
-                let url = config.database_url.as_ref().map(Secret::expose).unwrap_or_default();
+                let url = config
+                    .database_url
+                    .as_ref()
+                    .map(Secret::expose)
+                    .unwrap_or_default();
                 let pool = sqlx::PgPool::connect(url).await?;
                 store::migrate(&pool).await?;
                 println!("migrations applied");
@@ -102,7 +110,11 @@ impl Cli {
                 json,
             }) => {
                 let config = with_database(config).await?;
-                let url = config.database_url.as_ref().map(Secret::expose).unwrap_or_default();
+                let url = config
+                    .database_url
+                    .as_ref()
+                    .map(Secret::expose)
+                    .unwrap_or_default();
                 let pool = sqlx::PgPool::connect(url).await?;
                 store::migrate(&pool).await?;
                 let (client, api_key) = store::clients::create(&pool, &name, &allow_ip).await?;
@@ -112,7 +124,10 @@ impl Cli {
                         serde_json::json!({ "clientId": client.id, "apiKey": api_key })
                     );
                 } else {
-                    println!("client {} ({})\nAPI key (shown once): {api_key}", client.name, client.id);
+                    println!(
+                        "client {} ({})\nAPI key (shown once): {api_key}",
+                        client.name, client.id
+                    );
                 }
                 Ok(())
             }
@@ -124,7 +139,10 @@ impl Cli {
 pub async fn with_database(mut config: Config) -> Result<Config, crate::devdb::DevDbError> {
     if config.database_url.is_none() {
         let cluster = private_cluster(&config.state_dir)?;
-        tracing::info!(port = cluster.port(), "no database configured: using the private dev cluster");
+        tracing::info!(
+            port = cluster.port(),
+            "no database configured: using the private dev cluster"
+        );
         config.database_url = Some(Secret(cluster.ensure_database("aisle").await?));
     }
     if config.session_signing_key.is_none() {

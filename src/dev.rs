@@ -18,9 +18,14 @@ use crate::{
 /// Runs the dev stack until Ctrl-C.
 pub async fn run(mut config: Config) -> CliResult {
     let own_cluster = config.database_url.is_none();
-    let sandbox_listener = TcpListener::bind(config.sandbox_bank.listen).await.map_err(|e| {
-        format!("cannot listen on {} for the sandbox bank: {e}", config.sandbox_bank.listen)
-    })?;
+    let sandbox_listener = TcpListener::bind(config.sandbox_bank.listen)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {} for the sandbox bank: {e}",
+                config.sandbox_bank.listen
+            )
+        })?;
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
     config.sandbox_bank.url = Some(sandbox_url.clone());
     let config = with_database(config).await?;
@@ -80,7 +85,9 @@ async fn demo_client(service: &Service) -> CliResult<DemoClient> {
     let path = service.config.state_dir.join("demo-client.json");
     if let Ok(text) = fs::read_to_string(&path)
         && let Ok(demo) = serde_json::from_str::<DemoClient>(&text)
-        && clients::find(&service.pool, demo.client_id).await?.is_some()
+        && clients::find(&service.pool, demo.client_id)
+            .await?
+            .is_some()
     {
         return Ok(demo);
     }

@@ -200,9 +200,8 @@ impl RunChecked for Command {
 /// `initdb`'s directory: from `PATH`, else the newest `/usr/lib/postgresql/*/bin` (Debian
 /// keeps the server binaries off `PATH`).
 fn find_bin_dir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|dir| dir.join("initdb").is_file())
-    });
+    let on_path = std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).find(|dir| dir.join("initdb").is_file()));
     on_path
         .map(|dir| {
             // A symlink in /usr/local/bin points at the real directory, which has pg_ctl too.

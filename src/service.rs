@@ -94,6 +94,12 @@ impl Service {
             import_timeout: self.config.worker.import_timeout,
             max_attempts: self.config.worker.max_attempts,
         };
-        worker::run(self.pool.clone(), context, self.config.worker.clone(), shutdown).await
+        worker::run(
+            self.pool.clone(),
+            context,
+            self.config.worker.clone(),
+            shutdown,
+        )
+        .await
     }
 }

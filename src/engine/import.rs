@@ -5,7 +5,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use aisle_sdk::{Account, BankSession, Card, Connector, ConnectorError, DateWindow, Page, PageCursor};
+use aisle_sdk::{
+    Account, BankSession, Card, Connector, ConnectorError, DateWindow, Page, PageCursor,
+};
 use chrono::Utc;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -57,7 +59,11 @@ impl From<ConnectorError> for Stop {
 
 /// Runs the import for `command_id`. `attempt` counts from 1; on the last attempt a database
 /// failure ends the command with `Internal` rather than leaving it in progress forever.
-pub async fn run(context: &ImportContext, command_id: Uuid, attempt: usize) -> Result<(), ImportError> {
+pub async fn run(
+    context: &ImportContext,
+    command_id: Uuid,
+    attempt: usize,
+) -> Result<(), ImportError> {
     let pool = &context.pool;
     let Some(command) = commands::find_for_job(pool, command_id).await? else {
         tracing::warn!("a job names a command that does not exist; dropping it");
@@ -72,9 +78,10 @@ pub async fn run(context: &ImportContext, command_id: Uuid, attempt: usize) -> R
         command_id,
     };
     let session = sessions::find_for_command(pool, scope.client_id, command_id).await?;
-    let Some((secret, sca_at, max_import_date)) =
-        session.and_then(|s| s.bank_secret.map(|secret| (secret, s.sca_at, s.max_import_date)))
-    else {
+    let Some((secret, sca_at, max_import_date)) = session.and_then(|s| {
+        s.bank_secret
+            .map(|secret| (secret, s.sca_at, s.max_import_date))
+    }) else {
         let outcome = error("SessionExpired", "the session's bank access has ended");
         return finish(pool, &command, &outcome).await;
     };
@@ -170,19 +177,25 @@ async fn fetch_and_store(
     let today = Utc::now().date_naive();
     let oldest = planner::oldest_day(command.since, today, profile, max_import_date);
     let windows = planner::windows(oldest, today, profile);
-    progress.windows_total = u32::try_from((accounts.len() + cards.len()) * windows.len())
-        .unwrap_or(u32::MAX);
+    progress.windows_total =
+        u32::try_from((accounts.len() + cards.len()) * windows.len()).unwrap_or(u32::MAX);
 
     progress.stage = "transactions".into();
     for (position, account) in accounts.iter().enumerate() {
         let account_row = results::insert_account(&mut conn, scope, position, account).await?;
         let mut rows = Vec::new();
         for window in &windows {
-            rows.extend(all_pages(retry, |page| transactions(connector, session, account, *window, page)).await?);
+            rows.extend(
+                all_pages(retry, |page| {
+                    transactions(connector, session, account, *window, page)
+                })
+                .await?,
+            );
             progress.windows_done += 1;
             report(&progress).await?;
         }
-        results::insert_transactions(&mut conn, scope, account_row, &identity::identify(rows)).await?;
+        results::insert_transactions(&mut conn, scope, account_row, &identity::identify(rows))
+            .await?;
     }
 
     progress.stage = "cards".into();
@@ -190,7 +203,12 @@ async fn fetch_and_store(
         let card_row = results::insert_card(&mut conn, scope, position, card).await?;
         let mut rows = Vec::new();
         for window in &windows {
-            rows.extend(all_pages(retry, |page| card_transactions(connector, session, card, *window, page)).await?);
+            rows.extend(
+                all_pages(retry, |page| {
+                    card_transactions(connector, session, card, *window, page)
+                })
+                .await?,
+            );
             progress.windows_done += 1;
             report(&progress).await?;
         }
@@ -210,7 +228,11 @@ fn transactions<'a>(
     window: DateWindow,
     page: Option<PageCursor>,
 ) -> impl Future<Output = Result<Page<aisle_sdk::Transaction>, ConnectorError>> + 'a {
-    async move { connector.transactions(session, account, window, page.as_ref()).await }
+    async move {
+        connector
+            .transactions(session, account, window, page.as_ref())
+            .await
+    }
 }
 
 fn card_transactions<'a>(
@@ -220,7 +242,11 @@ fn card_transactions<'a>(
     window: DateWindow,
     page: Option<PageCursor>,
 ) -> impl Future<Output = Result<Page<aisle_sdk::CardTransaction>, ConnectorError>> + 'a {
-    async move { connector.card_transactions(session, card, window, page.as_ref()).await }
+    async move {
+        connector
+            .card_transactions(session, card, window, page.as_ref())
+            .await
+    }
 }
 
 /// Follows a listing's pages to the end, retrying each page on its own.

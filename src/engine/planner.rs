@@ -58,7 +58,10 @@ mod tests {
         }
         assert!(windows.iter().all(|w| w.days() <= 31));
         let covered: i64 = windows.iter().map(DateWindow::days).sum();
-        assert_eq!(covered, (day("2026-03-15") - day("2026-01-01")).num_days() + 1);
+        assert_eq!(
+            covered,
+            (day("2026-03-15") - day("2026-01-01")).num_days() + 1
+        );
     }
 
     #[test]

@@ -71,7 +71,8 @@ async fn handle(
     context: Data<Arc<ImportContext>>,
     attempt: Attempt,
 ) -> Result<(), BoxDynError> {
-    let span = tracing::info_span!("import", command_id = %job.command_id, bank = tracing::field::Empty);
+    let span =
+        tracing::info_span!("import", command_id = %job.command_id, bank = tracing::field::Empty);
     import::run(&context, job.command_id, attempt.current())
         .instrument(span)
         .await

@@ -106,7 +106,8 @@ async fn default_import(
     let session_id =
         Uuid::parse_str(&request.session_id).map_err(|_| ApiError::InvalidSessionId)?;
     if let Some(key) = idempotency_key
-        && let Some(existing) = commands::find_by_idempotency_key(&state.pool, client.id, key).await?
+        && let Some(existing) =
+            commands::find_by_idempotency_key(&state.pool, client.id, key).await?
     {
         return replay(existing, session_id);
     }
@@ -222,16 +223,20 @@ async fn get_command(
     };
     let mut response = Json(body).into_response();
     if in_progress {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
     }
     Ok(response)
 }
 
 fn accepted(command_id: Uuid, state: CommandState) -> Response {
-    let mut response =
-        (StatusCode::ACCEPTED, Json(CommandAccepted { command_id, state })).into_response();
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(CommandAccepted { command_id, state }),
+    )
+        .into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/commands/{command_id}")) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -268,7 +273,9 @@ fn parse_since(since: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiEr
     let date = NaiveDate::parse_from_str(since, "%Y-%m-%d")
         .map_err(|_| ApiError::InvalidSince(format!("`{since}` is not a YYYY-MM-DD date")))?;
     if date > today {
-        return Err(ApiError::InvalidSince(format!("`{since}` is in the future")));
+        return Err(ApiError::InvalidSince(format!(
+            "`{since}` is in the future"
+        )));
     }
     Ok(date)
 }
@@ -288,13 +295,22 @@ mod tests {
 
     #[test]
     fn since_defaults_to_ninety_days_ago() {
-        assert_eq!(parse_since(None, today()).unwrap(), "2026-08-23".parse().unwrap());
+        assert_eq!(
+            parse_since(None, today()).unwrap(),
+            "2026-08-23".parse().unwrap()
+        );
     }
 
     #[test]
     fn since_in_the_future_or_malformed_is_refused() {
-        assert!(matches!(parse_since(Some("2026-11-22"), today()), Err(ApiError::InvalidSince(_))));
-        assert!(matches!(parse_since(Some("21.11.2026"), today()), Err(ApiError::InvalidSince(_))));
+        assert!(matches!(
+            parse_since(Some("2026-11-22"), today()),
+            Err(ApiError::InvalidSince(_))
+        ));
+        assert!(matches!(
+            parse_since(Some("21.11.2026"), today()),
+            Err(ApiError::InvalidSince(_))
+        ));
         assert_eq!(parse_since(Some("2026-11-21"), today()).unwrap(), today());
     }
 }

@@ -58,9 +58,13 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
             Self::IpNotAllowed => (StatusCode::FORBIDDEN, "IpNotAllowed"),
             Self::InvalidSessionId => (StatusCode::NOT_FOUND, "InvalidSessionId"),
-            Self::InvalidSessionIdSignature => (StatusCode::BAD_REQUEST, "InvalidSessionIdSignature"),
+            Self::InvalidSessionIdSignature => {
+                (StatusCode::BAD_REQUEST, "InvalidSessionIdSignature")
+            }
             Self::SessionExpired => (StatusCode::GONE, "SessionExpired"),
-            Self::DefaultImportAlreadyExecuted => (StatusCode::CONFLICT, "DefaultImportAlreadyExecuted"),
+            Self::DefaultImportAlreadyExecuted => {
+                (StatusCode::CONFLICT, "DefaultImportAlreadyExecuted")
+            }
             Self::InvalidSince(_) => (StatusCode::BAD_REQUEST, "InvalidSince"),
             Self::InvalidCommandId => (StatusCode::NOT_FOUND, "InvalidCommandId"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NotFound"),

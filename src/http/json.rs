@@ -1,8 +1,8 @@
 //! A JSON body extractor whose rejections share the API's problem+json shape.
 
 use axum::{
-    extract::{FromRequest, Request, rejection::JsonRejection},
     Json,
+    extract::{FromRequest, Request, rejection::JsonRejection},
 };
 use serde::de::DeserializeOwned;
 

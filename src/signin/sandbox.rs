@@ -46,7 +46,10 @@ pub struct SandboxSignIn<'a> {
 }
 
 impl SandboxSignIn<'_> {
-    pub async fn sign_in(&self, request: &HeadlessSignIn<'_>) -> Result<IssuedSession, SandboxSignInError> {
+    pub async fn sign_in(
+        &self,
+        request: &HeadlessSignIn<'_>,
+    ) -> Result<IssuedSession, SandboxSignInError> {
         let bank = self
             .registry
             .get(request.bank_id)
@@ -78,13 +81,16 @@ impl SandboxSignIn<'_> {
             max_import_date: request.max_import_date,
             force_sca: request.force_sca,
             expires_at: Utc::now()
-                + chrono::Duration::from_std(self.session_ttl).unwrap_or(chrono::Duration::hours(1)),
+                + chrono::Duration::from_std(self.session_ttl)
+                    .unwrap_or(chrono::Duration::hours(1)),
             claimed_at: None,
         };
         sessions::insert(self.pool, &session).await?;
         Ok(IssuedSession {
             session_id: session.id,
-            signature: self.signer.sign(session.client_id, session.id, &session.owner_external_id),
+            signature: self
+                .signer
+                .sign(session.client_id, session.id, &session.owner_external_id),
             bank_id: session.bank_id,
         })
     }

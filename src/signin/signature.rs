@@ -19,7 +19,11 @@ impl SessionSigner {
 
     /// The signature, as lowercase hex.
     pub fn sign(&self, client_id: Uuid, session_id: Uuid, owner_external_id: &str) -> String {
-        hex::encode(self.mac(client_id, session_id, owner_external_id).finalize().into_bytes())
+        hex::encode(
+            self.mac(client_id, session_id, owner_external_id)
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// Whether `signature` is ours for these values, compared in constant time.

@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 pub const DEFAULT_IMPORT: &str = "default_import";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum CommandState {
@@ -97,11 +99,14 @@ pub async fn find_for_client(
     client_id: Uuid,
     id: Uuid,
 ) -> Result<Option<Command>, sqlx::Error> {
-    sqlx::query_as(concat!(select_commands!(), " where c.id = $1 and c.client_id = $2"))
-        .bind(id)
-        .bind(client_id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        select_commands!(),
+        " where c.id = $1 and c.client_id = $2"
+    ))
+    .bind(id)
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// The client's command made with this idempotency key, if any.
@@ -110,11 +115,14 @@ pub async fn find_by_idempotency_key(
     client_id: Uuid,
     key: &str,
 ) -> Result<Option<Command>, sqlx::Error> {
-    sqlx::query_as(concat!(select_commands!(), " where c.client_id = $1 and c.idempotency_key = $2"))
-        .bind(client_id)
-        .bind(key)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        select_commands!(),
+        " where c.client_id = $1 and c.idempotency_key = $2"
+    ))
+    .bind(client_id)
+    .bind(key)
+    .fetch_optional(pool)
+    .await
 }
 
 /// The command a queue job names. The worker acts for whichever client owns it, and passes
@@ -152,9 +160,15 @@ pub async fn finish(
 ) -> Result<(), sqlx::Error> {
     let (state, code, detail) = match outcome {
         Outcome::Successful => (CommandState::Successful, None, None),
-        Outcome::Error { code, detail } => (CommandState::Error, Some(*code), Some(detail.as_str())),
+        Outcome::Error { code, detail } => {
+            (CommandState::Error, Some(*code), Some(detail.as_str()))
+        }
     };
-    let stage = if state == CommandState::Successful { "done" } else { "failed" };
+    let stage = if state == CommandState::Successful {
+        "done"
+    } else {
+        "failed"
+    };
     sqlx::query(
         "update commands
          set state = $3, error_code = $4, error_detail = $5, finished_at = now(),
@@ -177,5 +191,8 @@ pub async fn finish(
 pub enum Outcome {
     Successful,
     /// `code` is one of the stable command error codes in DESIGN.md.
-    Error { code: &'static str, detail: String },
+    Error {
+        code: &'static str,
+        detail: String,
+    },
 }

@@ -33,10 +33,10 @@ pub async fn clear(conn: &mut PgConnection, scope: Scope) -> Result<(), sqlx::Er
         "delete from cards where command_id = $1 and client_id = $2",
     ] {
         sqlx::query(delete)
-        .bind(scope.command_id)
-        .bind(scope.client_id)
-        .execute(&mut *conn)
-        .await?;
+            .bind(scope.command_id)
+            .bind(scope.client_id)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -160,18 +160,21 @@ async fn insert_balances(
     let mut query = QueryBuilder::<Postgres>::new(
         "insert into balances (id, client_id, command_id, account_id, card_id, position, balance_type, amount, currency, reference_date) ",
     );
-    query.push_values(balances.iter().enumerate(), |mut row, (position, balance)| {
-        row.push_bind(Uuid::now_v7())
-            .push_bind(scope.client_id)
-            .push_bind(scope.command_id)
-            .push_bind(account_id)
-            .push_bind(card_id)
-            .push_bind(position as i32)
-            .push_bind(&balance.balance_type)
-            .push_bind(balance.amount)
-            .push_bind(&balance.currency)
-            .push_bind(balance.reference_date);
-    });
+    query.push_values(
+        balances.iter().enumerate(),
+        |mut row, (position, balance)| {
+            row.push_bind(Uuid::now_v7())
+                .push_bind(scope.client_id)
+                .push_bind(scope.command_id)
+                .push_bind(account_id)
+                .push_bind(card_id)
+                .push_bind(position as i32)
+                .push_bind(&balance.balance_type)
+                .push_bind(balance.amount)
+                .push_bind(&balance.currency)
+                .push_bind(balance.reference_date);
+        },
+    );
     query.build().execute(conn).await?;
     Ok(())
 }
@@ -314,8 +317,11 @@ pub async fn load(pool: &PgPool, scope: Scope) -> Result<ImportResult, sqlx::Err
     .bind(client_id)
     .fetch_all(pool)
     .await?;
-    let mut index: HashMap<Uuid, usize> =
-        accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+    let mut index: HashMap<Uuid, usize> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id, i))
+        .collect();
     for t in transactions {
         if let Some(&i) = index.get(&t.account_id) {
             let status = t.status.clone();

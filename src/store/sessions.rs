@@ -64,7 +64,11 @@ pub async fn find_for_client(
 }
 
 /// Marks the session used. False when another import claimed it first.
-pub async fn claim(conn: &mut PgConnection, client_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn claim(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let claimed = sqlx::query(
         "update sessions set claimed_at = now()
          where id = $1 and client_id = $2 and claimed_at is null",

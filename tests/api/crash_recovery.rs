@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, Options};
+use crate::helpers::{Options, spawn_app_with};
 
 /// A worker killed mid-import leaves its job to another worker, which redoes the import from
 /// a clean slate: one complete result, no duplicate rows.
@@ -18,12 +18,23 @@ async fn an_import_whose_worker_dies_midway_is_retried_into_one_complete_result(
     let first_worker = app.start_workers();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let command: Value = app.get_command(&app.api_key, &command_id).await.json().await.unwrap();
-        assert_eq!(command["state"], "in_progress", "the import must not finish before the crash");
+        let command: Value = app
+            .get_command(&app.api_key, &command_id)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            command["state"], "in_progress",
+            "the import must not finish before the crash"
+        );
         if command["progress"]["windowsDone"].as_u64().unwrap_or(0) >= 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "the first worker never got going");
+        assert!(
+            Instant::now() < deadline,
+            "the first worker never got going"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     first_worker.abort();
@@ -34,13 +45,16 @@ async fn an_import_whose_worker_dies_midway_is_retried_into_one_complete_result(
     );
 
     let _second_worker = app.start_workers();
-    let command = app.wait_for_command(&command_id, Duration::from_secs(90)).await;
+    let command = app
+        .wait_for_command(&command_id, Duration::from_secs(90))
+        .await;
     assert_eq!(command["state"], "successful", "{command}");
 
     assert_eq!(app.count("select count(*) from accounts").await, 2);
     assert_eq!(app.count("select count(*) from cards").await, 1);
     assert_eq!(
-        app.count("select count(*) - count(distinct (account_id, identity)) from transactions").await,
+        app.count("select count(*) - count(distinct (account_id, identity)) from transactions")
+            .await,
         0
     );
     let stored = app.count("select count(*) from transactions").await;
@@ -58,7 +72,9 @@ async fn an_import_whose_worker_dies_midway_is_retried_into_one_complete_result(
     // The same persona imported without a crash gives exactly as many rows.
     let clean_id = app.start_import("alice").await;
     let _ = app.start_workers();
-    let clean = app.wait_for_command(&clean_id, Duration::from_secs(90)).await;
+    let clean = app
+        .wait_for_command(&clean_id, Duration::from_secs(90))
+        .await;
     let clean_count: usize = clean["result"]["accounts"]
         .as_array()
         .unwrap()

@@ -11,13 +11,17 @@ async fn alice_is_imported_end_to_end_with_owners_accounts_transactions_and_card
     let session = app.sandbox_session(&app.api_key, "alice").await;
     assert_eq!(session["target"], "sandbox");
 
-    let response = app.post_default_import(&app.api_key, &import_body(&session)).await;
+    let response = app
+        .post_default_import(&app.api_key, &import_body(&session))
+        .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let accepted: Value = response.json().await.unwrap();
     assert_eq!(accepted["state"], "in_progress");
     let command_id = accepted["commandId"].as_str().unwrap();
 
-    let command = app.wait_for_command(command_id, Duration::from_secs(60)).await;
+    let command = app
+        .wait_for_command(command_id, Duration::from_secs(60))
+        .await;
     assert_eq!(command["state"], "successful", "{command}");
     assert_eq!(command["bank"], "sandbox");
     assert_eq!(command["ownerExternalId"], "owner-1");
@@ -31,11 +35,17 @@ async fn alice_is_imported_end_to_end_with_owners_accounts_transactions_and_card
         assert!(account["iban"].is_string());
         let balances = account["balances"].as_array().unwrap();
         assert!(!balances.is_empty());
-        assert!(balances[0]["amount"].is_string(), "money is a decimal string");
+        assert!(
+            balances[0]["amount"].is_string(),
+            "money is a decimal string"
+        );
         let booked = account["transactions"]["booked"].as_array().unwrap();
         assert!(!booked.is_empty());
         for transaction in booked {
-            assert!(transaction["amount"].is_string(), "money is a decimal string");
+            assert!(
+                transaction["amount"].is_string(),
+                "money is a decimal string"
+            );
             let booking_date = transaction["bookingDate"].as_str().unwrap();
             assert!(booking_date >= command["since"].as_str().unwrap());
         }
@@ -49,10 +59,16 @@ async fn alice_is_imported_end_to_end_with_owners_accounts_transactions_and_card
 
     let cards = result["cards"].as_array().unwrap();
     assert_eq!(cards.len(), 1, "alice has one credit card");
-    assert!(!cards[0]["transactions"]["booked"].as_array().unwrap().is_empty());
+    assert!(
+        !cards[0]["transactions"]["booked"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     assert_eq!(
-        app.count("select count(*) from sessions where bank_secret is not null").await,
+        app.count("select count(*) from sessions where bank_secret is not null")
+            .await,
         0,
         "single access: the bank secret is erased when the import ends"
     );
@@ -81,7 +97,10 @@ async fn a_polled_import_in_progress_says_when_to_poll_again() {
         assert!(command["progress"]["stage"].is_string());
         assert!(command["result"].is_null());
     } else {
-        assert!(retry_after.is_none(), "no Retry-After once the command ended");
+        assert!(
+            retry_after.is_none(),
+            "no Retry-After once the command ended"
+        );
     }
 }
 
@@ -89,7 +108,9 @@ async fn a_polled_import_in_progress_says_when_to_poll_again() {
 async fn a_co_owned_business_account_lists_both_owners() {
     let app = spawn_app().await;
     let command_id = app.start_import("bob").await;
-    let command = app.wait_for_command(&command_id, Duration::from_secs(60)).await;
+    let command = app
+        .wait_for_command(&command_id, Duration::from_secs(60))
+        .await;
     assert_eq!(command["state"], "successful", "{command}");
     let kinds: Vec<&str> = command["result"]["owners"]
         .as_array()
@@ -97,5 +118,8 @@ async fn a_co_owned_business_account_lists_both_owners() {
         .iter()
         .map(|o| o["kind"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"OWNER") && kinds.contains(&"CO_OWNER"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"OWNER") && kinds.contains(&"CO_OWNER"),
+        "{kinds:?}"
+    );
 }

@@ -27,7 +27,6 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The key of a client made for this test.
     pub api_key: String,
-    pub client_id: Uuid,
     service: Arc<Service>,
     shutdown: CancellationToken,
 }
@@ -80,7 +79,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let stop = shutdown.clone().cancelled_owned();
     tokio::spawn(async move { api.run_api(api_listener, stop).await });
 
-    let (client, api_key) = clients::create(&service.pool, "test client", &[])
+    let (_, api_key) = clients::create(&service.pool, "test client", &[])
         .await
         .unwrap();
     let app = TestApp {
@@ -88,7 +87,6 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         pool: service.pool.clone(),
         http: reqwest::Client::new(),
         api_key,
-        client_id: client.id,
         service,
         shutdown,
     };
@@ -160,7 +158,9 @@ impl TestApp {
 
     /// Starts an import with a session from [`Self::sandbox_session`]; returns its command id.
     pub async fn start_import_with_session(&self, session: &Value) -> String {
-        let response = self.post_default_import(&self.api_key, &import_body(session)).await;
+        let response = self
+            .post_default_import(&self.api_key, &import_body(session))
+            .await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         let accepted: Value = response.json().await.unwrap();
         accepted["commandId"].as_str().unwrap().to_string()
@@ -219,7 +219,13 @@ async fn test_database() -> String {
     let name = format!("test_{}", Uuid::new_v4().simple());
     match std::env::var("AISLE_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")) {
         Ok(server) => {
-            let mut admin = sqlx::PgPool::connect(&server).await.unwrap().acquire().await.unwrap().detach();
+            let mut admin = sqlx::PgPool::connect(&server)
+                .await
+                .unwrap()
+                .acquire()
+                .await
+                .unwrap()
+                .detach();
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
                 .execute(&mut admin)
                 .await
@@ -237,7 +243,8 @@ fn cluster() -> &'static PrivateCluster {
     static CLUSTER: OnceLock<PrivateCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisle-test-postgres");
-        PrivateCluster::start(&root, Durability::Throwaway)
-            .expect("a private PostgreSQL cluster for the tests (install postgresql or set DATABASE_URL)")
+        PrivateCluster::start(&root, Durability::Throwaway).expect(
+            "a private PostgreSQL cluster for the tests (install postgresql or set DATABASE_URL)",
+        )
     })
 }

@@ -1,14 +1,20 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_problem, import_body, spawn_app_with, Options};
+use crate::helpers::{Options, assert_problem, import_body, spawn_app_with};
 
 #[tokio::test]
 async fn two_clients_cannot_see_each_others_sessions_or_commands() {
-    let app = spawn_app_with(Options { workers: false, ..Options::default() }).await;
+    let app = spawn_app_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
     let (_, other_key) = app.create_client(&[]).await;
 
     let session = app.sandbox_session(&app.api_key, "alice").await;
-    let stolen = app.post_default_import(&other_key, &import_body(&session)).await;
+    let stolen = app
+        .post_default_import(&other_key, &import_body(&session))
+        .await;
     assert_problem(stolen, StatusCode::NOT_FOUND, "InvalidSessionId").await;
 
     let command_id = app.start_import_with_session(&session).await;

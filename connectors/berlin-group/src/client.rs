@@ -1,0 +1,162 @@
+//! HTTP to one Berlin Group bank: URLs, the headers every call carries, and turning answers
+//! into typed bodies or classified errors.
+
+use aisle_sdk::ConnectorError;
+use reqwest::header::RETRY_AFTER;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use url::Url;
+use uuid::Uuid;
+
+use crate::errors::{self, Request};
+
+/// A bank's API root and the shared HTTP client.
+#[derive(Debug, Clone)]
+pub struct BankClient {
+    base: Url,
+    http: reqwest::Client,
+}
+
+/// A bank's answer, body read.
+pub struct Answer {
+    pub status: StatusCode,
+    /// The raw `Retry-After` header.
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+impl Answer {
+    /// This answer as a classified error.
+    pub fn error(&self, kind: Request) -> ConnectorError {
+        errors::classify(self.status, self.retry_after.as_deref(), &self.body, kind)
+    }
+}
+
+impl BankClient {
+    pub fn new(base: Url, http: reqwest::Client) -> Self {
+        Self { base, http }
+    }
+
+    /// The API URL for path `segments` under the bank's base URL; each segment is
+    /// percent-encoded, so opaque bank ids cannot change the path.
+    pub fn endpoint(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                ConnectorError::protocol(
+                    "the bank's base URL cannot hold a path",
+                    self.base.as_str(),
+                )
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// Resolves a link the bank gave (absolute, or relative to its API root).
+    pub fn resolve_link(&self, href: &str) -> Result<Url, ConnectorError> {
+        if let Ok(absolute) = Url::parse(href) {
+            return Ok(absolute);
+        }
+        let base_path = self.base.path().trim_end_matches('/');
+        // "/v1/accounts/..." is relative to the API root, which may sit under a prefix
+        // ("https://bank/xs2a"); a link that already carries the prefix is left alone.
+        let path = if let Some(rooted) = href.strip_prefix('/') {
+            if base_path.is_empty() || href.starts_with(&format!("{base_path}/")) {
+                href.to_owned()
+            } else {
+                format!("{base_path}/{rooted}")
+            }
+        } else {
+            format!("{base_path}/{href}")
+        };
+        self.base.join(&path).map_err(|e| {
+            ConnectorError::protocol(format!("the bank sent an unusable link: {e}"), href)
+        })
+    }
+
+    /// Resolves a link to another API call. The consent travels with such calls, so a link
+    /// to another host is refused rather than followed.
+    pub fn resolve_api_link(&self, href: &str) -> Result<Url, ConnectorError> {
+        let url = self.resolve_link(href)?;
+        if url.origin() != self.base.origin() {
+            return Err(ConnectorError::protocol(
+                "the bank linked an API call to another host",
+                href,
+            ));
+        }
+        Ok(url)
+    }
+
+    /// A request carrying a fresh `X-Request-ID` and, for AIS calls, the `Consent-ID`.
+    pub fn request(&self, method: Method, url: Url, consent_id: Option<&str>) -> RequestBuilder {
+        let builder = self
+            .http
+            .request(method, url)
+            .header("X-Request-ID", Uuid::new_v4().to_string())
+            .header("Accept", "application/json");
+        match consent_id {
+            Some(id) => builder.header("Consent-ID", id),
+            None => builder,
+        }
+    }
+
+    /// Sends `builder` and reads the whole answer, whatever its status.
+    pub async fn send_raw(&self, builder: RequestBuilder) -> Result<Answer, ConnectorError> {
+        let response = builder.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.text().await.map_err(transport_error)?;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// Sends `builder`; a non-success answer becomes a classified error.
+    pub async fn send(
+        &self,
+        builder: RequestBuilder,
+        kind: Request,
+    ) -> Result<Answer, ConnectorError> {
+        let answer = self.send_raw(builder).await?;
+        if answer.status.is_success() {
+            Ok(answer)
+        } else {
+            tracing::debug!(status = %answer.status, "the bank answered with an error");
+            Err(answer.error(kind))
+        }
+    }
+
+    /// GETs an AIS resource and parses its body.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        consent_id: &str,
+        kind: Request,
+    ) -> Result<T, ConnectorError> {
+        let answer = self
+            .send(self.request(Method::GET, url, Some(consent_id)), kind)
+            .await?;
+        parse(&answer.body)
+    }
+}
+
+/// Parses a success body; anything that does not fit is a protocol error, never a panic.
+pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
+    serde_json::from_str(body)
+        .map_err(|e| ConnectorError::protocol(format!("unexpected response body: {e}"), body))
+}
+
+fn transport_error(error: reqwest::Error) -> ConnectorError {
+    if error.is_builder() {
+        return ConnectorError::protocol(format!("could not build the request: {error}"), "");
+    }
+    // Timeouts, refused connections and cut-off bodies pass; retrying is the right answer.
+    ConnectorError::Transient(format!("could not reach the bank: {error}"))
+}

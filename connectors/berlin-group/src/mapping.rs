@@ -1,0 +1,344 @@
+//! From the bank's JSON ([`crate::wire`]) to Aisle's domain types.
+
+use std::str::FromStr;
+
+use aisle_sdk::{
+    Account, Balance, Card, CardTransaction, ConnectorError, Owner, OwnerKind, Transaction,
+    TransactionStatus,
+};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::wire;
+
+/// A decimal from an `amount` field: a string as the spec says, or a number read from its
+/// text (serde_json keeps a number's digits when printing it), never through a float.
+pub fn decimal(raw: &Value) -> Result<Decimal, ConnectorError> {
+    let text = match raw {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        other => {
+            return Err(ConnectorError::protocol(
+                "an amount is not a number",
+                &other.to_string(),
+            ));
+        }
+    };
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|e| ConnectorError::protocol(format!("unreadable amount: {e}"), &text))
+}
+
+fn date(raw: Option<&str>) -> Result<Option<NaiveDate>, ConnectorError> {
+    raw.map(|text| {
+        // Some banks send a full timestamp where the spec says a date.
+        let day = text.get(..10).unwrap_or(text);
+        NaiveDate::from_str(day)
+            .map_err(|e| ConnectorError::protocol(format!("unreadable date: {e}"), text))
+    })
+    .transpose()
+}
+
+fn non_empty(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+pub fn balance(raw: wire::Balance) -> Result<Balance, ConnectorError> {
+    Ok(Balance {
+        balance_type: raw.balance_type,
+        amount: decimal(&raw.balance_amount.amount)?,
+        currency: raw.balance_amount.currency,
+        reference_date: date(raw.reference_date.as_deref())?,
+    })
+}
+
+fn balances(raw: Vec<wire::Balance>) -> Result<Vec<Balance>, ConnectorError> {
+    raw.into_iter().map(balance).collect()
+}
+
+/// The names of an account's owners: the `ownerNames` list when given, else `ownerName`.
+fn owner_names(raw: &wire::AccountDetails) -> Vec<String> {
+    if raw.owner_names.is_empty() {
+        raw.owner_name.iter().cloned().collect()
+    } else {
+        raw.owner_names.iter().map(|o| o.name.clone()).collect()
+    }
+}
+
+/// An account; `balances` replaces the inline ones when the caller fetched them separately.
+pub fn account(
+    raw: wire::AccountDetails,
+    fetched_balances: Option<Vec<wire::Balance>>,
+) -> Result<Account, ConnectorError> {
+    let owner_names = owner_names(&raw);
+    let bank_id = raw.resource_id.ok_or_else(|| {
+        ConnectorError::protocol(
+            "an account has no resourceId",
+            raw.iban.as_deref().unwrap_or(""),
+        )
+    })?;
+    Ok(Account {
+        bank_id,
+        iban: raw.iban,
+        bban: raw.bban,
+        masked_pan: raw.masked_pan,
+        currency: raw.currency,
+        name: raw.name.or(raw.display_name),
+        product: raw.product,
+        account_type: raw.cash_account_type,
+        status: raw.status,
+        owner_names,
+        balances: balances(fetched_balances.unwrap_or(raw.balances))?,
+    })
+}
+
+fn owner_kind(role: Option<&str>) -> OwnerKind {
+    match role.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("owner") => OwnerKind::Owner,
+        Some("co-owner" | "coowner" | "co_owner" | "jointowner") => OwnerKind::CoOwner,
+        Some("legalrepresentative" | "attorney" | "authorisedrepresentative") => {
+            OwnerKind::Attorney
+        }
+        Some(_) => OwnerKind::Other,
+    }
+}
+
+/// The distinct owners named across `accounts`, in the order they first appear.
+pub fn owners(accounts: &[wire::AccountDetails]) -> Vec<Owner> {
+    let mut owners: Vec<Owner> = Vec::new();
+    for account in accounts {
+        let named: Vec<(String, OwnerKind)> = if account.owner_names.is_empty() {
+            account
+                .owner_name
+                .iter()
+                .map(|n| (n.clone(), OwnerKind::Owner))
+                .collect()
+        } else {
+            account
+                .owner_names
+                .iter()
+                .map(|o| (o.name.clone(), owner_kind(o.role.as_deref())))
+                .collect()
+        };
+        for (name, kind) in named {
+            let name = name.trim().to_owned();
+            if name.is_empty() || owners.iter().any(|o| o.name == name) {
+                continue;
+            }
+            owners.push(Owner {
+                name,
+                kind,
+                address: None,
+                birth_date: None,
+                email: None,
+                phone: None,
+                national_id: None,
+            });
+        }
+    }
+    owners
+}
+
+fn reference(raw: Option<wire::AccountReference>) -> Option<String> {
+    raw.and_then(|r| r.iban.or(r.bban).or(r.masked_pan).or(r.pan))
+}
+
+/// Applies an explicit debit/credit indicator to an amount the bank quotes unsigned.
+fn signed(amount: Decimal, indicator: Option<&str>) -> Decimal {
+    match indicator.map(str::to_ascii_uppercase).as_deref() {
+        Some("DBIT" | "DEBIT" | "D") => -amount.abs(),
+        Some("CRDT" | "CREDIT" | "C") => amount.abs(),
+        _ => amount,
+    }
+}
+
+pub fn transaction(
+    raw: wire::Transaction,
+    status: TransactionStatus,
+) -> Result<Transaction, ConnectorError> {
+    let amount = signed(
+        decimal(&raw.transaction_amount.amount)?,
+        raw.credit_debit_indicator.as_deref(),
+    );
+    // The other party is whom a debit paid or who paid a credit; the other side of the
+    // row, when a bank fills it, is the account owner.
+    let (counterparty_name, counterparty_account) = if amount.is_sign_negative() {
+        (
+            non_empty(raw.creditor_name),
+            reference(raw.creditor_account),
+        )
+    } else {
+        (non_empty(raw.debtor_name), reference(raw.debtor_account))
+    };
+    let description = non_empty(raw.remittance_information_unstructured)
+        .or_else(|| {
+            non_empty(Some(
+                raw.remittance_information_unstructured_array.join(" "),
+            ))
+        })
+        .or_else(|| non_empty(raw.additional_information));
+    let balance_after = raw
+        .balance_after_transaction
+        .map(|b| decimal(&b.balance_amount.amount))
+        .transpose()?;
+    Ok(Transaction {
+        bank_id: non_empty(raw.transaction_id).or_else(|| non_empty(raw.entry_reference)),
+        status,
+        booking_date: date(raw.booking_date.as_deref())?,
+        value_date: date(raw.value_date.as_deref())?,
+        amount,
+        currency: raw.transaction_amount.currency,
+        counterparty_name,
+        counterparty_account,
+        description,
+        bank_transaction_code: non_empty(raw.bank_transaction_code)
+            .or_else(|| non_empty(raw.proprietary_bank_transaction_code)),
+        balance_after,
+    })
+}
+
+pub fn card(raw: wire::CardAccountDetails) -> Result<Card, ConnectorError> {
+    let bank_id = raw.resource_id.ok_or_else(|| {
+        ConnectorError::protocol(
+            "a card account has no resourceId",
+            raw.masked_pan.as_deref().unwrap_or(""),
+        )
+    })?;
+    Ok(Card {
+        bank_id,
+        masked_pan: raw.masked_pan,
+        name: raw.name.or(raw.display_name).or(raw.product),
+        currency: raw.currency,
+        credit_limit: raw.credit_limit.map(|l| decimal(&l.amount)).transpose()?,
+        balances: balances(raw.balances)?,
+    })
+}
+
+/// A card row. With `debit_accounting` the bank quotes purchases positive, so signs flip to
+/// Aisle's debits-are-negative rule.
+pub fn card_transaction(
+    raw: wire::CardTransaction,
+    status: TransactionStatus,
+    debit_accounting: bool,
+) -> Result<CardTransaction, ConnectorError> {
+    let flip = |d: Decimal| if debit_accounting { -d } else { d };
+    let original = raw
+        .original_amount
+        .map(|o| Ok::<_, ConnectorError>((flip(decimal(&o.amount)?), o.currency)))
+        .transpose()?;
+    let details = non_empty(raw.transaction_details);
+    Ok(CardTransaction {
+        bank_id: non_empty(raw.card_transaction_id),
+        status,
+        transaction_date: date(raw.transaction_date.as_deref())?,
+        booking_date: date(raw.booking_date.as_deref())?,
+        amount: flip(decimal(&raw.transaction_amount.amount)?),
+        currency: raw.transaction_amount.currency,
+        original_amount: original.as_ref().map(|(amount, _)| *amount),
+        original_currency: original.map(|(_, currency)| currency),
+        // The spec has no merchant name field; `transactionDetails` is where banks print it,
+        // and `cardAcceptorId` is the acquirer's id for the merchant when that is all there is.
+        merchant_name: details.clone().or_else(|| non_empty(raw.card_acceptor_id)),
+        description: details.or_else(|| non_empty(raw.proprietary_bank_transaction_code)),
+        merchant_category_code: non_empty(raw.merchant_category_code),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn amounts_are_read_from_strings_and_numbers_without_losing_digits() {
+        assert_eq!(
+            decimal(&json!("-256.67")).ok(),
+            Some(Decimal::new(-25667, 2))
+        );
+        let number: Value = serde_json::from_str("1234.10").expect("json");
+        assert_eq!(decimal(&number).ok(), Some(Decimal::new(123410, 2)));
+        assert!(matches!(
+            decimal(&json!("12,50")),
+            Err(ConnectorError::Protocol { .. })
+        ));
+        assert!(matches!(
+            decimal(&json!(null)),
+            Err(ConnectorError::Protocol { .. })
+        ));
+    }
+
+    fn row(body: Value) -> wire::Transaction {
+        serde_json::from_value(body).expect("wire transaction")
+    }
+
+    #[test]
+    fn the_counterparty_of_a_debit_is_the_creditor_and_of_a_credit_the_debtor() {
+        let debit = transaction(
+            row(
+                json!({"transactionAmount": {"currency": "EUR", "amount": "-10.00"},
+                       "creditorName": "Shop", "creditorAccount": {"iban": "DE1"},
+                       "debtorName": "Me"}),
+            ),
+            TransactionStatus::Booked,
+        )
+        .expect("maps");
+        assert_eq!(debit.counterparty_name.as_deref(), Some("Shop"));
+        assert_eq!(debit.counterparty_account.as_deref(), Some("DE1"));
+        let credit = transaction(
+            row(
+                json!({"transactionAmount": {"currency": "EUR", "amount": "5"},
+                       "debtorName": "Employer",
+                       "remittanceInformationUnstructuredArray": ["Salary", "March"]}),
+            ),
+            TransactionStatus::Booked,
+        )
+        .expect("maps");
+        assert_eq!(credit.counterparty_name.as_deref(), Some("Employer"));
+        assert_eq!(credit.description.as_deref(), Some("Salary March"));
+    }
+
+    #[test]
+    fn an_unsigned_amount_with_a_debit_indicator_becomes_negative() {
+        let debit = transaction(
+            row(
+                json!({"transactionAmount": {"currency": "EUR", "amount": "10.00"},
+                       "creditDebitIndicator": "DBIT"}),
+            ),
+            TransactionStatus::Pending,
+        )
+        .expect("maps");
+        assert_eq!(debit.amount, Decimal::new(-1000, 2));
+    }
+
+    #[test]
+    fn debit_accounting_cards_flip_purchases_to_negative() {
+        let raw: wire::CardTransaction = serde_json::from_value(json!({
+            "transactionAmount": {"currency": "EUR", "amount": "12.00"},
+            "originalAmount": {"currency": "USD", "amount": "13.00"},
+            "transactionDetails": "Coffee Shop"
+        }))
+        .expect("wire card transaction");
+        let mapped = card_transaction(raw, TransactionStatus::Booked, true).expect("maps");
+        assert_eq!(mapped.amount, Decimal::new(-1200, 2));
+        assert_eq!(mapped.original_amount, Some(Decimal::new(-1300, 2)));
+        assert_eq!(mapped.merchant_name.as_deref(), Some("Coffee Shop"));
+    }
+
+    #[test]
+    fn co_owners_are_told_apart_and_names_are_not_repeated() {
+        let accounts: Vec<wire::AccountDetails> = serde_json::from_value(json!([
+            {"currency": "EUR", "ownerName": "Firm",
+             "ownerNames": [{"name": "Bob", "role": "owner"}, {"name": "Carol", "role": "co-owner"}]},
+            {"currency": "EUR", "ownerName": "Bob"}
+        ]))
+        .expect("wire accounts");
+        let owners = owners(&accounts);
+        let named: Vec<(&str, OwnerKind)> =
+            owners.iter().map(|o| (o.name.as_str(), o.kind)).collect();
+        assert_eq!(
+            named,
+            [("Bob", OwnerKind::Owner), ("Carol", OwnerKind::CoOwner)]
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! `/v1/accounts`: the payment accounts, their balances and their transaction reports.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use crate::consents::authorised;
+use crate::errors::BankError;
+use crate::ledger::{AccountData, AccountRow, PersonaData};
+use crate::report::{self, ReportQuery, balance, money};
+use crate::state::BankState;
+
+const CURRENCY: &str = "EUR";
+
+fn balances(data: &PersonaData, account: &AccountData) -> Value {
+    json!([
+        balance(
+            "closingBooked",
+            account.closing_booked,
+            CURRENCY,
+            data.today
+        ),
+        balance(
+            "interimAvailable",
+            account.available(),
+            CURRENCY,
+            data.today
+        ),
+    ])
+}
+
+fn details(data: &PersonaData, account: &AccountData, with_balance: bool) -> Value {
+    let id = &account.resource_id;
+    let mut body = json!({
+        "resourceId": id,
+        "iban": account.iban,
+        "currency": CURRENCY,
+        "name": account.plan.name,
+        "product": account.plan.product,
+        "cashAccountType": account.plan.cash_account_type,
+        "status": "enabled",
+        "ownerName": data.persona.owner_name,
+        "_links": {
+            "balances": {"href": format!("/v1/accounts/{id}/balances")},
+            "transactions": {"href": format!("/v1/accounts/{id}/transactions")},
+        },
+    });
+    if let Some(fields) = body.as_object_mut() {
+        if !data.persona.owners.is_empty() {
+            let owners: Vec<Value> = data
+                .persona
+                .owners
+                .iter()
+                .map(|(name, role)| json!({"name": name, "role": role}))
+                .collect();
+            fields.insert("ownerNames".into(), Value::Array(owners));
+        }
+        if with_balance {
+            fields.insert("balances".into(), balances(data, account));
+        }
+    }
+    body
+}
+
+fn transaction(row: &AccountRow) -> Value {
+    let mut body = json!({
+        "transactionId": row.id,
+        "valueDate": row.value_date,
+        "transactionAmount": money(row.amount, CURRENCY),
+        "remittanceInformationUnstructured": row.remittance,
+        "bankTransactionCode": row.bank_transaction_code,
+    });
+    let (name_field, account_field) = if row.amount.is_sign_negative() {
+        ("creditorName", "creditorAccount")
+    } else {
+        ("debtorName", "debtorAccount")
+    };
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert(name_field.into(), json!(row.counterparty_name));
+        if let Some(iban) = &row.counterparty_iban {
+            fields.insert(account_field.into(), json!({"iban": iban}));
+        }
+        if let Some(date) = row.booking_date {
+            fields.insert("bookingDate".into(), json!(date));
+        }
+        if let Some(after) = row.balance_after {
+            fields.insert(
+                "balanceAfterTransaction".into(),
+                json!({"balanceType": "closingBooked", "balanceAmount": money(after, CURRENCY)}),
+            );
+        }
+    }
+    body
+}
+
+fn lookup<'a>(data: &'a PersonaData, id: &str) -> Result<&'a AccountData, BankError> {
+    data.account(id)
+        .ok_or_else(|| BankError::resource_unknown(format!("No account {id}")))
+}
+
+pub async fn list(
+    State(state): State<BankState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, BankError> {
+    let consent = authorised(&state, &headers)?;
+    let data = state.persona_data(consent.persona);
+    let with_balance = query.get("withBalance").is_some_and(|v| v == "true");
+    let accounts: Vec<Value> = data
+        .accounts
+        .iter()
+        .map(|a| details(&data, a, with_balance))
+        .collect();
+    Ok(Json(json!({"accounts": accounts})))
+}
+
+pub async fn read(
+    State(state): State<BankState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, BankError> {
+    let consent = authorised(&state, &headers)?;
+    let data = state.persona_data(consent.persona);
+    let account = lookup(&data, &id)?;
+    let with_balance = query.get("withBalance").is_some_and(|v| v == "true");
+    Ok(Json(
+        json!({"account": details(&data, account, with_balance)}),
+    ))
+}
+
+pub async fn balances_of(
+    State(state): State<BankState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, BankError> {
+    let consent = authorised(&state, &headers)?;
+    let data = state.persona_data(consent.persona);
+    let account = lookup(&data, &id)?;
+    Ok(Json(json!({
+        "account": {"iban": account.iban},
+        "balances": balances(&data, account),
+    })))
+}
+
+pub async fn transactions(
+    State(state): State<BankState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, BankError> {
+    let consent = authorised(&state, &headers)?;
+    let data = state.persona_data(consent.persona);
+    let account = lookup(&data, &id)?;
+    let query = ReportQuery::parse(&query, data.history_start, data.today)?;
+    let booked: Vec<&AccountRow> = account
+        .booked
+        .iter()
+        .filter(|r| query.status.booked() && r.booking_date.is_some_and(|d| query.covers(d)))
+        .collect();
+    let pending: Vec<&AccountRow> = account
+        .pending
+        .iter()
+        .filter(|r| query.status.pending() && query.covers(r.value_date))
+        .collect();
+    let path = format!("/v1/accounts/{id}/transactions");
+    let page = report::paginate(&query, &path, booked, pending);
+    let render =
+        |rows: Vec<&AccountRow>| -> Vec<Value> { rows.into_iter().map(transaction).collect() };
+    let mut report = json!({"booked": render(page.booked), "_links": page.links});
+    if query.status.pending()
+        && let Some(fields) = report.as_object_mut()
+    {
+        fields.insert("pending".into(), Value::Array(render(page.pending)));
+    }
+    Ok(Json(
+        json!({"account": {"iban": account.iban}, "transactions": report}),
+    ))
+}

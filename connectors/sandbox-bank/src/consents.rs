@@ -1,0 +1,142 @@
+//! `/v1/consents`: creating, reading and terminating AIS consents.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::errors::BankError;
+use crate::personas::persona;
+use crate::state::{BankState, Consent, ConsentStatus};
+
+/// The body of `POST /v1/consents`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsentRequest {
+    access: Value,
+    #[serde(deserialize_with = "bool_or_string")]
+    recurring_indicator: bool,
+    valid_until: NaiveDate,
+    frequency_per_day: u32,
+}
+
+/// The spec's own examples send `"recurringIndicator": "true"`, so accept both spellings.
+fn bool_or_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    match Flag::deserialize(deserializer)? {
+        Flag::Bool(b) => Ok(b),
+        Flag::Text(t) if t == "true" => Ok(true),
+        Flag::Text(t) if t == "false" => Ok(false),
+        Flag::Text(t) => Err(serde::de::Error::custom(format!(
+            "recurringIndicator must be true or false, not {t:?}"
+        ))),
+    }
+}
+
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub async fn create(
+    State(state): State<BankState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, BankError> {
+    let psu_id = header_str(&headers, "psu-id")
+        .ok_or_else(|| BankError::format("The PSU-ID header is required by this bank"))?;
+    let persona = persona(psu_id).ok_or_else(BankError::psu_credentials_invalid)?;
+    let redirect_uri = header_str(&headers, "tpp-redirect-uri")
+        .ok_or_else(|| BankError::format("The TPP-Redirect-URI header is required"))?;
+    let request: ConsentRequest = serde_json::from_slice(&body)
+        .map_err(|e| BankError::format(format!("Malformed consent request: {e}")))?;
+    if !request.access.is_object() {
+        return Err(BankError::format("access must be an object"));
+    }
+    if request.valid_until < state.today() {
+        return Err(BankError::format("validUntil lies in the past"));
+    }
+    let id = Uuid::new_v4().to_string();
+    let host = header_str(&headers, header::HOST.as_str()).unwrap_or("localhost");
+    state.insert_consent(Consent {
+        id: id.clone(),
+        persona,
+        redirect_uri: redirect_uri.to_owned(),
+        access: request.access,
+        recurring_indicator: request.recurring_indicator,
+        valid_until: request.valid_until,
+        frequency_per_day: request.frequency_per_day,
+        status: ConsentStatus::Received,
+        sca_at: None,
+    });
+    let body = json!({
+        "consentStatus": ConsentStatus::Received.as_str(),
+        "consentId": id,
+        "_links": {
+            "scaRedirect": {"href": format!("http://{host}/sca/{id}")},
+            "self": {"href": format!("/v1/consents/{id}")},
+            "status": {"href": format!("/v1/consents/{id}/status")},
+        }
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn status(
+    State(state): State<BankState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, BankError> {
+    let consent = state.consent(&id).ok_or_else(BankError::consent_unknown)?;
+    Ok(Json(
+        json!({"consentStatus": consent.status_on(state.today())}),
+    ))
+}
+
+pub async fn read(
+    State(state): State<BankState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, BankError> {
+    let consent = state.consent(&id).ok_or_else(BankError::consent_unknown)?;
+    let mut body = json!({
+        "access": consent.access,
+        "recurringIndicator": consent.recurring_indicator,
+        "validUntil": consent.valid_until,
+        "frequencyPerDay": consent.frequency_per_day,
+        "consentStatus": consent.status_on(state.today()),
+        "_links": {"account": {"href": "/v1/accounts"}},
+    });
+    if let (Some(sca_at), Some(fields)) = (consent.sca_at, body.as_object_mut()) {
+        fields.insert("lastActionDate".into(), json!(sca_at.date_naive()));
+    }
+    Ok(Json(body))
+}
+
+pub async fn delete(
+    State(state): State<BankState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, BankError> {
+    state
+        .update_consent(&id, |c| c.status = ConsentStatus::TerminatedByTpp)
+        .ok_or_else(BankError::consent_unknown)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The consent an AIS request names in `Consent-ID`, if it may read data now.
+pub fn authorised(state: &BankState, headers: &HeaderMap) -> Result<Consent, BankError> {
+    let id = header_str(headers, "consent-id")
+        .ok_or_else(|| BankError::format("The Consent-ID header is required"))?;
+    let consent = state.consent(id).ok_or_else(BankError::consent_invalid)?;
+    match consent.status_on(state.today()) {
+        "valid" => Ok(consent),
+        "received" => Err(BankError::consent_invalid()),
+        _ => Err(BankError::consent_expired()),
+    }
+}

@@ -1,0 +1,246 @@
+//! The query and paging rules shared by account and card transaction reports.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use crate::errors::BankError;
+
+/// Rows per page, booked and pending together.
+pub const PAGE_SIZE: usize = 100;
+
+/// Which rows a report includes (Berlin Group `bookingStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingStatus {
+    Booked,
+    Pending,
+    Both,
+}
+
+impl BookingStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Booked => "booked",
+            Self::Pending => "pending",
+            Self::Both => "both",
+        }
+    }
+
+    pub fn booked(self) -> bool {
+        self != Self::Pending
+    }
+
+    pub fn pending(self) -> bool {
+        self != Self::Booked
+    }
+}
+
+/// A validated transactions query.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportQuery {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub status: BookingStatus,
+    /// 1-based.
+    pub page: usize,
+}
+
+impl ReportQuery {
+    /// Validates the query against the bank's history; a `dateTo` in the future means today.
+    pub fn parse(
+        query: &HashMap<String, String>,
+        history_start: NaiveDate,
+        today: NaiveDate,
+    ) -> Result<Self, BankError> {
+        let date = |name: &str| -> Result<Option<NaiveDate>, BankError> {
+            query
+                .get(name)
+                .map(|raw| {
+                    raw.parse::<NaiveDate>().map_err(|_| {
+                        BankError::format(format!(
+                            "{name} must be a date (YYYY-MM-DD), not {raw:?}"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let from = date("dateFrom")?.ok_or_else(|| BankError::format("dateFrom is required"))?;
+        let to = date("dateTo")?.map_or(today, |to| to.min(today));
+        if from < history_start {
+            return Err(BankError::period_invalid(format!(
+                "This bank keeps transactions from {history_start} on"
+            )));
+        }
+        if from > to {
+            return Err(BankError::period_invalid("dateFrom lies after dateTo"));
+        }
+        let status = match query.get("bookingStatus").map(String::as_str) {
+            Some("booked") => BookingStatus::Booked,
+            Some("pending") => BookingStatus::Pending,
+            Some("both") => BookingStatus::Both,
+            Some(other) => {
+                return Err(BankError::format(format!(
+                    "bookingStatus {other:?} is not supported"
+                )));
+            }
+            None => return Err(BankError::format("bookingStatus is required")),
+        };
+        let page = match query.get("page") {
+            None => 1,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| BankError::format("page must be a positive number"))?,
+        };
+        Ok(Self {
+            from,
+            to,
+            status,
+            page,
+        })
+    }
+
+    pub fn covers(&self, date: NaiveDate) -> bool {
+        self.from <= date && date <= self.to
+    }
+
+    /// The link to the page after this one, under `path`.
+    fn next_href(&self, path: &str) -> String {
+        format!(
+            "{path}?dateFrom={}&dateTo={}&bookingStatus={}&page={}",
+            self.from,
+            self.to,
+            self.status.as_str(),
+            self.page + 1
+        )
+    }
+}
+
+/// One page of a report: booked rows first, then pending, [`PAGE_SIZE`] in all.
+pub struct ReportPage<'a, B, P> {
+    pub booked: Vec<&'a B>,
+    pub pending: Vec<&'a P>,
+    /// The `_links` object of the report, with `next` when rows remain.
+    pub links: Value,
+}
+
+pub fn paginate<'a, B, P>(
+    query: &ReportQuery,
+    path: &str,
+    booked: Vec<&'a B>,
+    pending: Vec<&'a P>,
+) -> ReportPage<'a, B, P> {
+    let start = (query.page - 1).saturating_mul(PAGE_SIZE);
+    let end = start.saturating_add(PAGE_SIZE);
+    let total = booked.len() + pending.len();
+    let slice = |len_before: usize, len: usize| {
+        let from = start.clamp(len_before, len_before + len) - len_before;
+        let to = end.clamp(len_before, len_before + len) - len_before;
+        from..to
+    };
+    let booked_range = slice(0, booked.len());
+    let pending_range = slice(booked.len(), pending.len());
+    let links = if end < total {
+        json!({"next": {"href": query.next_href(path)}})
+    } else {
+        json!({})
+    };
+    ReportPage {
+        booked: booked[booked_range].to_vec(),
+        pending: pending[pending_range].to_vec(),
+        links,
+    }
+}
+
+/// A Berlin Group `amount` object; the amount is a string, as the spec requires.
+pub fn money(amount: Decimal, currency: &str) -> Value {
+    json!({"currency": currency, "amount": amount.to_string()})
+}
+
+/// A Berlin Group `balance` object.
+pub fn balance(kind: &str, amount: Decimal, currency: &str, date: NaiveDate) -> Value {
+    json!({"balanceAmount": money(amount, currency), "balanceType": kind, "referenceDate": date})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 3, d).expect("valid date")
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_future_date_to_is_clamped_to_today() {
+        let q = query(&[
+            ("dateFrom", "2025-03-01"),
+            ("dateTo", "2025-12-31"),
+            ("bookingStatus", "both"),
+        ]);
+        let parsed = ReportQuery::parse(&q, day(1), day(14)).expect("valid query");
+        assert_eq!(parsed.to, day(14));
+    }
+
+    #[test]
+    fn history_older_than_the_bank_keeps_is_a_period_error() {
+        let q = query(&[("dateFrom", "2025-02-01"), ("bookingStatus", "both")]);
+        let err = ReportQuery::parse(&q, day(1), day(14)).expect_err("too old");
+        assert_eq!(err.code, "PERIOD_INVALID");
+        let q = query(&[("dateFrom", "yesterday"), ("bookingStatus", "both")]);
+        assert_eq!(
+            ReportQuery::parse(&q, day(1), day(14))
+                .expect_err("bad")
+                .code,
+            "FORMAT_ERROR"
+        );
+    }
+
+    #[test]
+    fn pages_split_booked_then_pending_and_link_only_while_rows_remain() {
+        let booked: Vec<u32> = (0..150).collect();
+        let pending: Vec<u32> = (0..60).collect();
+        let q = |page| ReportQuery {
+            from: day(1),
+            to: day(14),
+            status: BookingStatus::Both,
+            page,
+        };
+        let first = paginate(
+            &q(1),
+            "/x",
+            booked.iter().collect(),
+            pending.iter().collect(),
+        );
+        assert_eq!((first.booked.len(), first.pending.len()), (100, 0));
+        assert!(
+            first.links["next"]["href"]
+                .as_str()
+                .is_some_and(|h| h.ends_with("page=2"))
+        );
+        let second = paginate(
+            &q(2),
+            "/x",
+            booked.iter().collect(),
+            pending.iter().collect(),
+        );
+        assert_eq!((second.booked.len(), second.pending.len()), (50, 50));
+        let third = paginate(
+            &q(3),
+            "/x",
+            booked.iter().collect(),
+            pending.iter().collect(),
+        );
+        assert_eq!((third.booked.len(), third.pending.len()), (0, 10));
+        assert!(third.links.get("next").is_none());
+    }
+}
