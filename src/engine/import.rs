@@ -5,9 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use aisle_sdk::{
-    Account, BankSession, Card, Connector, ConnectorError, DateWindow, Page, PageCursor,
-};
+use aisle_sdk::{BankSession, Connector, ConnectorError, Page, PageCursor};
 use chrono::Utc;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -185,12 +183,13 @@ async fn fetch_and_store(
         let account_row = results::insert_account(&mut conn, scope, position, account).await?;
         let mut rows = Vec::new();
         for window in &windows {
-            rows.extend(
-                all_pages(retry, |page| {
-                    transactions(connector, session, account, *window, page)
-                })
-                .await?,
-            );
+            let window = *window;
+            let fetch = |page: Option<PageCursor>| async move {
+                connector
+                    .transactions(session, account, window, page.as_ref())
+                    .await
+            };
+            rows.extend(all_pages(retry, fetch).await?);
             progress.windows_done += 1;
             report(&progress).await?;
         }
@@ -203,12 +202,13 @@ async fn fetch_and_store(
         let card_row = results::insert_card(&mut conn, scope, position, card).await?;
         let mut rows = Vec::new();
         for window in &windows {
-            rows.extend(
-                all_pages(retry, |page| {
-                    card_transactions(connector, session, card, *window, page)
-                })
-                .await?,
-            );
+            let window = *window;
+            let fetch = |page: Option<PageCursor>| async move {
+                connector
+                    .card_transactions(session, card, window, page.as_ref())
+                    .await
+            };
+            rows.extend(all_pages(retry, fetch).await?);
             progress.windows_done += 1;
             report(&progress).await?;
         }
@@ -219,34 +219,6 @@ async fn fetch_and_store(
     progress.stage = "finishing".into();
     report(&progress).await?;
     Ok(())
-}
-
-fn transactions<'a>(
-    connector: &'a dyn Connector,
-    session: &'a BankSession,
-    account: &'a Account,
-    window: DateWindow,
-    page: Option<PageCursor>,
-) -> impl Future<Output = Result<Page<aisle_sdk::Transaction>, ConnectorError>> + 'a {
-    async move {
-        connector
-            .transactions(session, account, window, page.as_ref())
-            .await
-    }
-}
-
-fn card_transactions<'a>(
-    connector: &'a dyn Connector,
-    session: &'a BankSession,
-    card: &'a Card,
-    window: DateWindow,
-    page: Option<PageCursor>,
-) -> impl Future<Output = Result<Page<aisle_sdk::CardTransaction>, ConnectorError>> + 'a {
-    async move {
-        connector
-            .card_transactions(session, card, window, page.as_ref())
-            .await
-    }
 }
 
 /// Follows a listing's pages to the end, retrying each page on its own.

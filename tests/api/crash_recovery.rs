@@ -71,7 +71,7 @@ async fn an_import_whose_worker_dies_midway_is_retried_into_one_complete_result(
 
     // The same persona imported without a crash gives exactly as many rows.
     let clean_id = app.start_import("alice").await;
-    let _ = app.start_workers();
+    let _third_worker = app.start_workers();
     let clean = app
         .wait_for_command(&clean_id, Duration::from_secs(90))
         .await;

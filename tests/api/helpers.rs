@@ -63,11 +63,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         shutdown.clone().cancelled_owned(),
     ));
 
-    let mut config = Config::default();
-    config.database_url = Some(Secret(test_database().await));
-    config.registry = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml");
+    let mut config = Config {
+        database_url: Some(Secret(test_database().await)),
+        registry: Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml"),
+        session_signing_key: Some(Secret("test-signing-key-0123456789abcdef".into())),
+        ..Config::default()
+    };
     config.sandbox_bank.url = Some(bank_url);
-    config.session_signing_key = Some(Secret("test-signing-key-0123456789abcdef".into()));
     config.worker.heartbeat = Duration::from_secs(1);
     config.worker.missed_heartbeats = 3;
     config.worker.poll_interval = Duration::from_secs(1);
