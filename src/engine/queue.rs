@@ -31,3 +31,25 @@ pub async fn enqueue(
         .build();
     apalis_postgres::queries::push_tasks(conn, QUEUE, vec![task]).await
 }
+
+/// Deletes this queue's finished jobs older than `age`. apalis never does: its table would
+/// grow forever, and its fetch query slows down with it. Our commands table is the record.
+///
+/// "Finished" is "acknowledged" (`done_at` set) rather than a status: we saw apalis 1.0 leave
+/// an acknowledged job in `Running`. A failed job with attempts left is kept for its retry.
+pub async fn purge_finished(
+    pool: &sqlx::PgPool,
+    age: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
+    let purged = sqlx::query(
+        "delete from apalis.jobs
+         where job_type = $1
+           and done_at < now() - make_interval(secs => $2)
+           and not (status = 'Failed' and attempts < max_attempts)",
+    )
+    .bind(QUEUE)
+    .bind(age.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(purged.rows_affected())
+}

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::{
     import::{self, ImportContext},
-    queue::{DefaultImportJob, QUEUE},
+    queue::{self, DefaultImportJob, QUEUE},
 };
 use crate::config::WorkerConfig;
 
@@ -23,6 +23,7 @@ pub async fn run(
     settings: WorkerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let purge = tokio::spawn(purge_periodically(pool.clone()));
     let context = Arc::new(context);
     let instance = format!(
         "{}-{}-{}",
@@ -57,13 +58,30 @@ pub async fn run(
             true
         })
         .shutdown_timeout(Duration::from_secs(30));
-    monitor
+    let result = monitor
         .run_with_signal(async move {
             shutdown.await;
             Ok(())
         })
         .await
-        .map_err(std::io::Error::other)
+        .map_err(std::io::Error::other);
+    purge.abort();
+    result
+}
+
+/// Keeps the queue table small: finished jobs go after a day.
+async fn purge_periodically(pool: PgPool) {
+    const EVERY: Duration = Duration::from_secs(60 * 60);
+    const AGE: Duration = Duration::from_secs(24 * 60 * 60);
+    let mut tick = tokio::time::interval(EVERY);
+    loop {
+        tick.tick().await;
+        match queue::purge_finished(&pool, AGE).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged finished queue jobs"),
+            Err(e) => tracing::warn!(error = %e, "could not purge finished queue jobs"),
+        }
+    }
 }
 
 async fn handle(

@@ -111,3 +111,34 @@ async fn a_co_owned_business_account_lists_both_owners() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test]
+async fn finished_queue_jobs_older_than_a_day_are_purged_and_the_command_remains() {
+    let app = spawn_app().await;
+    let command_id = app.start_import("alice").await;
+    app.wait_for_command(&command_id, Duration::from_secs(60))
+        .await;
+    let purge_age = Duration::from_secs(24 * 60 * 60);
+    assert_eq!(
+        aisle::engine::queue::purge_finished(&app.pool, purge_age)
+            .await
+            .unwrap(),
+        0
+    );
+
+    sqlx::query("update apalis.jobs set done_at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        aisle::engine::queue::purge_finished(&app.pool, purge_age)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(app.count("select count(*) from apalis.jobs").await, 0);
+    let command = app
+        .wait_for_command(&command_id, Duration::from_secs(1))
+        .await;
+    assert_eq!(command["state"], "successful");
+}
