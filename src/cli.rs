@@ -93,14 +93,7 @@ impl Cli {
                 Ok(service.run_workers(ctrl_c()).await?)
             }
             Command::Migrate => {
-                let config = with_database(config).await?;
-                let url = config
-                    .database_url
-                    .as_ref()
-                    .map(Secret::expose)
-                    .unwrap_or_default();
-                let pool = sqlx::PgPool::connect(url).await?;
-                store::migrate(&pool).await?;
+                migrated_pool(config).await?;
                 println!("migrations applied");
                 Ok(())
             }
@@ -109,14 +102,7 @@ impl Cli {
                 allow_ip,
                 json,
             }) => {
-                let config = with_database(config).await?;
-                let url = config
-                    .database_url
-                    .as_ref()
-                    .map(Secret::expose)
-                    .unwrap_or_default();
-                let pool = sqlx::PgPool::connect(url).await?;
-                store::migrate(&pool).await?;
+                let pool = migrated_pool(config).await?;
                 let (client, api_key) = store::clients::create(&pool, &name, &allow_ip).await?;
                 if json {
                     println!(
@@ -149,6 +135,19 @@ pub async fn with_database(mut config: Config) -> Result<Config, crate::devdb::D
         config.session_signing_key = Some(dev::signing_key(&config.state_dir)?);
     }
     Ok(config)
+}
+
+/// A pool on the configured (or private) database, migrated.
+async fn migrated_pool(config: Config) -> CliResult<sqlx::PgPool> {
+    let config = with_database(config).await?;
+    let url = config
+        .database_url
+        .as_ref()
+        .map(Secret::expose)
+        .unwrap_or_default();
+    let pool = sqlx::PgPool::connect(url).await?;
+    store::migrate(&pool).await?;
+    Ok(pool)
 }
 
 pub fn private_cluster(state_dir: &Path) -> Result<PrivateCluster, crate::devdb::DevDbError> {

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Options, TestApp, assert_problem, import_body, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, import_body, spawn_app_without_workers};
 
 async fn nothing_was_queued(app: &TestApp) {
     assert_eq!(app.count("select count(*) from commands").await, 0);
@@ -12,11 +12,7 @@ async fn nothing_was_queued(app: &TestApp) {
 
 #[tokio::test]
 async fn malformed_json_is_refused_as_an_invalid_parameter() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let response = app
         .http
         .post(format!("{}/v1/commands/default-import", app.address))
@@ -32,11 +28,7 @@ async fn malformed_json_is_refused_as_an_invalid_parameter() {
 
 #[tokio::test]
 async fn unknown_fields_are_refused_as_an_invalid_parameter() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let session = app.sandbox_session(&app.api_key, "alice").await;
     let mut body = import_body(&session);
     body["sessionIdSignatur"] = json!("typo");
@@ -47,11 +39,7 @@ async fn unknown_fields_are_refused_as_an_invalid_parameter() {
 
 #[tokio::test]
 async fn a_wrong_signature_is_refused_and_leaves_the_session_usable() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let session = app.sandbox_session(&app.api_key, "alice").await;
     let mut body = import_body(&session);
     body["sessionIdSignature"] = json!("00".repeat(32));
@@ -72,11 +60,7 @@ async fn a_wrong_signature_is_refused_and_leaves_the_session_usable() {
 
 #[tokio::test]
 async fn an_unknown_session_is_refused() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     for session_id in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_string()] {
         let body = json!({"sessionId": session_id, "sessionIdSignature": "00"});
         let response = app.post_default_import(&app.api_key, &body).await;
@@ -87,11 +71,7 @@ async fn an_unknown_session_is_refused() {
 
 #[tokio::test]
 async fn a_used_session_cannot_start_a_second_import() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let session = app.sandbox_session(&app.api_key, "alice").await;
     let first = app
         .post_default_import(&app.api_key, &import_body(&session))
@@ -107,11 +87,7 @@ async fn a_used_session_cannot_start_a_second_import() {
 
 #[tokio::test]
 async fn an_expired_session_is_refused() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let session = app.sandbox_session(&app.api_key, "alice").await;
     sqlx::query("update sessions set expires_at = now() - interval '1 second'")
         .execute(&app.pool)
@@ -126,11 +102,7 @@ async fn an_expired_session_is_refused() {
 
 #[tokio::test]
 async fn since_malformed_or_in_the_future_is_refused() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let session = app.sandbox_session(&app.api_key, "alice").await;
     let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
     for since in ["2026-13-01", "yesterday", tomorrow.as_str()] {
@@ -144,11 +116,7 @@ async fn since_malformed_or_in_the_future_is_refused() {
 
 #[tokio::test]
 async fn an_unknown_command_id_is_not_found() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     for id in [uuid::Uuid::now_v7().to_string(), "42".to_string()] {
         let response = app.get_command(&app.api_key, &id).await;
         assert_problem(response, StatusCode::NOT_FOUND, "InvalidCommandId").await;
@@ -157,11 +125,7 @@ async fn an_unknown_command_id_is_not_found() {
 
 #[tokio::test]
 async fn a_missing_or_wrong_api_key_is_unauthorized() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let url = format!("{}/v1/commands/default-import", app.address);
     let body = json!({"sessionId": uuid::Uuid::new_v4(), "sessionIdSignature": "00"});
     let missing = app.http.post(&url).json(&body).send().await.unwrap();
@@ -180,11 +144,7 @@ async fn a_missing_or_wrong_api_key_is_unauthorized() {
 
 #[tokio::test]
 async fn the_api_key_is_also_accepted_as_x_api_key() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let response = app
         .http
         .get(format!(
@@ -201,11 +161,7 @@ async fn the_api_key_is_also_accepted_as_x_api_key() {
 
 #[tokio::test]
 async fn a_request_from_outside_the_ip_allowlist_is_forbidden() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let (_, key) = app.create_client(&["10.0.0.0/8".parse().unwrap()]).await;
     let response = app
         .http
@@ -224,11 +180,7 @@ async fn a_request_from_outside_the_ip_allowlist_is_forbidden() {
 
 #[tokio::test]
 async fn headless_sign_in_is_refused_for_an_unknown_bank_and_a_wrong_login() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let sign_in = |bank: &str, login: &str| {
         app.http
             .post(format!("{}/v1/sandbox/sessions", app.address))

@@ -3,7 +3,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Options, import_body, spawn_app, spawn_app_with};
+use crate::helpers::{import_body, spawn_app, spawn_app_without_workers};
 
 #[tokio::test]
 async fn alice_is_imported_end_to_end_with_owners_accounts_transactions_and_cards() {
@@ -77,11 +77,7 @@ async fn alice_is_imported_end_to_end_with_owners_accounts_transactions_and_card
 #[tokio::test]
 async fn a_polled_import_in_progress_says_when_to_poll_again() {
     // No workers: the command stays queued, as it would behind a busy queue.
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let command_id = app.start_import("alice").await;
     let response = app.get_command(&app.api_key, &command_id).await;
     assert_eq!(response.status(), StatusCode::OK);

@@ -50,6 +50,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
+/// The app with no workers: commands stay queued, so nothing races the assertions.
+pub async fn spawn_app_without_workers() -> TestApp {
+    spawn_app_with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await
+}
+
 pub async fn spawn_app_with(options: Options) -> TestApp {
     aisle::telemetry::init();
     let shutdown = CancellationToken::new();

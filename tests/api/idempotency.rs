@@ -1,15 +1,11 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Options, assert_problem, import_body, spawn_app_with};
+use crate::helpers::{assert_problem, import_body, spawn_app_without_workers};
 
 #[tokio::test]
 async fn the_same_idempotency_key_twice_gives_the_same_command() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let session = app.sandbox_session(&app.api_key, "alice").await;
     let post = || {
         app.http
@@ -32,11 +28,7 @@ async fn the_same_idempotency_key_twice_gives_the_same_command() {
 
 #[tokio::test]
 async fn an_idempotency_key_reused_for_another_session_is_refused() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let post = |session: Value| {
         app.http
             .post(format!("{}/v1/commands/default-import", app.address))

@@ -1,14 +1,10 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{Options, assert_problem, import_body, spawn_app_with};
+use crate::helpers::{assert_problem, import_body, spawn_app_without_workers};
 
 #[tokio::test]
 async fn two_clients_cannot_see_each_others_sessions_or_commands() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let (_, other_key) = app.create_client(&[]).await;
 
     let session = app.sandbox_session(&app.api_key, "alice").await;

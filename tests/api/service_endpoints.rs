@@ -1,15 +1,11 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Options, assert_problem, spawn_app_with};
+use crate::helpers::{assert_problem, spawn_app_without_workers};
 
 #[tokio::test]
 async fn health_readiness_openapi_and_the_bank_catalog_answer() {
-    let app = spawn_app_with(Options {
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     let get = |path: &str| app.http.get(format!("{}{path}", app.address)).send();
     assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
     assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
