@@ -174,7 +174,7 @@ pub fn account_day(activity: Activity, ctx: &Context<'_>, date: NaiveDate) -> Ve
                 });
             }
             if date.day() == 25 {
-                let salary = cents(&mut rng, 320_000, 335_000);
+                let salary = cents(&mut rng, 480_000, 500_000);
                 rows.push(credit(
                     "ACME Software GmbH",
                     salary,
