@@ -38,6 +38,8 @@ create table commands (
     state text not null check (state in ('in_progress', 'successful', 'error')),
     progress jsonb not null default '{}',
     since date not null,
+    -- Runs of the import so far; the queue delivers at least once.
+    attempts integer not null default 0,
     error_code text,
     error_detail text,
     created_at timestamptz not null default now(),

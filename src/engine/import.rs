@@ -55,13 +55,9 @@ impl From<ConnectorError> for Stop {
     }
 }
 
-/// Runs the import for `command_id`. `attempt` counts from 1; on the last attempt a database
-/// failure ends the command with `Internal` rather than leaving it in progress forever.
-pub async fn run(
-    context: &ImportContext,
-    command_id: Uuid,
-    attempt: usize,
-) -> Result<(), ImportError> {
+/// Runs the import for `command_id`. On its last attempt a database failure ends the command
+/// with `Internal` rather than leaving it in progress forever.
+pub async fn run(context: &ImportContext, command_id: Uuid) -> Result<(), ImportError> {
     let pool = &context.pool;
     let Some(command) = commands::find_for_job(pool, command_id).await? else {
         tracing::warn!("a job names a command that does not exist; dropping it");
@@ -71,6 +67,9 @@ pub async fn run(
         return Ok(());
     }
     tracing::Span::current().record("bank", command.bank_id.as_str());
+    // Counted by us: apalis's own attempt counter is not reliable (see APALIS.md).
+    let attempt = commands::start_attempt(pool, command.client_id, command_id).await?;
+    let last_attempt = usize::try_from(attempt).unwrap_or(usize::MAX) >= context.max_attempts;
     let scope = Scope {
         client_id: command.client_id,
         command_id,
@@ -101,7 +100,7 @@ pub async fn run(
             tracing::warn!(error = %e, "the bank failed the import");
             outcome::for_bank_error(&e)
         }
-        Ok(Err(Stop::Database(e))) if attempt < context.max_attempts => return Err(e.into()),
+        Ok(Err(Stop::Database(e))) if !last_attempt => return Err(e.into()),
         Ok(Err(Stop::Database(e))) => {
             tracing::error!(error = %e, "the import's last attempt failed on the database");
             error("Internal", "the import could not be stored")

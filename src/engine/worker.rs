@@ -4,7 +4,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use apalis::prelude::{
-    Attempt, BoxDynError, Data, Monitor, PollWith, Strategy, WorkerBuilder, WorkerBuilderExt,
+    BoxDynError, Data, Monitor, PollWith, Strategy, WorkerBuilder, WorkerBuilderExt,
 };
 use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
 use sqlx::PgPool;
@@ -87,11 +87,10 @@ async fn purge_periodically(pool: PgPool) {
 async fn handle(
     job: DefaultImportJob,
     context: Data<Arc<ImportContext>>,
-    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     let span =
         tracing::info_span!("import", command_id = %job.command_id, bank = tracing::field::Empty);
-    import::run(&context, job.command_id, attempt.current())
+    import::run(&context, job.command_id)
         .instrument(span)
         .await
         .map_err(Into::into)

@@ -151,6 +151,18 @@ pub async fn set_progress(
     Ok(())
 }
 
+/// Counts a new run of the command's import; returns how many runs there have been.
+pub async fn start_attempt(pool: &PgPool, client_id: Uuid, id: Uuid) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "update commands set attempts = attempts + 1 where id = $1 and client_id = $2
+         returning attempts",
+    )
+    .bind(id)
+    .bind(client_id)
+    .fetch_one(pool)
+    .await
+}
+
 /// Ends the command. Only an in-progress command can end, once.
 pub async fn finish(
     conn: &mut PgConnection,

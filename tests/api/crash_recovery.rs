@@ -49,6 +49,11 @@ async fn an_import_whose_worker_dies_midway_is_retried_into_one_complete_result(
         .wait_for_command(&command_id, Duration::from_secs(90))
         .await;
     assert_eq!(command["state"], "successful", "{command}");
+    assert_eq!(
+        app.count("select attempts::bigint from commands").await,
+        2,
+        "the import ran twice: once killed, once complete"
+    );
 
     assert_eq!(app.count("select count(*) from accounts").await, 2);
     assert_eq!(app.count("select count(*) from cards").await, 1);
