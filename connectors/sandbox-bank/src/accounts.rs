@@ -3,15 +3,13 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query};
 use serde_json::{Value, json};
 
-use crate::consents::authorised;
+use crate::consents::ConsentedData;
 use crate::errors::BankError;
 use crate::ledger::{AccountData, AccountRow, PersonaData};
 use crate::report::{self, ReportQuery, balance, money};
-use crate::state::BankState;
 
 const CURRENCY: &str = "EUR";
 
@@ -102,12 +100,9 @@ fn lookup<'a>(data: &'a PersonaData, id: &str) -> Result<&'a AccountData, BankEr
 }
 
 pub async fn list(
-    State(state): State<BankState>,
-    headers: HeaderMap,
+    ConsentedData(data): ConsentedData,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BankError> {
-    let consent = authorised(&state, &headers)?;
-    let data = state.persona_data(consent.persona);
     let with_balance = query.get("withBalance").is_some_and(|v| v == "true");
     let accounts: Vec<Value> = data
         .accounts
@@ -118,13 +113,10 @@ pub async fn list(
 }
 
 pub async fn read(
-    State(state): State<BankState>,
-    headers: HeaderMap,
+    ConsentedData(data): ConsentedData,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BankError> {
-    let consent = authorised(&state, &headers)?;
-    let data = state.persona_data(consent.persona);
     let account = lookup(&data, &id)?;
     let with_balance = query.get("withBalance").is_some_and(|v| v == "true");
     Ok(Json(
@@ -133,12 +125,9 @@ pub async fn read(
 }
 
 pub async fn balances_of(
-    State(state): State<BankState>,
-    headers: HeaderMap,
+    ConsentedData(data): ConsentedData,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, BankError> {
-    let consent = authorised(&state, &headers)?;
-    let data = state.persona_data(consent.persona);
     let account = lookup(&data, &id)?;
     Ok(Json(json!({
         "account": {"iban": account.iban},
@@ -147,13 +136,10 @@ pub async fn balances_of(
 }
 
 pub async fn transactions(
-    State(state): State<BankState>,
-    headers: HeaderMap,
+    ConsentedData(data): ConsentedData,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BankError> {
-    let consent = authorised(&state, &headers)?;
-    let data = state.persona_data(consent.persona);
     let account = lookup(&data, &id)?;
     let query = ReportQuery::parse(&query, data.history_start, data.today)?;
     let booked: Vec<&AccountRow> = account

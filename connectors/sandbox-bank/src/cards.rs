@@ -3,16 +3,14 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::consents::authorised;
+use crate::consents::ConsentedData;
 use crate::errors::BankError;
 use crate::ledger::{CardData, CardRow, PersonaData};
 use crate::report::{self, ReportQuery, balance, money};
-use crate::state::BankState;
 
 const CURRENCY: &str = "EUR";
 
@@ -75,34 +73,23 @@ fn lookup<'a>(data: &'a PersonaData, id: &str) -> Result<&'a CardData, BankError
         .ok_or_else(|| BankError::resource_unknown(format!("No card account {id}")))
 }
 
-pub async fn list(
-    State(state): State<BankState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, BankError> {
-    let consent = authorised(&state, &headers)?;
-    let data = state.persona_data(consent.persona);
+pub async fn list(ConsentedData(data): ConsentedData) -> Result<Json<Value>, BankError> {
     let cards: Vec<Value> = data.cards.iter().map(|c| details(&data, c)).collect();
     Ok(Json(json!({"cardAccounts": cards})))
 }
 
 pub async fn read(
-    State(state): State<BankState>,
-    headers: HeaderMap,
+    ConsentedData(data): ConsentedData,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, BankError> {
-    let consent = authorised(&state, &headers)?;
-    let data = state.persona_data(consent.persona);
     let card = lookup(&data, &id)?;
     Ok(Json(json!({"cardAccount": details(&data, card)})))
 }
 
 pub async fn balances_of(
-    State(state): State<BankState>,
-    headers: HeaderMap,
+    ConsentedData(data): ConsentedData,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, BankError> {
-    let consent = authorised(&state, &headers)?;
-    let data = state.persona_data(consent.persona);
     let card = lookup(&data, &id)?;
     Ok(Json(json!({
         "cardAccount": {"maskedPan": card.plan.masked_pan},
@@ -111,13 +98,10 @@ pub async fn balances_of(
 }
 
 pub async fn transactions(
-    State(state): State<BankState>,
-    headers: HeaderMap,
+    ConsentedData(data): ConsentedData,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BankError> {
-    let consent = authorised(&state, &headers)?;
-    let data = state.persona_data(consent.persona);
     let card = lookup(&data, &id)?;
     let query = ReportQuery::parse(&query, data.history_start, data.today)?;
     let booked: Vec<&CardRow> = card

@@ -2,8 +2,10 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer};
@@ -11,6 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::errors::BankError;
+use crate::ledger::PersonaData;
 use crate::personas::persona;
 use crate::state::{BankState, Consent, ConsentStatus};
 
@@ -129,8 +132,21 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The persona data an AIS request may read: the `Consent-ID` header must name a consent
+/// that is valid now. Every account and card handler takes this instead of checking itself.
+pub struct ConsentedData(pub Arc<PersonaData>);
+
+impl FromRequestParts<BankState> for ConsentedData {
+    type Rejection = BankError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &BankState) -> Result<Self, BankError> {
+        let consent = authorised(state, &parts.headers)?;
+        Ok(Self(state.persona_data(consent.persona)))
+    }
+}
+
 /// The consent an AIS request names in `Consent-ID`, if it may read data now.
-pub fn authorised(state: &BankState, headers: &HeaderMap) -> Result<Consent, BankError> {
+fn authorised(state: &BankState, headers: &HeaderMap) -> Result<Consent, BankError> {
     let id = header_str(headers, "consent-id")
         .ok_or_else(|| BankError::format("The Consent-ID header is required"))?;
     let consent = state.consent(id).ok_or_else(BankError::consent_invalid)?;
