@@ -74,7 +74,7 @@ pub async fn run(context: &ImportContext, command_id: Uuid) -> Result<(), Import
         client_id: command.client_id,
         command_id,
     };
-    let session = sessions::find_for_command(pool, scope.client_id, command_id).await?;
+    let session = sessions::find(pool, scope.client_id, command.session_id).await?;
     let Some((secret, sca_at, max_import_date)) = session.and_then(|s| {
         s.bank_secret
             .map(|secret| (secret, s.sca_at, s.max_import_date))

@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    extract::{FromRequest, Request, rejection::JsonRejection},
+    extract::{FromRequest, Request},
 };
 use serde::de::DeserializeOwned;
 
@@ -20,11 +20,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError::InvalidParameter(rejection_text(&rejection))),
+            Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
         }
     }
-}
-
-fn rejection_text(rejection: &JsonRejection) -> String {
-    rejection.body_text()
 }

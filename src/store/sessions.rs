@@ -94,20 +94,19 @@ pub async fn erase_secret(
     Ok(())
 }
 
-/// The session a command claimed, for the worker that runs it.
-pub async fn find_for_command(
+/// The client's session with this id, for the worker running the import that claimed it.
+pub async fn find(
     pool: &PgPool,
     client_id: Uuid,
-    command_id: Uuid,
+    id: Uuid,
 ) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as(concat!(
         "select ",
         session_columns!(),
-        " from sessions where client_id = $1
-          and id = (select session_id from commands where id = $2 and client_id = $1)"
+        " from sessions where id = $1 and client_id = $2"
     ))
+    .bind(id)
     .bind(client_id)
-    .bind(command_id)
     .fetch_optional(pool)
     .await
 }
