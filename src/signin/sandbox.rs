@@ -1,7 +1,7 @@
 //! Headless sign-in at a sandbox bank: the same consent and SCA flow an owner goes through,
 //! with the SCA step approved by us instead of a browser. Only for banks marked sandbox.
 
-use aisle_sdk::{ConnectorError, SignInCallback, SignInRequest, SignInStep};
+use aisle_sdk::{ConnectorError, SignInCallback, SignInProgress, SignInRequest, SignInStep};
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 
@@ -62,14 +62,23 @@ impl SandboxSignIn<'_> {
                 psu_ip_address: None,
                 redirect_uri: format!("{}/signin/callback", self.public_url.trim_end_matches('/')),
                 max_import_date: request.max_import_date,
+                force_sca: request.force_sca,
             })
             .await?;
-        let SignInStep::Redirect { url, pending } = step;
+        let SignInStep::Redirect { url, pending } = step else {
+            return Err(SandboxSignInError::NotASandboxBank(bank.entry.id.clone()));
+        };
         approve(&url).await?;
-        let bank_session = bank
+        let SignInProgress::Done(bank_session) = bank
             .connector
-            .complete_sign_in(&SignInCallback { pending })
-            .await?;
+            .complete_sign_in(&SignInCallback {
+                pending,
+                params: Default::default(),
+            })
+            .await?
+        else {
+            return Err(SandboxSignInError::NotASandboxBank(bank.entry.id.clone()));
+        };
 
         let session = Session {
             id: Uuid::new_v4(),

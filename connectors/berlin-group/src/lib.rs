@@ -10,8 +10,8 @@ mod wire;
 
 use aisle_sdk::{
     Account, BankProfile, BankSession, Card, CardTransaction, Connector, ConnectorError,
-    DateWindow, Owner, Page, PageCursor, SignInCallback, SignInRequest, SignInStep, Transaction,
-    TransactionStatus,
+    DateWindow, Owner, Page, PageCursor, SignInCallback, SignInProgress, SignInRequest, SignInStep,
+    Transaction, TransactionStatus,
 };
 use async_trait::async_trait;
 use chrono::{Days, Utc};
@@ -151,7 +151,7 @@ impl Connector for BerlinGroupConnector {
     async fn complete_sign_in(
         &self,
         callback: &SignInCallback,
-    ) -> Result<BankSession, ConnectorError> {
+    ) -> Result<SignInProgress, ConnectorError> {
         let url = self
             .client
             .endpoint(&["v1", "consents", &callback.pending, "status"])?;
@@ -159,10 +159,10 @@ impl Connector for BerlinGroupConnector {
         let answer = self.client.send(builder, Request::Other).await?;
         let status: wire::ConsentStatus = parse(&answer.body)?;
         match status.consent_status.as_str() {
-            "valid" => Ok(BankSession {
+            "valid" => Ok(SignInProgress::Done(BankSession {
                 secret: callback.pending.clone(),
                 sca_at: Utc::now(),
-            }),
+            })),
             "rejected" => Err(ConnectorError::InvalidCredentials),
             "expired" | "revokedByPsu" | "terminatedByTpp" => Err(ConnectorError::ConsentExpired),
             _ => Err(ConnectorError::ScaRequired),

@@ -170,6 +170,7 @@ async fn an_unknown_psu_at_consent_is_invalid_credentials() {
         psu_ip_address: None,
         redirect_uri: "https://aisle.example/cb".to_owned(),
         max_import_date: None,
+        force_sca: false,
     };
     assert_eq!(
         connector(&bank).begin_sign_in(&request).await.err(),

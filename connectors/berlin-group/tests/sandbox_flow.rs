@@ -6,7 +6,7 @@ use aisle_berlin_group::{BerlinGroupConnector, default_profile};
 use aisle_sandbox_bank::{SandboxOptions, headless_approval_url, serve};
 use aisle_sdk::{
     BankSession, Connector, ConnectorError, DateWindow, OwnerKind, PageCursor, SignInCallback,
-    SignInRequest, SignInStep, TransactionStatus,
+    SignInProgress, SignInRequest, SignInStep, TransactionStatus,
 };
 use chrono::{Days, Utc};
 use reqwest::StatusCode;
@@ -37,12 +37,19 @@ async fn sign_in(connector: &BerlinGroupConnector, login: &str) -> BankSession {
         psu_ip_address: Some("192.0.2.10".to_owned()),
         redirect_uri: "https://aisle.example/signin/callback".to_owned(),
         max_import_date: None,
+        force_sca: false,
     };
     let SignInStep::Redirect { url, pending } = connector
         .begin_sign_in(&request)
         .await
-        .expect("consent created");
-    let callback = SignInCallback { pending };
+        .expect("consent created")
+    else {
+        panic!("the Berlin Group sign-in is a redirect");
+    };
+    let callback = SignInCallback {
+        pending,
+        params: Default::default(),
+    };
     assert_eq!(
         connector.complete_sign_in(&callback).await.err(),
         Some(ConnectorError::ScaRequired),
@@ -58,10 +65,14 @@ async fn sign_in(connector: &BerlinGroupConnector, login: &str) -> BankSession {
         .await
         .expect("approve");
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
-    connector
+    match connector
         .complete_sign_in(&callback)
         .await
         .expect("consent valid after approval")
+    {
+        SignInProgress::Done(session) => session,
+        SignInProgress::Next(step) => panic!("no step after approval, got {step:?}"),
+    }
 }
 
 fn last_days(days: u64) -> DateWindow {
@@ -213,6 +224,7 @@ async fn an_unknown_login_is_refused_as_invalid_credentials() {
         psu_ip_address: None,
         redirect_uri: "https://aisle.example/signin/callback".to_owned(),
         max_import_date: None,
+        force_sca: false,
     };
     assert_eq!(
         connector.begin_sign_in(&request).await.err(),

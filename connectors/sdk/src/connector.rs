@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -17,11 +18,13 @@ pub trait Connector: Send + Sync {
     /// Starts a sign-in: the bank either needs the owner redirected to its SCA page or a form.
     async fn begin_sign_in(&self, request: &SignInRequest) -> Result<SignInStep, ConnectorError>;
 
-    /// Finishes a sign-in once the owner is back from the bank.
+    /// Takes the owner's answer to the last step: the query parameters the bank's redirect
+    /// brought back, or the fields of the form. Either the sign-in is done or another step
+    /// follows (a one-time code after the credentials, say).
     async fn complete_sign_in(
         &self,
         callback: &SignInCallback,
-    ) -> Result<BankSession, ConnectorError>;
+    ) -> Result<SignInProgress, ConnectorError>;
 
     async fn owners(&self, session: &BankSession) -> Result<Vec<Owner>, ConnectorError>;
 
@@ -64,20 +67,89 @@ pub struct SignInRequest {
     pub redirect_uri: String,
     /// The oldest day of history the owner agreed to share, when the sign-in limited it.
     pub max_import_date: Option<chrono::NaiveDate>,
+    /// Ask the bank for strong customer authentication even where it could skip it, so that
+    /// history older than the free 90 days can be read.
+    pub force_sca: bool,
 }
 
-/// The next step of a sign-in.
-#[derive(Debug, Clone)]
+/// The next step of a sign-in. `pending` is connector-defined state Aisle keeps (encrypted)
+/// between steps and hands back in [`SignInCallback::pending`]; it may hold secrets.
+#[derive(Clone)]
 pub enum SignInStep {
-    /// Send the owner to `url`; keep `pending` to complete the sign-in afterwards.
+    /// Send the owner's browser to `url`; the bank sends it back to the request's
+    /// `redirect_uri` with query parameters that go into [`SignInCallback::params`].
     Redirect { url: String, pending: String },
+    /// Show the owner a form with these fields; their answers go into
+    /// [`SignInCallback::params`], keyed by [`FormField::name`].
+    Form {
+        fields: Vec<FormField>,
+        pending: String,
+    },
 }
 
-/// What Aisle has when the owner is back from the bank.
-#[derive(Debug, Clone)]
+impl fmt::Debug for SignInStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Redirect { url, .. } => f
+                .debug_struct("Redirect")
+                .field("url", url)
+                .field("pending", &"[redacted]")
+                .finish(),
+            Self::Form { fields, .. } => f
+                .debug_struct("Form")
+                .field("fields", fields)
+                .field("pending", &"[redacted]")
+                .finish(),
+        }
+    }
+}
+
+/// One field of a sign-in form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormField {
+    /// The key of the answer in [`SignInCallback::params`] (`accountReference`, `otp`, ...).
+    pub name: String,
+    /// What the owner sees, in English.
+    pub label: String,
+    pub kind: FormFieldKind,
+}
+
+/// How a form field is entered and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormFieldKind {
+    Text,
+    /// A calendar date, answered as `YYYY-MM-DD`.
+    Date,
+    Phone,
+    /// A secret the owner types: never echoed, never logged.
+    Secret,
+    /// A one-time code the bank sent the owner.
+    OneTimeCode,
+}
+
+/// What Aisle has when the owner answered a step.
+#[derive(Clone)]
 pub struct SignInCallback {
-    /// The `pending` state from [`SignInStep::Redirect`].
+    /// The `pending` state of the step being answered.
     pub pending: String,
+    /// The redirect's query parameters, or the form's fields.
+    pub params: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for SignInCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignInCallback")
+            .field("pending", &"[redacted]")
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Where a sign-in stands after the owner answered a step.
+#[derive(Debug, Clone)]
+pub enum SignInProgress {
+    Done(BankSession),
+    Next(SignInStep),
 }
 
 /// The access a completed sign-in yields. `secret` is connector-defined (a consent id, a

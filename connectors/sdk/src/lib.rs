@@ -10,7 +10,8 @@ mod error;
 mod profile;
 
 pub use connector::{
-    BankSession, Connector, Page, PageCursor, SignInCallback, SignInRequest, SignInStep,
+    BankSession, Connector, FormField, FormFieldKind, Page, PageCursor, SignInCallback,
+    SignInProgress, SignInRequest, SignInStep,
 };
 pub use domain::{
     Account, Balance, Card, CardTransaction, DateWindow, Owner, OwnerKind, Transaction,

@@ -27,6 +27,10 @@ pub struct BankProfile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Supports {
     pub owners: bool,
+    /// Balances next to each account.
+    pub balances: bool,
+    /// Account transactions (some account-information APIs give only owners and accounts).
+    pub transactions: bool,
     pub cards: bool,
     pub pending: bool,
     pub balances_with_transactions: bool,
@@ -42,6 +46,8 @@ impl Default for BankProfile {
             page_size: 100,
             supports: Supports {
                 owners: true,
+                balances: true,
+                transactions: true,
                 cards: true,
                 pending: true,
                 balances_with_transactions: false,
@@ -64,6 +70,8 @@ pub struct BankProfileOverrides {
     pub max_concurrency: Option<u32>,
     pub requests_per_day: Option<u32>,
     pub supports_owners: Option<bool>,
+    pub supports_balances: Option<bool>,
+    pub supports_transactions: Option<bool>,
     pub supports_cards: Option<bool>,
     pub supports_pending: Option<bool>,
 }
@@ -88,6 +96,10 @@ impl BankProfile {
             self.requests_per_day = o.requests_per_day;
         }
         self.supports.owners = o.supports_owners.unwrap_or(self.supports.owners);
+        self.supports.balances = o.supports_balances.unwrap_or(self.supports.balances);
+        self.supports.transactions = o
+            .supports_transactions
+            .unwrap_or(self.supports.transactions);
         self.supports.cards = o.supports_cards.unwrap_or(self.supports.cards);
         self.supports.pending = o.supports_pending.unwrap_or(self.supports.pending);
         self
