@@ -90,6 +90,10 @@ pub fn account(
         status: raw.status,
         owner_names,
         balances: balances(fetched_balances.unwrap_or(raw.balances))?,
+        opened_on: None,
+        valid_until: None,
+        min_allowed_balance: None,
+        max_allowed_balance: None,
     })
 }
 
@@ -128,12 +132,14 @@ pub fn owners(accounts: &[wire::AccountDetails]) -> Vec<Owner> {
             }
             owners.push(Owner {
                 name,
+                title: None,
                 kind,
                 address: None,
                 birth_date: None,
                 email: None,
                 phone: None,
                 national_id: None,
+                nationality: None,
             });
         }
     }

@@ -23,19 +23,7 @@ fn session() -> BankSession {
 }
 
 fn account() -> Account {
-    Account {
-        bank_id: "acc-1".to_owned(),
-        iban: None,
-        bban: None,
-        masked_pan: None,
-        currency: "EUR".to_owned(),
-        name: None,
-        product: None,
-        account_type: None,
-        status: None,
-        owner_names: Vec::new(),
-        balances: Vec::new(),
-    }
+    Account::new("acc-1", "EUR")
 }
 
 fn window() -> DateWindow {

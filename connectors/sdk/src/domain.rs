@@ -10,12 +10,16 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct Owner {
     pub name: String,
+    /// Form of address (`Mr`, `Ms`, `Dr`), where the bank gives one.
+    pub title: Option<String>,
     pub kind: OwnerKind,
     pub address: Option<String>,
     pub birth_date: Option<NaiveDate>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub national_id: Option<String>,
+    /// ISO 3166-1 alpha-2 country of nationality.
+    pub nationality: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +48,36 @@ pub struct Account {
     /// Names of the account's owners, as the bank lists them.
     pub owner_names: Vec<String>,
     pub balances: Vec<Balance>,
+    /// The day the account was opened, where the bank says.
+    pub opened_on: Option<NaiveDate>,
+    /// The last day the account (or its product) is valid, where the bank says.
+    pub valid_until: Option<NaiveDate>,
+    /// The lowest and highest balance the bank allows on the account, where it says.
+    pub min_allowed_balance: Option<Decimal>,
+    pub max_allowed_balance: Option<Decimal>,
+}
+
+impl Account {
+    /// An account known only by the bank's id and its currency; the rest filled in as known.
+    pub fn new(bank_id: impl Into<String>, currency: impl Into<String>) -> Self {
+        Self {
+            bank_id: bank_id.into(),
+            iban: None,
+            bban: None,
+            masked_pan: None,
+            currency: currency.into(),
+            name: None,
+            product: None,
+            account_type: None,
+            status: None,
+            owner_names: Vec::new(),
+            balances: Vec::new(),
+            opened_on: None,
+            valid_until: None,
+            min_allowed_balance: None,
+            max_allowed_balance: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
