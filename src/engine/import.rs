@@ -157,7 +157,7 @@ async fn fetch_and_store(
     };
     let profile = connector.profile();
     let pace = Pace::for_bank(profile);
-    let mut progress = Progress::stage("owners");
+    let mut progress = Progress::stage("accounts");
     let report = async |progress: &Progress| {
         commands::set_progress(pool, scope.client_id, scope.command_id, progress).await
     };
@@ -166,21 +166,26 @@ async fn fetch_and_store(
     let mut conn = pool.acquire().await?;
     results::clear(&mut conn, scope).await?;
 
-    let owners = if profile.supports.owners {
-        optional(paced(&pace, retry, || connector.owners(session)).await)?
-    } else {
-        Vec::new()
-    };
+    // Owners, accounts and cards do not depend on each other: read them at once.
+    let (owners, accounts, cards) = tokio::join!(
+        async {
+            if profile.supports.owners {
+                optional(paced(&pace, retry, || connector.owners(session)).await)
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        paced(&pace, retry, || connector.accounts(session)),
+        async {
+            if profile.supports.cards {
+                optional(paced(&pace, retry, || connector.cards(session)).await)
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
+    let (owners, accounts, cards) = (owners?, accounts?, cards?);
     results::insert_owners(&mut conn, scope, &owners).await?;
-
-    progress.stage = "accounts".into();
-    report(&progress).await?;
-    let accounts = paced(&pace, retry, || connector.accounts(session)).await?;
-    let cards = if profile.supports.cards {
-        optional(paced(&pace, retry, || connector.cards(session)).await)?
-    } else {
-        Vec::new()
-    };
 
     let plan = Plan::new(PlanInput {
         today: Utc::now().date_naive(),
