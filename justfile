@@ -16,3 +16,7 @@ lint:
 # The whole CI script.
 ci:
     bash .ci/run
+
+# The import benchmark: two years at a bank that takes 100 ms a call, against the critical path.
+bench:
+    cargo bench --bench import_scenario

@@ -139,3 +139,126 @@ fn row_status(row: &Row) -> TransactionStatus {
         Row::Card(t) => t.status,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aisle_sdk::{BankProfile, DateWindow, Transaction};
+    use chrono::NaiveDate;
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::engine::history::Missing;
+    use crate::engine::identity;
+    use crate::engine::planner::PlanInput;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().expect("test date")
+    }
+
+    fn coffee(date: &str) -> Row {
+        Row::Account(Transaction {
+            bank_id: None,
+            status: TransactionStatus::Booked,
+            booking_date: Some(day(date)),
+            value_date: None,
+            amount: Decimal::new(-350, 2),
+            currency: "EUR".into(),
+            counterparty_name: Some("Cafe".into()),
+            counterparty_account: None,
+            description: Some("coffee".into()),
+            bank_transaction_code: None,
+            balance_after: None,
+        })
+    }
+
+    fn run(from: &str, to: &str, rows: Vec<Row>, missing: Option<Missing>) -> WindowRun {
+        WindowRun {
+            target: 0,
+            planned: DateWindow {
+                from: day(from),
+                to: day(to),
+            },
+            rows: identity::identify(rows),
+            requests: 1,
+            pages: 1,
+            shrunk: false,
+            missing,
+        }
+    }
+
+    fn plan() -> Plan {
+        Plan::new(PlanInput {
+            today: day("2026-11-21"),
+            since: day("2026-08-01"),
+            max_import_date: None,
+            profile: &BankProfile::default(),
+        })
+    }
+
+    #[test]
+    fn rows_seen_in_two_overlapping_windows_are_kept_once_and_same_day_twins_both() {
+        // A bank that ignores dateFrom a little: the 2026-08-24 twins come back twice.
+        let newer = run(
+            "2026-08-24",
+            "2026-11-21",
+            vec![
+                coffee("2026-08-24"),
+                coffee("2026-08-24"),
+                coffee("2026-11-01"),
+            ],
+            None,
+        );
+        let older = run(
+            "2026-08-01",
+            "2026-08-23",
+            vec![
+                coffee("2026-08-24"),
+                coffee("2026-08-24"),
+                coffee("2026-08-02"),
+            ],
+            None,
+        );
+        let collected = collect(&plan(), vec![older, newer], 1);
+        assert_eq!(
+            collected[0].rows.len(),
+            4,
+            "twice the twins, the 1st and the 2nd"
+        );
+        assert_eq!(collected[0].receipt.booked, 4);
+        assert_eq!(
+            collected[0].receipt.obtained,
+            Some(DateRange {
+                from: day("2026-08-01"),
+                to: day("2026-11-21"),
+            })
+        );
+    }
+
+    #[test]
+    fn a_window_that_stopped_short_ends_the_obtained_history_and_names_the_reason() {
+        let newer = run("2026-08-24", "2026-11-21", vec![coffee("2026-11-01")], None);
+        let older = run(
+            "2026-08-01",
+            "2026-08-23",
+            vec![coffee("2026-08-20")],
+            Some(Missing {
+                newest_day: day("2026-08-19"),
+                reason: Some(ShortfallReason::ScaWindowClosed),
+                detail: "closed".into(),
+            }),
+        );
+        let receipt = &collect(&plan(), vec![newer, older], 1)[0].receipt;
+        assert_eq!(receipt.obtained.map(|r| r.from), Some(day("2026-08-20")));
+        assert_eq!(
+            receipt.shortfalls[0].reason,
+            ShortfallReason::ScaWindowClosed
+        );
+        assert_eq!(
+            receipt.shortfalls[0].days,
+            Some(DateRange {
+                from: day("2026-08-01"),
+                to: day("2026-08-19"),
+            })
+        );
+    }
+}

@@ -5,6 +5,7 @@ mod bad_input;
 mod crash_recovery;
 mod default_import;
 mod helpers;
+mod history;
 mod idempotency;
 mod isolation;
 mod service_endpoints;
