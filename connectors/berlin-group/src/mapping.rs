@@ -9,20 +9,25 @@ use aisle_sdk::{
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::errors::protocol;
 use crate::options::AmountSigns;
 use crate::wire;
 
-/// A decimal from an `amount` field: a string as the spec says, or a number read from its
-/// text (serde_json keeps a number's digits when printing it), never through a float.
-pub fn decimal(raw: &Value) -> Result<Decimal, ConnectorError> {
-    let text = match raw {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        other => {
-            return Err(protocol("an amount is not a number", &other.to_string()));
-        }
+/// A decimal from an `amount` field's raw JSON: a string as the spec says, or a number
+/// read from its literal digits.
+pub fn decimal(raw: &RawValue) -> Result<Decimal, ConnectorError> {
+    let literal = raw.get().trim();
+    let text = if literal.starts_with('"') {
+        serde_json::from_str::<String>(literal)
+            .map_err(|_| protocol("an amount is not a string", literal))?
+            .trim()
+            .to_owned()
+    } else if literal.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
+        literal.to_owned()
+    } else {
+        return Err(protocol("an amount is not a number", literal));
     };
     Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
@@ -347,26 +352,35 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn amount(json: &str) -> Result<Decimal, ConnectorError> {
+        let raw: Box<RawValue> = serde_json::from_str(json).expect("json");
+        decimal(&raw)
+    }
+
     #[test]
     fn amounts_are_read_from_strings_and_numbers_without_losing_digits() {
+        assert_eq!(amount(r#""-256.67""#).ok(), Some(Decimal::new(-25667, 2)));
+        assert_eq!(amount(r#"" +256.67 ""#).ok(), Some(Decimal::new(25667, 2)));
+        assert_eq!(amount("1234.10").ok(), Some(Decimal::new(123410, 2)));
+        // 2^53 + 1 with cents: an f64 on the way would turn it into ...992 or ...994.
         assert_eq!(
-            decimal(&json!("-256.67")).ok(),
-            Some(Decimal::new(-25667, 2))
+            amount("9007199254740993.01").ok(),
+            Decimal::from_str("9007199254740993.01").ok()
         );
-        let number: Value = serde_json::from_str("1234.10").expect("json");
-        assert_eq!(decimal(&number).ok(), Some(Decimal::new(123410, 2)));
+        assert_eq!(amount("1.5e2").ok(), Some(Decimal::new(150, 0)));
         assert!(matches!(
-            decimal(&json!("12,50")),
+            amount(r#""12,50""#),
             Err(ConnectorError::Protocol { .. })
         ));
         assert!(matches!(
-            decimal(&json!(null)),
+            amount("null"),
             Err(ConnectorError::Protocol { .. })
         ));
     }
 
     fn page(booked: Value) -> wire::AccountReport {
-        serde_json::from_value(json!({"booked": booked, "_links": {}})).expect("wire report")
+        serde_json::from_str(&json!({"booked": booked, "_links": {}}).to_string())
+            .expect("wire report")
     }
 
     fn one(booked: Value, signs: AmountSigns) -> Transaction {
@@ -457,11 +471,14 @@ mod tests {
 
     #[test]
     fn debit_accounting_cards_flip_purchases_to_negative() {
-        let raw: wire::CardTransaction = serde_json::from_value(json!({
-            "transactionAmount": {"currency": "EUR", "amount": "12.00"},
-            "originalAmount": {"currency": "USD", "amount": "13.00"},
-            "transactionDetails": "Coffee Shop"
-        }))
+        let raw: wire::CardTransaction = serde_json::from_str(
+            &json!({
+                "transactionAmount": {"currency": "EUR", "amount": "12.00"},
+                "originalAmount": {"currency": "USD", "amount": "13.00"},
+                "transactionDetails": "Coffee Shop"
+            })
+            .to_string(),
+        )
         .expect("wire card transaction");
         let mapped = card_transaction(raw, TransactionStatus::Booked, true).expect("maps");
         assert_eq!(mapped.amount, Decimal::new(-1200, 2));

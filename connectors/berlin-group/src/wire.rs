@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A `_links` object: link name to URL. Banks send `{"href": "..."}` as the spec says, some
 /// send the URL as a bare string; anything else under a name is ignored, not fatal.
@@ -77,12 +78,13 @@ pub struct ConsentInformation {
     pub access: Option<Value>,
 }
 
-/// An `amount`: the spec says a string, some banks send a number. Kept as raw JSON so a
-/// number is read from its text, never through a float.
+/// An `amount`: the spec says a string, some banks send a number. Kept as the raw JSON
+/// text, so a number is read from its digits, never through a float (serde_json would
+/// parse it into an `f64` on the way to a `Value`).
 #[derive(Debug, Deserialize)]
 pub struct Amount {
     pub currency: String,
-    pub amount: Value,
+    pub amount: Box<RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
