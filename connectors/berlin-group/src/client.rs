@@ -9,6 +9,7 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::errors::{self, Request};
+use crate::state::SessionSecret;
 
 /// A bank's API root and the shared HTTP client.
 #[derive(Debug, Clone)]
@@ -43,10 +44,7 @@ impl BankClient {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| {
-                ConnectorError::protocol(
-                    "the bank's base URL cannot hold a path",
-                    self.base.as_str(),
-                )
+                errors::protocol("the bank's base URL cannot hold a path", self.base.as_str())
             })?
             .pop_if_empty()
             .extend(segments);
@@ -70,9 +68,9 @@ impl BankClient {
         } else {
             format!("{base_path}/{href}")
         };
-        self.base.join(&path).map_err(|e| {
-            ConnectorError::protocol(format!("the bank sent an unusable link: {e}"), href)
-        })
+        self.base
+            .join(&path)
+            .map_err(|e| errors::protocol(format!("the bank sent an unusable link: {e}"), href))
     }
 
     /// Resolves a link to another API call. The consent travels with such calls, so a link
@@ -80,7 +78,7 @@ impl BankClient {
     pub fn resolve_api_link(&self, href: &str) -> Result<Url, ConnectorError> {
         let url = self.resolve_link(href)?;
         if url.origin() != self.base.origin() {
-            return Err(ConnectorError::protocol(
+            return Err(errors::protocol(
                 "the bank linked an API call to another host",
                 href,
             ));
@@ -88,15 +86,30 @@ impl BankClient {
         Ok(url)
     }
 
-    /// A request carrying a fresh `X-Request-ID` and, for AIS calls, the `Consent-ID`.
-    pub fn request(&self, method: Method, url: Url, consent_id: Option<&str>) -> RequestBuilder {
-        let builder = self
-            .http
+    /// A request carrying a fresh `X-Request-ID` (the spec wants one per request, so a retry
+    /// is a new request to the bank too).
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.http
             .request(method, url)
             .header("X-Request-ID", Uuid::new_v4().to_string())
-            .header("Accept", "application/json");
-        match consent_id {
-            Some(id) => builder.header("Consent-ID", id),
+            .header("Accept", "application/json")
+    }
+
+    /// A request under the session's consent: `Consent-ID` on AIS reads (`consent_header`),
+    /// and the OAuth2 access token, when the bank issued one, on every call.
+    pub fn consented(
+        &self,
+        method: Method,
+        url: Url,
+        secret: &SessionSecret,
+        consent_header: bool,
+    ) -> RequestBuilder {
+        let mut builder = self.request(method, url);
+        if consent_header {
+            builder = builder.header("Consent-ID", &secret.consent_id);
+        }
+        match &secret.access_token {
+            Some(token) => builder.bearer_auth(token),
             None => builder,
         }
     }
@@ -133,29 +146,51 @@ impl BankClient {
         }
     }
 
-    /// GETs an AIS resource and parses its body.
+    /// GETs an AIS resource under the session's consent and parses its body.
     pub async fn get<T: DeserializeOwned>(
         &self,
         url: Url,
-        consent_id: &str,
+        secret: &SessionSecret,
         kind: Request,
     ) -> Result<T, ConnectorError> {
         let answer = self
-            .send(self.request(Method::GET, url, Some(consent_id)), kind)
+            .send(self.consented(Method::GET, url, secret, true), kind)
             .await?;
         parse(&answer.body)
     }
 }
 
+/// Adds the headers that tell the bank who the owner is, when known: `PSU-ID` (their login)
+/// and `PSU-IP-Address` (only while they are present, which is also what keeps a read from
+/// counting against the consent's `frequencyPerDay`).
+pub fn with_psu(
+    mut builder: RequestBuilder,
+    psu_id: Option<&str>,
+    psu_ip_address: Option<&str>,
+) -> RequestBuilder {
+    if let Some(id) = psu_id {
+        builder = builder.header("PSU-ID", id);
+    }
+    if let Some(ip) = psu_ip_address {
+        builder = builder.header("PSU-IP-Address", ip);
+    }
+    builder
+}
+
 /// Parses a success body; anything that does not fit is a protocol error, never a panic.
 pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
-    serde_json::from_str(body)
-        .map_err(|e| ConnectorError::protocol(format!("unexpected response body: {e}"), body))
+    serde_json::from_str(body).map_err(|e| {
+        // serde may quote a value of the body in its message, so it is blanked like the body.
+        let reason = crate::snippet::redacted(&e.to_string());
+        errors::protocol(format!("unexpected response body: {reason}"), body)
+    })
 }
 
 fn transport_error(error: reqwest::Error) -> ConnectorError {
+    // The URL can hold a consent id (`/v1/consents/{id}`), and this message is logged.
+    let error = error.without_url();
     if error.is_builder() {
-        return ConnectorError::protocol(format!("could not build the request: {error}"), "");
+        return errors::protocol(format!("could not build the request: {error}"), "");
     }
     // Timeouts, refused connections and cut-off bodies pass; retrying is the right answer.
     ConnectorError::Transient(format!("could not reach the bank: {error}"))

@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use aisle_sdk::ConnectorError;
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::Value;
+
+use crate::snippet;
 
 /// What the failed request was for, where that changes the meaning of a vague answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,19 +17,25 @@ pub enum Request {
     Other,
 }
 
-/// Classifies a non-success answer. `retry_after` is the raw `Retry-After` header.
+/// A [`ConnectorError::Protocol`] whose snippet has secrets and account numbers blanked.
+pub fn protocol(message: impl Into<String>, body: &str) -> ConnectorError {
+    ConnectorError::protocol(message, &snippet::redacted(body))
+}
+
+/// Classifies a non-success XS2A answer. `retry_after` is the raw `Retry-After` header.
 pub fn classify(
     status: StatusCode,
     retry_after: Option<&str>,
     body: &str,
     request: Request,
 ) -> ConnectorError {
+    let rate_limited = || ConnectorError::RateLimited {
+        retry_after: retry_after.and_then(|raw| parse_retry_after(raw, Utc::now())),
+    };
     if status == StatusCode::TOO_MANY_REQUESTS {
-        return ConnectorError::RateLimited {
-            retry_after: retry_after.and_then(parse_retry_after),
-        };
+        return rate_limited();
     }
-    if status.is_server_error() {
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
         return ConnectorError::Transient(format!("the bank answered {status}"));
     }
     let codes = message_codes(body);
@@ -53,10 +62,9 @@ pub fn classify(
     ]) {
         return ConnectorError::ConsentExpired;
     }
+    // frequencyPerDay exhausted; some banks say so with a status other than 429.
     if has(&["ACCESS_EXCEEDED"]) {
-        return ConnectorError::RateLimited {
-            retry_after: retry_after.and_then(parse_retry_after),
-        };
+        return rate_limited();
     }
     // Banks in the wild refuse an out-of-range history with a plain 400 and prose.
     if request == Request::Transactions && status == StatusCode::BAD_REQUEST && codes.is_empty() {
@@ -66,12 +74,42 @@ pub fn classify(
         return ConnectorError::ConsentExpired;
     }
     let code = codes.first().map_or("no message code", String::as_str);
-    ConnectorError::protocol(format!("the bank answered {status} ({code})"), body)
+    protocol(format!("the bank answered {status} ({code})"), body)
 }
 
-/// `Retry-After` in delta-seconds; the HTTP-date form is rare at banks and read as unknown.
-fn parse_retry_after(raw: &str) -> Option<Duration> {
-    raw.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// Classifies a non-success answer of an OAuth2 endpoint (RFC 6749 section 5.2 errors).
+pub fn classify_oauth(status: StatusCode, retry_after: Option<&str>, body: &str) -> ConnectorError {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return ConnectorError::RateLimited {
+            retry_after: retry_after.and_then(|raw| parse_retry_after(raw, Utc::now())),
+        };
+    }
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        return ConnectorError::Transient(format!("the authorisation server answered {status}"));
+    }
+    let error = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+    match error.as_deref() {
+        // The code was used, expired or refused: the owner has to sign in again.
+        Some("invalid_grant" | "access_denied") => ConnectorError::InvalidCredentials,
+        Some(other) => protocol(
+            format!("the authorisation server answered {status} ({other})"),
+            body,
+        ),
+        None => protocol(format!("the authorisation server answered {status}"), body),
+    }
+}
+
+/// `Retry-After` in delta-seconds or as an HTTP date; a date in the past means now.
+pub fn parse_retry_after(raw: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let raw = raw.trim();
+    if let Ok(seconds) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    // IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT") is an RFC 2822 date.
+    let at = DateTime::parse_from_rfc2822(raw).ok()?.with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// The message codes of an error body, whichever shape it has: `{"tppMessages": [...]}`,
@@ -114,24 +152,15 @@ mod tests {
     fn codes_are_read_from_every_body_shape() {
         let tpp = r#"{"tppMessages":[{"category":"ERROR","code":"PERIOD_INVALID","text":"x"}]}"#;
         let rfc = r#"{"type":"https://berlingroup.com/error-codes/CONSENT_EXPIRED","title":"t","detail":"d","code":"CONSENT_EXPIRED"}"#;
+        let rfc_more =
+            r#"{"type":"t","code":"FORMAT_ERROR","additionalErrors":[{"code":"PERIOD_INVALID"}]}"#;
         // The spec's own 429 example is a bare array.
         let bare = r#"[{"category":"ERROR","code":"ACCESS_EXCEEDED"}]"#;
         assert_eq!(message_codes(tpp), ["PERIOD_INVALID"]);
         assert_eq!(message_codes(rfc), ["CONSENT_EXPIRED"]);
+        assert_eq!(message_codes(rfc_more), ["FORMAT_ERROR", "PERIOD_INVALID"]);
         assert_eq!(message_codes(bare), ["ACCESS_EXCEEDED"]);
         assert!(message_codes("<html>oops</html>").is_empty());
-    }
-
-    #[test]
-    fn a_wrong_transactions_period_at_422_means_shrink_the_window() {
-        let body = r#"{"tppMessages":[{"category":"ERROR","code":"WRONG_TRANSACTIONS_PERIOD"}]}"#;
-        let error = classify(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            body,
-            Request::Transactions,
-        );
-        assert_eq!(error, ConnectorError::PeriodInvalid);
     }
 
     #[test]
@@ -146,9 +175,58 @@ mod tests {
     }
 
     #[test]
-    fn a_blocked_service_is_access_blocked() {
-        let body = r#"{"tppMessages":[{"category":"ERROR","code":"SERVICE_BLOCKED"}]}"#;
-        let error = classify(StatusCode::FORBIDDEN, None, body, Request::Other);
-        assert_eq!(error, ConnectorError::AccessBlocked);
+    fn a_408_is_transient() {
+        assert!(matches!(
+            classify(StatusCode::REQUEST_TIMEOUT, None, "", Request::Other),
+            ConnectorError::Transient(_)
+        ));
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:27:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .ok();
+        let Some(now) = now else {
+            panic!("test instant");
+        };
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn an_oauth_invalid_grant_means_sign_in_again() {
+        let body = r#"{"error":"invalid_grant","error_description":"code expired"}"#;
+        assert_eq!(
+            classify_oauth(StatusCode::BAD_REQUEST, None, body),
+            ConnectorError::InvalidCredentials
+        );
+        let client = r#"{"error":"invalid_client"}"#;
+        assert!(matches!(
+            classify_oauth(StatusCode::UNAUTHORIZED, None, client),
+            ConnectorError::Protocol { .. }
+        ));
+    }
+
+    #[test]
+    fn a_protocol_snippet_never_carries_the_consent_id() {
+        let body = r#"{"consentId":"1234-wertiq-983","tppMessages":[{"code":"FORMAT_ERROR"}]}"#;
+        let ConnectorError::Protocol { snippet, .. } =
+            classify(StatusCode::BAD_REQUEST, None, body, Request::Other)
+        else {
+            panic!("a format error is a protocol error");
+        };
+        assert!(!snippet.contains("1234-wertiq-983"), "{snippet}");
     }
 }

@@ -9,33 +9,36 @@ use aisle_sdk::{
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
+use crate::errors::protocol;
+use crate::options::AmountSigns;
 use crate::wire;
 
-/// A decimal from an `amount` field: a string as the spec says, or a number read from its
-/// text (serde_json keeps a number's digits when printing it), never through a float.
-pub fn decimal(raw: &Value) -> Result<Decimal, ConnectorError> {
-    let text = match raw {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        other => {
-            return Err(ConnectorError::protocol(
-                "an amount is not a number",
-                &other.to_string(),
-            ));
-        }
+/// A decimal from an `amount` field's raw JSON: a string as the spec says, or a number
+/// read from its literal digits.
+pub fn decimal(raw: &RawValue) -> Result<Decimal, ConnectorError> {
+    let literal = raw.get().trim();
+    let text = if literal.starts_with('"') {
+        serde_json::from_str::<String>(literal)
+            .map_err(|_| protocol("an amount is not a string", literal))?
+            .trim()
+            .to_owned()
+    } else if literal.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
+        literal.to_owned()
+    } else {
+        return Err(protocol("an amount is not a number", literal));
     };
     Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|e| ConnectorError::protocol(format!("unreadable amount: {e}"), &text))
+        .map_err(|e| protocol(format!("unreadable amount: {e}"), &text))
 }
 
 fn date(raw: Option<&str>) -> Result<Option<NaiveDate>, ConnectorError> {
     raw.map(|text| {
         // Some banks send a full timestamp where the spec says a date.
         let day = text.get(..10).unwrap_or(text);
-        NaiveDate::from_str(day)
-            .map_err(|e| ConnectorError::protocol(format!("unreadable date: {e}"), text))
+        NaiveDate::from_str(day).map_err(|e| protocol(format!("unreadable date: {e}"), text))
     })
     .transpose()
 }
@@ -72,12 +75,9 @@ pub fn account(
     fetched_balances: Option<Vec<wire::Balance>>,
 ) -> Result<Account, ConnectorError> {
     let owner_names = owner_names(&raw);
-    let bank_id = raw.resource_id.ok_or_else(|| {
-        ConnectorError::protocol(
-            "an account has no resourceId",
-            raw.iban.as_deref().unwrap_or(""),
-        )
-    })?;
+    let bank_id = raw
+        .resource_id
+        .ok_or_else(|| protocol("an account has no resourceId", ""))?;
     Ok(Account {
         bank_id,
         iban: raw.iban,
@@ -146,8 +146,42 @@ pub fn owners(accounts: &[wire::AccountDetails]) -> Vec<Owner> {
     owners
 }
 
-fn reference(raw: Option<wire::AccountReference>) -> Option<String> {
-    raw.and_then(|r| r.iban.or(r.bban).or(r.masked_pan).or(r.pan))
+/// The identifier of an `accountReference`, whichever the bank gives. Banks send `{}`, an
+/// array of references, or `null` too; those give the first identifier found, or none.
+fn reference(raw: Option<&Value>) -> Option<String> {
+    match raw? {
+        Value::Object(fields) => ["iban", "bban", "maskedPan", "pan", "msisdn"]
+            .iter()
+            .find_map(|key| fields.get(*key).and_then(Value::as_str))
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned),
+        Value::Array(items) => items.iter().find_map(|item| reference(Some(item))),
+        _ => None,
+    }
+}
+
+/// Whether a row names the other party only as creditor, or only as debtor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    CreditorOnly,
+    DebtorOnly,
+    Unclear,
+}
+
+fn side(raw: &wire::Transaction) -> Side {
+    let named = |name: &Option<String>, account: &Option<Value>| {
+        name.as_deref().is_some_and(|n| !n.trim().is_empty())
+            || reference(account.as_ref()).is_some()
+    };
+    match (
+        named(&raw.creditor_name, &raw.creditor_account),
+        named(&raw.debtor_name, &raw.debtor_account),
+    ) {
+        (true, false) => Side::CreditorOnly,
+        (false, true) => Side::DebtorOnly,
+        _ => Side::Unclear,
+    }
 }
 
 /// Applies an explicit debit/credit indicator to an amount the bank quotes unsigned.
@@ -159,23 +193,72 @@ fn signed(amount: Decimal, indicator: Option<&str>) -> Decimal {
     }
 }
 
-pub fn transaction(
+/// The rows of one report page (booked, then pending), signed so that debits are negative.
+///
+/// Banks differ: most sign amounts (`"-256.67"`, `"+256.67"`), some quote every amount
+/// unsigned and leave the direction to the side the counterparty is named on. With
+/// [`AmountSigns::Auto`] a page holding any negative amount is taken as signed; a page
+/// without one is read the unsigned way, where a row naming only a creditor is a debit.
+pub fn transactions(
+    report: wire::AccountReport,
+    signs: AmountSigns,
+) -> Result<Vec<Transaction>, ConnectorError> {
+    let rows: Vec<(wire::Transaction, TransactionStatus)> = report
+        .booked
+        .into_iter()
+        .map(|t| (t, TransactionStatus::Booked))
+        .chain(
+            report
+                .pending
+                .into_iter()
+                .map(|t| (t, TransactionStatus::Pending)),
+        )
+        .collect();
+    let amounts = rows
+        .iter()
+        .map(|(raw, _)| decimal(&raw.transaction_amount.amount))
+        .collect::<Result<Vec<_>, _>>()?;
+    let unsigned = match signs {
+        AmountSigns::Signed => false,
+        AmountSigns::Unsigned => true,
+        AmountSigns::Auto => !amounts.iter().any(Decimal::is_sign_negative),
+    };
+    rows.into_iter()
+        .zip(amounts)
+        .map(|((raw, status), amount)| {
+            let amount = if unsigned {
+                match side(&raw) {
+                    Side::CreditorOnly => -amount.abs(),
+                    Side::DebtorOnly => amount.abs(),
+                    Side::Unclear => amount,
+                }
+            } else {
+                amount
+            };
+            transaction(raw, status, amount)
+        })
+        .collect()
+}
+
+/// One row; `amount` is the row's amount as the page's sign convention reads it.
+fn transaction(
     raw: wire::Transaction,
     status: TransactionStatus,
+    amount: Decimal,
 ) -> Result<Transaction, ConnectorError> {
-    let amount = signed(
-        decimal(&raw.transaction_amount.amount)?,
-        raw.credit_debit_indicator.as_deref(),
-    );
+    let amount = signed(amount, raw.credit_debit_indicator.as_deref());
     // The other party is whom a debit paid or who paid a credit; the other side of the
     // row, when a bank fills it, is the account owner.
     let (counterparty_name, counterparty_account) = if amount.is_sign_negative() {
         (
             non_empty(raw.creditor_name),
-            reference(raw.creditor_account),
+            reference(raw.creditor_account.as_ref()),
         )
     } else {
-        (non_empty(raw.debtor_name), reference(raw.debtor_account))
+        (
+            non_empty(raw.debtor_name),
+            reference(raw.debtor_account.as_ref()),
+        )
     };
     let description = non_empty(raw.remittance_information_unstructured)
         .or_else(|| {
@@ -204,20 +287,33 @@ pub fn transaction(
     })
 }
 
-pub fn card(raw: wire::CardAccountDetails) -> Result<Card, ConnectorError> {
-    let bank_id = raw.resource_id.ok_or_else(|| {
-        ConnectorError::protocol(
-            "a card account has no resourceId",
-            raw.masked_pan.as_deref().unwrap_or(""),
-        )
-    })?;
+/// A card account. `fetched` replaces the inline balances when the caller read them apart;
+/// with `debit_accounting` the bank quotes debt positive, so balances flip to Aisle's
+/// debits-are-negative rule. The credit limit is a limit, not a debt, and stays as quoted.
+pub fn card(
+    raw: wire::CardAccountDetails,
+    fetched: Option<Vec<wire::Balance>>,
+    debit_accounting: bool,
+) -> Result<Card, ConnectorError> {
+    let bank_id = raw
+        .resource_id
+        .ok_or_else(|| protocol("a card account has no resourceId", ""))?;
+    let flip = |mut b: Balance| {
+        if debit_accounting {
+            b.amount = -b.amount;
+        }
+        b
+    };
     Ok(Card {
         bank_id,
         masked_pan: raw.masked_pan,
         name: raw.name.or(raw.display_name).or(raw.product),
         currency: raw.currency,
         credit_limit: raw.credit_limit.map(|l| decimal(&l.amount)).transpose()?,
-        balances: balances(raw.balances)?,
+        balances: balances(fetched.unwrap_or(raw.balances))?
+            .into_iter()
+            .map(flip)
+            .collect(),
     })
 }
 
@@ -256,74 +352,133 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn amount(json: &str) -> Result<Decimal, ConnectorError> {
+        let raw: Box<RawValue> = serde_json::from_str(json).expect("json");
+        decimal(&raw)
+    }
+
     #[test]
     fn amounts_are_read_from_strings_and_numbers_without_losing_digits() {
+        assert_eq!(amount(r#""-256.67""#).ok(), Some(Decimal::new(-25667, 2)));
+        assert_eq!(amount(r#"" +256.67 ""#).ok(), Some(Decimal::new(25667, 2)));
+        assert_eq!(amount("1234.10").ok(), Some(Decimal::new(123410, 2)));
+        // 2^53 + 1 with cents: an f64 on the way would turn it into ...992 or ...994.
         assert_eq!(
-            decimal(&json!("-256.67")).ok(),
-            Some(Decimal::new(-25667, 2))
+            amount("9007199254740993.01").ok(),
+            Decimal::from_str("9007199254740993.01").ok()
         );
-        let number: Value = serde_json::from_str("1234.10").expect("json");
-        assert_eq!(decimal(&number).ok(), Some(Decimal::new(123410, 2)));
+        assert_eq!(amount("1.5e2").ok(), Some(Decimal::new(150, 0)));
         assert!(matches!(
-            decimal(&json!("12,50")),
+            amount(r#""12,50""#),
             Err(ConnectorError::Protocol { .. })
         ));
         assert!(matches!(
-            decimal(&json!(null)),
+            amount("null"),
             Err(ConnectorError::Protocol { .. })
         ));
     }
 
-    fn row(body: Value) -> wire::Transaction {
-        serde_json::from_value(body).expect("wire transaction")
+    fn page(booked: Value) -> wire::AccountReport {
+        serde_json::from_str(&json!({"booked": booked, "_links": {}}).to_string())
+            .expect("wire report")
+    }
+
+    fn one(booked: Value, signs: AmountSigns) -> Transaction {
+        let mut rows = transactions(page(json!([booked])), signs).expect("maps");
+        rows.pop().expect("one row")
     }
 
     #[test]
     fn the_counterparty_of_a_debit_is_the_creditor_and_of_a_credit_the_debtor() {
-        let debit = transaction(
-            row(
-                json!({"transactionAmount": {"currency": "EUR", "amount": "-10.00"},
-                       "creditorName": "Shop", "creditorAccount": {"iban": "DE1"},
-                       "debtorName": "Me"}),
-            ),
-            TransactionStatus::Booked,
-        )
-        .expect("maps");
+        let debit = one(
+            json!({"transactionAmount": {"currency": "EUR", "amount": "-10.00"},
+                   "creditorName": "Shop", "creditorAccount": {"iban": "DE1"},
+                   "debtorName": "Me"}),
+            AmountSigns::Auto,
+        );
         assert_eq!(debit.counterparty_name.as_deref(), Some("Shop"));
         assert_eq!(debit.counterparty_account.as_deref(), Some("DE1"));
-        let credit = transaction(
-            row(
-                json!({"transactionAmount": {"currency": "EUR", "amount": "5"},
-                       "debtorName": "Employer",
-                       "remittanceInformationUnstructuredArray": ["Salary", "March"]}),
-            ),
-            TransactionStatus::Booked,
-        )
-        .expect("maps");
+        let credit = one(
+            json!({"transactionAmount": {"currency": "EUR", "amount": "5"},
+                   "debtorName": "Employer",
+                   "remittanceInformationUnstructuredArray": ["Salary", "March"]}),
+            AmountSigns::Auto,
+        );
         assert_eq!(credit.counterparty_name.as_deref(), Some("Employer"));
         assert_eq!(credit.description.as_deref(), Some("Salary March"));
     }
 
     #[test]
     fn an_unsigned_amount_with_a_debit_indicator_becomes_negative() {
-        let debit = transaction(
-            row(
-                json!({"transactionAmount": {"currency": "EUR", "amount": "10.00"},
-                       "creditDebitIndicator": "DBIT"}),
-            ),
-            TransactionStatus::Pending,
-        )
-        .expect("maps");
+        let debit = one(
+            json!({"transactionAmount": {"currency": "EUR", "amount": "10.00"},
+                   "creditDebitIndicator": "DBIT"}),
+            AmountSigns::Signed,
+        );
         assert_eq!(debit.amount, Decimal::new(-1000, 2));
     }
 
     #[test]
+    fn a_plus_sign_is_a_credit() {
+        let credit = one(
+            json!({"transactionAmount": {"currency": "EUR", "amount": "+256.67"},
+                   "debtorName": "John Miles"}),
+            AmountSigns::Auto,
+        );
+        assert_eq!(credit.amount, Decimal::new(25667, 2));
+    }
+
+    #[test]
+    fn an_unsigned_page_reads_a_creditor_only_row_as_a_debit() {
+        let rows = json!([
+            {"transactionAmount": {"currency": "EUR", "amount": "256.67"}, "creditorName": "John Miles"},
+            {"transactionAmount": {"currency": "EUR", "amount": "343.01"}, "debtorName": "Paul Simpson"}
+        ]);
+        let mapped = transactions(page(rows.clone()), AmountSigns::Auto).expect("maps");
+        let amounts: Vec<Decimal> = mapped.iter().map(|t| t.amount).collect();
+        assert_eq!(amounts, [Decimal::new(-25667, 2), Decimal::new(34301, 2)]);
+        assert_eq!(mapped[0].counterparty_name.as_deref(), Some("John Miles"));
+        // A bank pinned to signed amounts is taken at its word.
+        let trusted = transactions(page(rows), AmountSigns::Signed).expect("maps");
+        assert_eq!(trusted[0].amount, Decimal::new(25667, 2));
+    }
+
+    #[test]
+    fn a_signed_page_is_taken_at_its_word() {
+        let rows = json!([
+            {"transactionAmount": {"currency": "EUR", "amount": "256.67"}, "creditorName": "Refund Co"},
+            {"transactionAmount": {"currency": "EUR", "amount": "-1.00"}, "creditorName": "Shop"}
+        ]);
+        let mapped = transactions(page(rows), AmountSigns::Auto).expect("maps");
+        assert_eq!(mapped[0].amount, Decimal::new(25667, 2));
+    }
+
+    #[test]
+    fn empty_and_array_valued_account_references_are_tolerated() {
+        let empty = one(
+            json!({"transactionAmount": {"currency": "EUR", "amount": "-1"},
+                   "creditorName": "Shop", "creditorAccount": {}}),
+            AmountSigns::Auto,
+        );
+        assert_eq!(empty.counterparty_account, None);
+        let listed = one(
+            json!({"transactionAmount": {"currency": "EUR", "amount": "-1"},
+                   "creditorAccount": [{}, {"bban": "123"}]}),
+            AmountSigns::Auto,
+        );
+        assert_eq!(listed.counterparty_account.as_deref(), Some("123"));
+    }
+
+    #[test]
     fn debit_accounting_cards_flip_purchases_to_negative() {
-        let raw: wire::CardTransaction = serde_json::from_value(json!({
-            "transactionAmount": {"currency": "EUR", "amount": "12.00"},
-            "originalAmount": {"currency": "USD", "amount": "13.00"},
-            "transactionDetails": "Coffee Shop"
-        }))
+        let raw: wire::CardTransaction = serde_json::from_str(
+            &json!({
+                "transactionAmount": {"currency": "EUR", "amount": "12.00"},
+                "originalAmount": {"currency": "USD", "amount": "13.00"},
+                "transactionDetails": "Coffee Shop"
+            })
+            .to_string(),
+        )
         .expect("wire card transaction");
         let mapped = card_transaction(raw, TransactionStatus::Booked, true).expect("maps");
         assert_eq!(mapped.amount, Decimal::new(-1200, 2));

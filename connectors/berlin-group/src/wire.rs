@@ -1,24 +1,61 @@
 //! The bank's JSON, as the Berlin Group spec names it. Lenient on purpose: unknown fields are
-//! ignored, everything not strictly needed is optional, and amounts stay raw JSON until
-//! [`crate::mapping`] turns them into decimals.
+//! ignored, everything not strictly needed is optional, `null` reads like an absent field,
+//! and amounts stay raw JSON until [`crate::mapping`] turns them into decimals.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-/// `{"href": "..."}`.
-#[derive(Debug, Deserialize)]
-pub struct Href {
-    pub href: String,
+/// A `_links` object: link name to URL. Banks send `{"href": "..."}` as the spec says, some
+/// send the URL as a bare string; anything else under a name is ignored, not fatal.
+#[derive(Debug, Default)]
+pub struct Links(HashMap<String, String>);
+
+impl Links {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
 }
 
-pub type Links = HashMap<String, Href>;
+impl<'de> Deserialize<'de> for Links {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Option::<HashMap<String, Value>>::deserialize(deserializer)?.unwrap_or_default();
+        let links = raw
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let href = match value {
+                    Value::String(href) => href,
+                    Value::Object(mut fields) => match fields.remove("href") {
+                        Some(Value::String(href)) => href,
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                Some((name, href))
+            })
+            .collect();
+        Ok(Self(links))
+    }
+}
 
+/// The answer to `POST /v1/consents`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentCreated {
     pub consent_id: String,
+    #[serde(rename = "_links", default)]
+    pub links: Links,
+}
+
+/// The answer to `POST /v1/consents/{id}/authorisations` (spec `startScaprocessResponse`).
+#[derive(Debug, Deserialize)]
+pub struct AuthorisationStarted {
     #[serde(rename = "_links", default)]
     pub links: Links,
 }
@@ -29,12 +66,25 @@ pub struct ConsentStatus {
     pub consent_status: String,
 }
 
-/// An `amount`: the spec says a string, some banks send a number. Kept as raw JSON so a
-/// number is read from its text, never through a float.
+/// The answer to `GET /v1/consents/{id}`. Only the status is relied on; the rest is read to
+/// notice a bank that granted something other than what was asked.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentInformation {
+    pub consent_status: Option<String>,
+    /// A boolean, or `"true"`/`"false"` as in the spec's own examples.
+    pub recurring_indicator: Option<Value>,
+    pub valid_until: Option<String>,
+    pub access: Option<Value>,
+}
+
+/// An `amount`: the spec says a string, some banks send a number. Kept as the raw JSON
+/// text, so a number is read from its digits, never through a float (serde_json would
+/// parse it into an `f64` on the way to a `Value`).
 #[derive(Debug, Deserialize)]
 pub struct Amount {
     pub currency: String,
-    pub amount: Value,
+    pub amount: Box<RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +108,8 @@ pub struct AccountDetails {
     pub iban: Option<String>,
     pub bban: Option<String>,
     pub masked_pan: Option<String>,
+    /// Required by the spec; a bank that leaves it out gets ISO 4217's "no currency".
+    #[serde(default = "no_currency")]
     pub currency: String,
     pub name: Option<String>,
     pub display_name: Option<String>,
@@ -69,19 +121,24 @@ pub struct AccountDetails {
     pub owner_names: Vec<AccountOwner>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub balances: Vec<Balance>,
-    #[serde(rename = "_links", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "_links", default)]
     pub links: Links,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct AccountList {
+    #[serde(default, deserialize_with = "null_as_default")]
     pub accounts: Vec<AccountDetails>,
 }
 
+/// The answer to a balances read, of an account or of a card account.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BalancesResponse {
     #[serde(default, deserialize_with = "null_as_default")]
     pub balances: Vec<Balance>,
+    /// Card accounts only: debits, and so the balances, are quoted positive.
+    pub debit_accounting: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,29 +146,24 @@ pub struct BalancesResponse {
 pub struct CardAccountDetails {
     pub resource_id: Option<String>,
     pub masked_pan: Option<String>,
+    #[serde(default = "no_currency")]
     pub currency: String,
     pub name: Option<String>,
     pub display_name: Option<String>,
     pub product: Option<String>,
+    pub debit_accounting: Option<bool>,
     pub credit_limit: Option<Amount>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub balances: Vec<Balance>,
+    #[serde(rename = "_links", default)]
+    pub links: Links,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CardAccountList {
+    #[serde(default, deserialize_with = "null_as_default")]
     pub card_accounts: Vec<CardAccountDetails>,
-}
-
-/// An `accountReference`: whichever identifier the bank gives.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountReference {
-    pub iban: Option<String>,
-    pub bban: Option<String>,
-    pub masked_pan: Option<String>,
-    pub pan: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,9 +178,10 @@ pub struct Transaction {
     /// direction here (`DBIT`/`CRDT`, ISO 20022 style).
     pub credit_debit_indicator: Option<String>,
     pub creditor_name: Option<String>,
-    pub creditor_account: Option<AccountReference>,
+    /// An `accountReference`; kept raw because banks send `{}`, an array, or `null` too.
+    pub creditor_account: Option<Value>,
     pub debtor_name: Option<String>,
-    pub debtor_account: Option<AccountReference>,
+    pub debtor_account: Option<Value>,
     pub remittance_information_unstructured: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub remittance_information_unstructured_array: Vec<String>,
@@ -144,14 +197,17 @@ pub struct AccountReport {
     pub booked: Vec<Transaction>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub pending: Vec<Transaction>,
-    #[serde(rename = "_links", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "_links", default)]
     pub links: Links,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct TransactionsResponse {
-    /// Absent when the account has no rows in the period at some banks.
+    /// Absent when the bank offers the report as a download, or, at some banks, when the
+    /// account has no rows in the period.
     pub transactions: Option<AccountReport>,
+    #[serde(rename = "_links", default)]
+    pub links: Links,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,7 +230,7 @@ pub struct CardAccountReport {
     pub booked: Vec<CardTransaction>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub pending: Vec<CardTransaction>,
-    #[serde(rename = "_links", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "_links", default)]
     pub links: Links,
 }
 
@@ -184,6 +240,30 @@ pub struct CardTransactionsResponse {
     /// When true, debits are quoted positive (spec `debitAccounting`).
     pub debit_accounting: Option<bool>,
     pub card_transactions: Option<CardAccountReport>,
+    #[serde(rename = "_links", default)]
+    pub links: Links,
+}
+
+/// OAuth 2.0 Authorization Server Metadata (RFC 8414), the document `scaOAuth` points at.
+#[derive(Debug, Deserialize)]
+pub struct ServerMetadata {
+    pub issuer: Option<String>,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub revocation_endpoint: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub code_challenge_methods_supported: Vec<String>,
+}
+
+/// A token endpoint's success answer (RFC 6749 section 5.1). No `Debug`: it holds the token.
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: Option<String>,
+}
+
+fn no_currency() -> String {
+    "XXX".to_owned()
 }
 
 /// Treats an explicit `null` like an absent field: banks send both.
@@ -193,4 +273,21 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_accept_href_objects_and_bare_strings_and_skip_the_rest() {
+        let links: Links = serde_json::from_str(
+            r#"{"next": {"href": "/v1/a?page=2"}, "self": "/v1/a", "first": null, "odd": [1]}"#,
+        )
+        .expect("links");
+        assert_eq!(links.get("next"), Some("/v1/a?page=2"));
+        assert_eq!(links.get("self"), Some("/v1/a"));
+        assert_eq!(links.get("first"), None);
+        assert_eq!(links.get("odd"), None);
+    }
 }

@@ -1,130 +1,257 @@
-//! How the connector classifies what a bank answers, against a scripted bank (wiremock).
+//! How the connector classifies what a bank answers, against a scripted bank (wiremock)
+//! serving the error fixtures: every class the engine acts on, in both body shapes.
+
+mod common;
 
 use std::time::Duration;
 
 use aisle_berlin_group::{BerlinGroupConnector, default_profile};
-use aisle_sdk::{Account, BankSession, Connector, ConnectorError, DateWindow, SignInRequest};
-use chrono::{NaiveDate, Utc};
+use aisle_sdk::{Account, Connector, ConnectorError};
+use chrono::Utc;
+use common::{Bank, CONSENT_ID, EUR_ACCOUNT, october_2017, session, sign_in_request};
 use serde_json::json;
 use url::Url;
-use wiremock::matchers::{header, header_exists, method, path, query_param};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn connector(bank: &MockServer) -> BerlinGroupConnector {
-    let base = Url::parse(&bank.uri()).expect("mock url");
-    BerlinGroupConnector::new(base, default_profile(), reqwest::Client::new())
+fn account() -> Account {
+    Account::new(EUR_ACCOUNT, "EUR")
 }
 
-fn session() -> BankSession {
-    BankSession {
-        secret: "consent-1".to_owned(),
-        sca_at: Utc::now(),
+fn transactions_path() -> String {
+    format!("/psd2/v1/accounts/{EUR_ACCOUNT}/transactions")
+}
+
+/// What a transactions request makes of `response`.
+async fn transactions_answer(bank: &Bank, response: ResponseTemplate) -> ConnectorError {
+    Mock::given(method("GET"))
+        .and(path(transactions_path()))
+        .respond_with(response)
+        .mount(&bank.server)
+        .await;
+    bank.connector()
+        .transactions(&session(), &account(), october_2017(), None)
+        .await
+        .expect_err("an error")
+}
+
+/// What an account-list request makes of `response`.
+async fn accounts_answer(bank: &Bank, response: ResponseTemplate) -> ConnectorError {
+    Mock::given(method("GET"))
+        .and(path("/psd2/v1/accounts"))
+        .respond_with(response)
+        .mount(&bank.server)
+        .await;
+    bank.connector()
+        .accounts(&session())
+        .await
+        .expect_err("an error")
+}
+
+#[tokio::test]
+async fn every_error_fixture_maps_to_its_class_on_a_transactions_request() {
+    for (fixture, expected) in [
+        (
+            "error-400-period-invalid.json",
+            ConnectorError::PeriodInvalid,
+        ),
+        (
+            "error-422-wrong-transactions-period.json",
+            ConnectorError::PeriodInvalid,
+        ),
+        ("error-400-plain-text.json", ConnectorError::PeriodInvalid),
+        (
+            "error-401-consent-expired.json",
+            ConnectorError::ConsentExpired,
+        ),
+        (
+            "error-401-consent-invalid.json",
+            ConnectorError::ConsentExpired,
+        ),
+        (
+            "error-401-token-invalid.json",
+            ConnectorError::ConsentExpired,
+        ),
+        (
+            "error-400-consent-unknown.json",
+            ConnectorError::ConsentExpired,
+        ),
+        (
+            "error-403-consent-unknown.json",
+            ConnectorError::ConsentExpired,
+        ),
+        (
+            "error-403-service-blocked.json",
+            ConnectorError::AccessBlocked,
+        ),
+        (
+            "error-401-psu-credentials-invalid.json",
+            ConnectorError::InvalidCredentials,
+        ),
+        (
+            "error-429-access-exceeded.json",
+            ConnectorError::RateLimited { retry_after: None },
+        ),
+        (
+            "error-429-access-exceeded-bare.json",
+            ConnectorError::RateLimited { retry_after: None },
+        ),
+    ] {
+        let bank = Bank::start().await;
+        assert_eq!(
+            transactions_answer(&bank, bank.answer(fixture)).await,
+            expected,
+            "{fixture}"
+        );
     }
 }
 
-fn account() -> Account {
-    Account::new("acc-1", "EUR")
-}
-
-fn window() -> DateWindow {
-    let day = |d| NaiveDate::from_ymd_opt(2025, 1, d).expect("date");
-    DateWindow::new(day(1), day(31)).expect("window")
-}
-
-async fn transactions_answer(response: ResponseTemplate) -> Result<usize, ConnectorError> {
-    let bank = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/accounts/acc-1/transactions"))
-        .and(header("Consent-ID", "consent-1"))
-        .and(header_exists("X-Request-ID"))
-        .respond_with(response)
-        .mount(&bank)
-        .await;
-    connector(&bank)
-        .transactions(&session(), &account(), window(), None)
-        .await
-        .map(|page| page.items.len())
+#[tokio::test]
+async fn a_server_error_is_transient() {
+    let bank = Bank::start().await;
+    let error = transactions_answer(&bank, bank.answer("error-503-service-unavailable.json")).await;
+    assert!(matches!(error, ConnectorError::Transient(_)), "{error:?}");
 }
 
 #[tokio::test]
-async fn a_429_with_retry_after_is_rate_limited_for_that_long() {
-    // The spec's own 429 example is a bare array.
-    let answer = ResponseTemplate::new(429)
-        .insert_header("Retry-After", "30")
-        .set_body_raw(
-            r#"[{"category":"ERROR","code":"ACCESS_EXCEEDED"}]"#,
-            "application/json",
-        );
+async fn a_format_error_is_a_protocol_error() {
+    let bank = Bank::start().await;
+    let error = transactions_answer(&bank, bank.answer("error-400-format-error.json")).await;
+    let ConnectorError::Protocol { message, .. } = error else {
+        panic!("a format error is the bank not understanding us: {error:?}");
+    };
+    assert!(message.contains("FORMAT_ERROR"), "{message}");
+}
+
+#[tokio::test]
+async fn a_plain_400_is_a_refused_period_only_on_a_transactions_request() {
+    let bank = Bank::start().await;
+    assert!(matches!(
+        accounts_answer(&bank, bank.answer("error-400-plain-text.json")).await,
+        ConnectorError::Protocol { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_in_seconds_is_rate_limited_for_that_long() {
+    let bank = Bank::start().await;
+    let answer = bank
+        .answer("error-429-access-exceeded.json")
+        .insert_header("Retry-After", "30");
     assert_eq!(
-        transactions_answer(answer).await,
-        Err(ConnectorError::RateLimited {
+        transactions_answer(&bank, answer).await,
+        ConnectorError::RateLimited {
             retry_after: Some(Duration::from_secs(30))
-        })
+        }
     );
 }
 
 #[tokio::test]
-async fn a_400_period_invalid_asks_for_a_smaller_window() {
-    let answer = ResponseTemplate::new(400).set_body_json(json!({
-        "tppMessages": [{"category": "ERROR", "code": "PERIOD_INVALID", "text": "too old"}]
-    }));
+async fn a_429_with_retry_after_as_an_http_date_waits_until_then() {
+    let bank = Bank::start().await;
+    let at = Utc::now() + chrono::Duration::seconds(120);
+    let answer = bank
+        .answer("error-429-access-exceeded-bare.json")
+        .insert_header(
+            "Retry-After",
+            at.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        );
+    let ConnectorError::RateLimited {
+        retry_after: Some(wait),
+    } = accounts_answer(&bank, answer).await
+    else {
+        panic!("rate limited with a wait");
+    };
+    assert!(
+        (Duration::from_secs(100)..=Duration::from_secs(120)).contains(&wait),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn access_exceeded_under_another_status_is_rate_limited_too() {
+    let bank = Bank::start().await;
+    let answer =
+        ResponseTemplate::new(403).set_body_json(bank.body("error-429-access-exceeded.json"));
     assert_eq!(
-        transactions_answer(answer).await,
-        Err(ConnectorError::PeriodInvalid)
+        accounts_answer(&bank, answer).await,
+        ConnectorError::RateLimited { retry_after: None }
     );
 }
 
 #[tokio::test]
-async fn an_rfc7807_consent_expired_is_an_expired_consent() {
-    let answer = ResponseTemplate::new(401).set_body_raw(
-        r#"{"type":"https://berlingroup.com/error-codes/CONSENT_EXPIRED","title":"Consent expired","detail":"The consent has expired","code":"CONSENT_EXPIRED"}"#,
-        "application/problem+json",
-    );
+async fn an_unknown_psu_at_consent_creation_is_invalid_credentials() {
+    let bank = Bank::start().await;
+    Mock::given(method("POST"))
+        .and(path("/psd2/v1/consents"))
+        .respond_with(bank.answer("error-401-psu-credentials-invalid.json"))
+        .mount(&bank.server)
+        .await;
     assert_eq!(
-        transactions_answer(answer).await,
-        Err(ConnectorError::ConsentExpired)
+        bank.connector()
+            .begin_sign_in(&sign_in_request())
+            .await
+            .err(),
+        Some(ConnectorError::InvalidCredentials)
     );
 }
 
 #[tokio::test]
-async fn a_503_is_transient() {
-    let answer = ResponseTemplate::new(503).set_body_string("maintenance");
-    assert!(matches!(
-        transactions_answer(answer).await,
-        Err(ConnectorError::Transient(_))
-    ));
-}
-
-#[tokio::test]
-async fn a_200_with_malformed_json_is_a_protocol_error() {
-    let answer = ResponseTemplate::new(200).set_body_raw(
-        r#"{"transactions":{"booked":[{"transactionAmount":"#,
-        "application/json",
+async fn a_blocked_service_at_consent_creation_is_access_blocked() {
+    let bank = Bank::start().await;
+    Mock::given(method("POST"))
+        .and(path("/psd2/v1/consents"))
+        .respond_with(bank.answer("error-403-service-blocked.json"))
+        .mount(&bank.server)
+        .await;
+    assert_eq!(
+        bank.connector()
+            .begin_sign_in(&sign_in_request())
+            .await
+            .err(),
+        Some(ConnectorError::AccessBlocked)
     );
-    assert!(matches!(
-        transactions_answer(answer).await,
-        Err(ConnectorError::Protocol { .. })
-    ));
 }
 
 #[tokio::test]
-async fn a_row_without_an_amount_is_a_protocol_error() {
-    let answer = ResponseTemplate::new(200).set_body_json(json!({
-        "transactions": {"booked": [{"transactionId": "t1", "bookingDate": "2025-01-02"}], "_links": {}}
-    }));
-    assert!(matches!(
-        transactions_answer(answer).await,
-        Err(ConnectorError::Protocol { .. })
-    ));
-}
-
-#[tokio::test]
-async fn an_amount_sent_as_a_json_number_is_read_exactly() {
-    let answer = ResponseTemplate::new(200).set_body_raw(
-        r#"{"transactions":{"booked":[{"transactionAmount":{"currency":"EUR","amount":-0.10},"unknownField":1}],"_links":{}}}"#,
-        "application/json",
+async fn an_expired_consent_on_the_status_read_after_sca_is_an_expired_consent() {
+    let bank = Bank::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/psd2/v1/consents/{CONSENT_ID}/status")))
+        .respond_with(bank.answer("error-401-consent-expired.json"))
+        .mount(&bank.server)
+        .await;
+    let callback = aisle_sdk::SignInCallback {
+        pending: json!({"step": "sca", "consentId": CONSENT_ID}).to_string(),
+        params: Default::default(),
+    };
+    assert_eq!(
+        bank.connector().complete_sign_in(&callback).await.err(),
+        Some(ConnectorError::ConsentExpired)
     );
-    assert_eq!(transactions_answer(answer).await, Ok(1));
+}
+
+#[tokio::test]
+async fn a_bank_slower_than_the_client_timeout_is_transient() {
+    let bank = Bank::start().await;
+    Mock::given(method("GET"))
+        .and(path("/psd2/v1/accounts"))
+        .respond_with(
+            bank.answer("account-list.json")
+                .set_delay(Duration::from_millis(500)),
+        )
+        .mount(&bank.server)
+        .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .expect("client");
+    let connector = BerlinGroupConnector::new(bank.base(), default_profile(), http);
+    let error = connector.accounts(&session()).await.err();
+    assert!(
+        matches!(error, Some(ConnectorError::Transient(_))),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -142,27 +269,46 @@ async fn a_connection_refused_is_transient() {
 }
 
 #[tokio::test]
-async fn an_unknown_psu_at_consent_is_invalid_credentials() {
-    let bank = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/consents"))
-        .and(header("PSU-ID", "nobody"))
-        .and(header("TPP-Redirect-URI", "https://aisle.example/cb"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
-            "tppMessages": [{"category": "ERROR", "code": "PSU_CREDENTIALS_INVALID", "text": "?"}]
-        })))
-        .mount(&bank)
-        .await;
-    let request = SignInRequest {
-        psu_id: Some("nobody".to_owned()),
-        psu_ip_address: None,
-        redirect_uri: "https://aisle.example/cb".to_owned(),
-        max_import_date: None,
-        force_sca: false,
+async fn a_200_with_malformed_json_is_a_protocol_error() {
+    let bank = Bank::start().await;
+    let answer = ResponseTemplate::new(200).set_body_raw(
+        r#"{"transactions":{"booked":[{"transactionAmount":"#,
+        "application/json",
+    );
+    assert!(matches!(
+        transactions_answer(&bank, answer).await,
+        ConnectorError::Protocol { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_row_without_an_amount_is_a_protocol_error_whose_snippet_hides_account_numbers() {
+    let bank = Bank::start().await;
+    let mut report = bank.body("transactions-regular.json");
+    report["transactions"]["booked"][0]
+        .as_object_mut()
+        .expect("row")
+        .remove("transactionAmount");
+    let error = transactions_answer(&bank, ResponseTemplate::new(200).set_body_json(report)).await;
+    let ConnectorError::Protocol { snippet, .. } = error else {
+        panic!("a row without an amount is unreadable: {error:?}");
     };
-    assert_eq!(
-        connector(&bank).begin_sign_in(&request).await.err(),
-        Some(ConnectorError::InvalidCredentials)
+    assert!(!snippet.contains("DE67100100101306118605"), "{snippet}");
+    assert!(!snippet.contains("John Miles"), "{snippet}");
+}
+
+#[tokio::test]
+async fn a_next_link_to_the_same_page_is_refused() {
+    let bank = Bank::start().await;
+    let mut report = bank.body("transactions-regular.json");
+    let same = format!(
+        "/psd2/v1/accounts/{EUR_ACCOUNT}/transactions?dateFrom=2017-10-01&dateTo=2017-10-31&bookingStatus=both"
+    );
+    report["transactions"]["_links"]["next"] = json!({"href": same});
+    let error = transactions_answer(&bank, ResponseTemplate::new(200).set_body_json(report)).await;
+    assert!(
+        matches!(error, ConnectorError::Protocol { .. }),
+        "{error:?}"
     );
 }
 
@@ -187,14 +333,15 @@ async fn a_relative_next_link_is_followed_under_the_banks_path_prefix() {
         .await;
     let base = Url::parse(&format!("{}/xs2a", bank.uri())).expect("url");
     let connector = BerlinGroupConnector::new(base, default_profile(), reqwest::Client::new());
+    let account = Account::new("acc-1", "EUR");
     let first = connector
-        .transactions(&session(), &account(), window(), None)
+        .transactions(&session(), &account, october_2017(), None)
         .await
         .expect("first page");
     let next = first.next.expect("a next page");
     // Only the prefixed path answers, so reaching page 2 proves the prefix was kept.
     let second = connector
-        .transactions(&session(), &account(), window(), Some(&next))
+        .transactions(&session(), &account, october_2017(), Some(&next))
         .await
         .expect("second page");
     assert_eq!(second.items.len(), 1);
@@ -203,19 +350,13 @@ async fn a_relative_next_link_is_followed_under_the_banks_path_prefix() {
 
 #[tokio::test]
 async fn a_next_link_to_another_host_is_not_followed() {
-    let bank = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/accounts/acc-1/transactions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "transactions": {"booked": [], "_links": {"next": {"href": "https://elsewhere.example/v1/x"}}}
-        })))
-        .mount(&bank)
-        .await;
+    let bank = Bank::start().await;
+    let mut report = bank.body("transactions-regular.json");
+    report["transactions"]["_links"]["next"] = json!({"href": "https://elsewhere.example/v1/x"});
     // Following it would send the consent to that host, so the page itself is refused.
-    assert!(matches!(
-        connector(&bank)
-            .transactions(&session(), &account(), window(), None)
-            .await,
-        Err(ConnectorError::Protocol { .. })
-    ));
+    let error = transactions_answer(&bank, ResponseTemplate::new(200).set_body_json(report)).await;
+    assert!(
+        matches!(error, ConnectorError::Protocol { .. }),
+        "{error:?}"
+    );
 }

@@ -1,0 +1,56 @@
+//! The choices on which Berlin Group banks differ beyond the [`aisle_sdk::BankProfile`], set
+//! with the connector's builder methods.
+
+/// Which accounts the consent asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConsentMode {
+    /// `access.allPsd2 = "allAccounts"`: every payment and card account, with balances and
+    /// transactions. The simplest for the owner; not every bank offers it.
+    #[default]
+    AllAccounts,
+    /// Empty `balances` and `transactions` lists: the owner picks the accounts on the bank's
+    /// own pages during SCA (the spec's "bank-offered consent").
+    BankOffered,
+    /// The owner names the accounts by IBAN in a form step before the consent is created;
+    /// the consent lists them under `accounts`, `balances` and `transactions`. Card accounts
+    /// are not covered (they would need card numbers), so `cards` answers `Unsupported`.
+    DedicatedAccounts,
+}
+
+/// How the bank signs transaction amounts on payment accounts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AmountSigns {
+    /// Decide per page: any negative amount means the bank signs them; a page with none is
+    /// read as unsigned.
+    #[default]
+    Auto,
+    /// Amounts carry their sign (`-` debit, `+` or none credit), as the spec intends.
+    Signed,
+    /// Amounts are unsigned; a row naming only a creditor is a debit.
+    Unsigned,
+}
+
+/// Everything the builder sets, with the defaults [`crate::BerlinGroupConnector::new`] uses.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub consent_mode: ConsentMode,
+    pub oauth_client_id: Option<String>,
+    pub balances_in_account_list: bool,
+    pub amount_signs: AmountSigns,
+    pub frequency_per_day: u32,
+    pub consent_validity_days: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            consent_mode: ConsentMode::default(),
+            oauth_client_id: None,
+            balances_in_account_list: true,
+            amount_signs: AmountSigns::default(),
+            // Four unattended reads a day is what PSD2 (RTS Art. 36(5)) guarantees.
+            frequency_per_day: 4,
+            consent_validity_days: 1,
+        }
+    }
+}
