@@ -109,7 +109,18 @@ pub async fn signed_in(bank: &str, login: &str) -> String {
 
 /// A GET under the bank with the consent's id, as every AIS data call is made.
 pub async fn data_call(bank: &str, consent: &str, path: &str) -> Response {
-    client()
+    data_call_with(&client(), bank, consent, path).await
+}
+
+/// [`data_call`] on a client of the caller's, for loops that would otherwise build a client
+/// (and its TLS setup) per call.
+pub async fn data_call_with(
+    client: &reqwest::Client,
+    bank: &str,
+    consent: &str,
+    path: &str,
+) -> Response {
+    client
         .get(format!("{bank}{path}"))
         .header("Consent-ID", consent)
         .send()
@@ -156,13 +167,14 @@ pub async fn booked_rows(
     let mut path = Some(transactions_path(account, from, to));
     let mut rows = Vec::new();
     let mut pages = 0;
+    let client = client();
     while let Some(current) = path.take() {
-        let mut response = data_call(bank, consent, &current).await;
+        let mut response = data_call_with(&client, bank, consent, &current).await;
         if matches!(
             response.status(),
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
         ) {
-            response = data_call(bank, consent, &current).await;
+            response = data_call_with(&client, bank, consent, &current).await;
         }
         assert_eq!(response.status(), StatusCode::OK, "{current}");
         let body: Value = response.json().await.expect("report json");
