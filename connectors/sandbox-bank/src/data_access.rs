@@ -59,7 +59,9 @@ fn admit(state: &BankState, headers: &HeaderMap) -> Result<Consent, BankError> {
             match persona.knobs.fault {
                 Fault::Flaky => flaky(consent.data_calls)?,
                 // Reserved now, so calls running side by side cannot overdraw the budget.
-                Fault::ExpiresAfter(_) => consent.spent_calls = consent.spent_calls.saturating_add(1),
+                Fault::ExpiresAfter(_) => {
+                    consent.spent_calls = consent.spent_calls.saturating_add(1)
+                }
                 Fault::None | Fault::GarbageTransactions | Fault::Locked => {}
             }
             Ok(admitted)
@@ -73,7 +75,7 @@ fn flaky(call: u32) -> Result<(), BankError> {
     if call % 4 != 2 {
         return Ok(());
     }
-    if (call / 4) % 2 == 0 {
+    if (call / 4).is_multiple_of(2) {
         Err(BankError::service_unavailable())
     } else {
         Err(BankError::access_exceeded(1))

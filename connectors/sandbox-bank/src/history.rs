@@ -101,7 +101,14 @@ mod tests {
         };
         let long_ago = Some(now() - TimeDelta::seconds(6));
         assert_eq!(
-            code(check(days_ago(89), today(), &knobs, today(), long_ago, now())),
+            code(check(
+                days_ago(89),
+                today(),
+                &knobs,
+                today(),
+                long_ago,
+                now()
+            )),
             None
         );
         let refused = check(days_ago(90), today(), &knobs, today(), long_ago, now());
@@ -110,7 +117,14 @@ mod tests {
         assert!(error.text.contains("SCA window"), "{}", error.text);
         let just_now = Some(now() - TimeDelta::seconds(4));
         assert_eq!(
-            code(check(days_ago(700), today(), &knobs, today(), just_now, now())),
+            code(check(
+                days_ago(700),
+                today(),
+                &knobs,
+                today(),
+                just_now,
+                now()
+            )),
             None
         );
     }

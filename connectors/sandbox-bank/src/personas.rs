@@ -1,5 +1,6 @@
-//! Who banks at the sandbox: the fixed facts about each persona. The generated history lives
-//! in [`crate::ledger`]; this module only says what accounts and cards a persona has.
+//! Who banks at the sandbox: the fixed facts about each persona, i.e. what accounts and cards
+//! it has, how its bank behaves ([`Knobs`]) and how its rows deviate ([`RowQuirk`]). The
+//! generated history lives in [`crate::ledger`]; the README describes each persona.
 
 use std::time::Duration;
 

@@ -139,7 +139,11 @@ pub fn paginate<'a, B, P>(
         json!({})
     };
     ReportPage {
-        booked: booked.get(booked_range).unwrap_or_default().iter().collect(),
+        booked: booked
+            .get(booked_range)
+            .unwrap_or_default()
+            .iter()
+            .collect(),
         pending: pending.get(pending_range).unwrap_or_default().to_vec(),
         links,
     }
@@ -207,34 +211,16 @@ mod tests {
             status: BookingStatus::Both,
             page,
         };
-        let first = paginate(
-            &q(1),
-            "/x",
-            100,
-            &booked,
-            pending.iter().collect(),
-        );
+        let first = paginate(&q(1), "/x", 100, &booked, pending.iter().collect());
         assert_eq!((first.booked.len(), first.pending.len()), (100, 0));
         assert!(
             first.links["next"]["href"]
                 .as_str()
                 .is_some_and(|h| h.ends_with("page=2"))
         );
-        let second = paginate(
-            &q(2),
-            "/x",
-            100,
-            &booked,
-            pending.iter().collect(),
-        );
+        let second = paginate(&q(2), "/x", 100, &booked, pending.iter().collect());
         assert_eq!((second.booked.len(), second.pending.len()), (50, 50));
-        let third = paginate(
-            &q(3),
-            "/x",
-            100,
-            &booked,
-            pending.iter().collect(),
-        );
+        let third = paginate(&q(3), "/x", 100, &booked, pending.iter().collect());
         assert_eq!((third.booked.len(), third.pending.len()), (0, 10));
         assert!(third.links.get("next").is_none());
     }

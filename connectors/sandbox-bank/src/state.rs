@@ -86,7 +86,10 @@ impl Consent {
 
     /// Where the PSU goes after a failed or denied SCA, with `error` appended.
     pub fn nok_location(&self, error: &str) -> String {
-        let target = self.nok_redirect_uri.as_deref().unwrap_or(&self.redirect_uri);
+        let target = self
+            .nok_redirect_uri
+            .as_deref()
+            .unwrap_or(&self.redirect_uri);
         match url::Url::parse(target) {
             Ok(mut url) => {
                 url.query_pairs_mut().append_pair("error", error);

@@ -36,7 +36,12 @@ async fn dave_reads_back_ten_years_and_not_a_day_more() {
     assert!(!rows.is_empty(), "dave banked ten years ago");
 
     let too_old = days_ago(3651);
-    let (status, body) = report(&bank, &consent, &transactions_path(account, too_old, today())).await;
+    let (status, body) = report(
+        &bank,
+        &consent,
+        &transactions_path(account, too_old, today()),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code_of(&body), "PERIOD_INVALID");
 }
@@ -99,15 +104,26 @@ async fn capped_refuses_more_than_31_days_per_request_and_pages_by_25() {
     let bank = start_bank().await;
     let consent = signed_in(&bank, "capped").await;
     let account = &accounts(&bank, &consent).await[0];
-    let (status, body) =
-        report(&bank, &consent, &transactions_path(account, days_ago(31), today())).await;
+    let (status, body) = report(
+        &bank,
+        &consent,
+        &transactions_path(account, days_ago(31), today()),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code_of(&body), "PERIOD_INVALID");
 
-    let (status, body) =
-        report(&bank, &consent, &transactions_path(account, days_ago(30), today())).await;
+    let (status, body) = report(
+        &bank,
+        &consent,
+        &transactions_path(account, days_ago(30), today()),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["transactions"]["booked"].as_array().map(Vec::len), Some(25));
+    assert_eq!(
+        body["transactions"]["booked"].as_array().map(Vec::len),
+        Some(25)
+    );
     let (rows, pages) = booked_rows(&bank, &consent, account, days_ago(30), today()).await;
     assert!(rows.len() > 25, "{} rows in 31 days", rows.len());
     assert_eq!(pages, rows.len().div_ceil(25));

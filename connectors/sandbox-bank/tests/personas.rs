@@ -14,6 +14,9 @@ use common::{
     create_consent_with, data_call, days_ago, signed_in, start_bank, today, transactions_path,
 };
 
+/// A data call's status, message code and `Retry-After`.
+type Answer = (StatusCode, String, Option<String>);
+
 #[tokio::test]
 async fn flaky_fails_two_of_eight_calls_first_with_503_then_with_429_and_retry_after() {
     let bank = start_bank().await;
@@ -32,7 +35,7 @@ async fn flaky_fails_two_of_eight_calls_first_with_503_then_with_429_and_retry_a
         // The consent's own endpoints are never faulted and do not count as data calls.
         assert_eq!(consent_status(&bank, &consent).await, "valid");
     }
-    let faults: Vec<(usize, &(StatusCode, String, Option<String>))> = answers
+    let faults: Vec<(usize, &Answer)> = answers
         .iter()
         .enumerate()
         .filter(|(_, (status, _, _))| !status.is_success())
@@ -97,7 +100,10 @@ async fn slow_takes_at_least_half_a_second_per_call() {
     let bank = start_bank().await;
     let started = Instant::now();
     let consent = signed_in(&bank, "slow").await;
-    assert!(started.elapsed() >= Duration::from_millis(1000), "consent and SCA page");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "consent and SCA page"
+    );
     let started = Instant::now();
     accounts(&bank, &consent).await;
     assert!(started.elapsed() >= Duration::from_millis(500));
@@ -117,9 +123,14 @@ async fn balances_add_up_across_pages_and_windows_for_every_persona_but_broken_b
             // Three windows of 30 days, which capped accepts too, read as one sequence.
             let mut rows = Vec::new();
             for back in [89, 59, 29] {
-                let (window, _) =
-                    booked_rows(&bank, &consent, &account, days_ago(back), days_ago(back - 29))
-                        .await;
+                let (window, _) = booked_rows(
+                    &bank,
+                    &consent,
+                    &account,
+                    days_ago(back),
+                    days_ago(back - 29),
+                )
+                .await;
                 rows.extend(window);
             }
             assert!(!rows.is_empty(), "{login}");
@@ -177,7 +188,11 @@ async fn big_yields_over_a_hundred_thousand_booked_rows_over_its_two_years() {
         .iter()
         .filter_map(|r| r["transactionId"].as_str())
         .collect();
-    assert_eq!(ids.len(), rows.len(), "ids are unique across pages and windows");
+    assert_eq!(
+        ids.len(),
+        rows.len(),
+        "ids are unique across pages and windows"
+    );
 }
 
 /// The fields that make two rows the same payment, whatever the bank numbers them.
@@ -212,14 +227,20 @@ async fn twins_rows_carry_no_ids_and_a_week_ago_two_of_them_are_identical() {
         .expect("json");
     for kind in ["booked", "pending"] {
         let rows = report["transactions"][kind].as_array().expect("rows");
-        assert!(rows.iter().all(|r| r.get("transactionId").is_none()), "{kind}");
+        assert!(
+            rows.iter().all(|r| r.get("transactionId").is_none()),
+            "{kind}"
+        );
     }
     for back in [7, 120] {
         let day = days_ago(back);
         let (rows, _) = booked_rows(&bank, &consent, account, day, day).await;
         let payments: Vec<String> = rows.iter().map(payment).collect();
         let distinct: HashSet<&String> = payments.iter().collect();
-        assert!(distinct.len() < payments.len(), "no twins on {day}: {payments:?}");
+        assert!(
+            distinct.len() < payments.len(),
+            "no twins on {day}: {payments:?}"
+        );
     }
 }
 

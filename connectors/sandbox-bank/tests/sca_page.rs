@@ -118,7 +118,10 @@ async fn a_wrong_password_rejects_the_consent_and_goes_to_the_nok_uri() {
     )
     .await;
     assert_eq!(refused.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&refused), "https://tpp.example/nok?error=invalid_credentials");
+    assert_eq!(
+        location(&refused),
+        "https://tpp.example/nok?error=invalid_credentials"
+    );
     assert_eq!(consent_status(&bank, &id).await, "rejected");
     let read = data_call(&bank, &id, "/v1/accounts").await;
     assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
@@ -155,7 +158,10 @@ async fn denying_rejects_the_consent_with_access_denied() {
     let (id, sca) = anonymous_consent_with_nok(&bank).await;
     let denied = submit(&sca, &[("decision", "deny")]).await;
     assert_eq!(denied.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&denied), "https://tpp.example/nok?error=access_denied");
+    assert_eq!(
+        location(&denied),
+        "https://tpp.example/nok?error=access_denied"
+    );
     assert_eq!(consent_status(&bank, &id).await, "rejected");
 }
 
@@ -198,7 +204,10 @@ async fn an_unknown_login_on_the_page_shows_the_form_again_escaped_and_changes_n
     assert_eq!(again.status(), StatusCode::OK);
     let html = again.text().await.expect("html");
     assert!(html.contains("not known"), "{html}");
-    assert!(html.contains("value=\"&lt;script&gt;mallory&lt;/script&gt;\""), "{html}");
+    assert!(
+        html.contains("value=\"&lt;script&gt;mallory&lt;/script&gt;\""),
+        "{html}"
+    );
     assert!(!html.contains("<script>"), "{html}");
     assert_eq!(consent_status(&bank, &id).await, "received");
     // The PSU may then correct the login and go on.

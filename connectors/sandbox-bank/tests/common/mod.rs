@@ -137,7 +137,10 @@ pub async fn consent_status(bank: &str, consent: &str) -> String {
         .json()
         .await
         .expect("json");
-    body["consentStatus"].as_str().unwrap_or_default().to_owned()
+    body["consentStatus"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The persona's accounts, with balances.
