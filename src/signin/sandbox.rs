@@ -105,7 +105,8 @@ impl SandboxSignIn<'_> {
     }
 }
 
-/// Approves the SCA step as the owner's browser would, without following the redirect back.
+/// Approves the SCA step as the owner's browser would, without following the redirect back:
+/// posts the SCA page's form with the sandbox's test credentials.
 async fn approve(sca_redirect: &str) -> Result<(), ConnectorError> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -113,12 +114,17 @@ async fn approve(sca_redirect: &str) -> Result<(), ConnectorError> {
         .build()
         .map_err(|e| ConnectorError::Transient(e.to_string()))?;
     let response = http
-        .post(aisle_sandbox_bank::headless_approval_url(sca_redirect))
+        .post(sca_redirect)
+        .form(&[
+            ("password", aisle_sandbox_bank::TEST_PASSWORD),
+            ("otp", aisle_sandbox_bank::TEST_OTP),
+            ("decision", "approve"),
+        ])
         .send()
         .await
         .map_err(|e| ConnectorError::Transient(e.to_string()))?;
     let status = response.status();
-    if status.is_success() || status.is_redirection() {
+    if status == reqwest::StatusCode::SEE_OTHER {
         Ok(())
     } else {
         Err(ConnectorError::protocol(

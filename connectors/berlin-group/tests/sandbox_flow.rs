@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use aisle_berlin_group::{BerlinGroupConnector, default_profile};
-use aisle_sandbox_bank::{SandboxOptions, headless_approval_url, serve};
+use aisle_sandbox_bank::{SandboxOptions, TEST_OTP, TEST_PASSWORD, serve};
 use aisle_sdk::{
     BankSession, Connector, ConnectorError, DateWindow, OwnerKind, PageCursor, SignInCallback,
     SignInProgress, SignInRequest, SignInStep, TransactionStatus,
@@ -60,7 +60,12 @@ async fn sign_in(connector: &BerlinGroupConnector, login: &str) -> BankSession {
         .build()
         .expect("client");
     let approved = browser
-        .post(headless_approval_url(&url))
+        .post(&url)
+        .form(&[
+            ("password", TEST_PASSWORD),
+            ("otp", TEST_OTP),
+            ("decision", "approve"),
+        ])
         .send()
         .await
         .expect("approve");
@@ -188,7 +193,7 @@ async fn history_older_than_the_bank_keeps_is_a_refused_period() {
     let connector = connector(start_bank().await);
     let session = sign_in(&connector, "alice").await;
     let accounts = connector.accounts(&session).await.expect("accounts");
-    let too_old = last_days(800);
+    let too_old = last_days(3652);
     assert_eq!(
         connector
             .transactions(&session, &accounts[0], too_old, None)

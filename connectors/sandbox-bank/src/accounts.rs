@@ -4,11 +4,17 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::consents::ConsentedData;
+use crate::data_access::ConsentedData;
 use crate::errors::BankError;
+use crate::history;
+use crate::knobs::Fault;
 use crate::ledger::{AccountData, AccountRow, PersonaData};
+use crate::personas::RowQuirk;
 use crate::report::{self, ReportQuery, balance, money};
 
 const CURRENCY: &str = "EUR";
@@ -63,9 +69,9 @@ fn details(data: &PersonaData, account: &AccountData, with_balance: bool) -> Val
     body
 }
 
-fn transaction(row: &AccountRow) -> Value {
+/// A row as the report prints it; `with_id` is false at a bank that gives rows no id.
+fn transaction(row: &AccountRow, with_id: bool) -> Value {
     let mut body = json!({
-        "transactionId": row.id,
         "valueDate": row.value_date,
         "transactionAmount": money(row.amount, CURRENCY),
         "remittanceInformationUnstructured": row.remittance,
@@ -77,6 +83,9 @@ fn transaction(row: &AccountRow) -> Value {
         ("debtorName", "debtorAccount")
     };
     if let Some(fields) = body.as_object_mut() {
+        if with_id {
+            fields.insert("transactionId".into(), json!(row.id));
+        }
         fields.insert(name_field.into(), json!(row.counterparty_name));
         if let Some(iban) = &row.counterparty_iban {
             fields.insert(account_field.into(), json!({"iban": iban}));
@@ -100,7 +109,7 @@ fn lookup<'a>(data: &'a PersonaData, id: &str) -> Result<&'a AccountData, BankEr
 }
 
 pub async fn list(
-    ConsentedData(data): ConsentedData,
+    ConsentedData { data, .. }: ConsentedData,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BankError> {
     let with_balance = query.get("withBalance").is_some_and(|v| v == "true");
@@ -113,7 +122,7 @@ pub async fn list(
 }
 
 pub async fn read(
-    ConsentedData(data): ConsentedData,
+    ConsentedData { data, .. }: ConsentedData,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BankError> {
@@ -125,7 +134,7 @@ pub async fn read(
 }
 
 pub async fn balances_of(
-    ConsentedData(data): ConsentedData,
+    ConsentedData { data, .. }: ConsentedData,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, BankError> {
     let account = lookup(&data, &id)?;
@@ -136,33 +145,56 @@ pub async fn balances_of(
 }
 
 pub async fn transactions(
-    ConsentedData(data): ConsentedData,
+    ConsentedData { data, sca_at }: ConsentedData,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, BankError> {
+) -> Result<Response, BankError> {
     let account = lookup(&data, &id)?;
-    let query = ReportQuery::parse(&query, data.history_start, data.today)?;
-    let booked: Vec<&AccountRow> = account
-        .booked
-        .iter()
-        .filter(|r| query.status.booked() && r.booking_date.is_some_and(|d| query.covers(d)))
-        .collect();
+    let knobs = &data.persona.knobs;
+    let query = ReportQuery::parse(&query, data.today)?;
+    history::check(query.from, query.to, knobs, data.today, sca_at, Utc::now())?;
+    let booked = if query.status.booked() {
+        account.booked_within(query.from, query.to)
+    } else {
+        &[]
+    };
     let pending: Vec<&AccountRow> = account
         .pending
         .iter()
         .filter(|r| query.status.pending() && query.covers(r.value_date))
         .collect();
     let path = format!("/v1/accounts/{id}/transactions");
-    let page = report::paginate(&query, &path, booked, pending);
-    let render =
-        |rows: Vec<&AccountRow>| -> Vec<Value> { rows.into_iter().map(transaction).collect() };
+    let page = report::paginate(&query, &path, knobs.page_size, booked, pending);
+    let with_ids = data.persona.quirk != RowQuirk::TwinsWithoutIds;
+    let render = |rows: Vec<&AccountRow>| -> Vec<Value> {
+        rows.into_iter().map(|r| transaction(r, with_ids)).collect()
+    };
     let mut report = json!({"booked": render(page.booked), "_links": page.links});
     if query.status.pending()
         && let Some(fields) = report.as_object_mut()
     {
         fields.insert("pending".into(), Value::Array(render(page.pending)));
     }
-    Ok(Json(
-        json!({"account": {"iban": account.iban}, "transactions": report}),
-    ))
+    let body = json!({"account": {"iban": account.iban}, "transactions": report});
+    if knobs.fault == Fault::GarbageTransactions {
+        return Ok(truncated(&body));
+    }
+    Ok(Json(body).into_response())
+}
+
+/// `body` cut off halfway, as a bank's proxy might deliver it: a 200 whose JSON never ends.
+fn truncated(body: &Value) -> Response {
+    let text = body.to_string();
+    let mut cut = text.len() / 2;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut text = text;
+    text.truncate(cut);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response()
 }

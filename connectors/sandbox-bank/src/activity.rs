@@ -13,6 +13,8 @@ use crate::personas::{Activity, german_iban};
 /// What an account generator knows about the account it fills.
 pub struct Context<'a> {
     pub login: &'a str,
+    /// The owner, named as the counterparty of transfers between the persona's own accounts.
+    pub owner_name: &'a str,
     pub index: usize,
     /// The persona's own IBANs, so transfers between its accounts name each other.
     pub own_ibans: &'a [String],
@@ -143,6 +145,18 @@ fn card_payment(rng: &mut StdRng) -> Draft {
     }
 }
 
+/// The twins persona's ticket, bought twice in a row at the same machine: two rows alike in
+/// every field, as banks print them.
+pub fn twin_ticket() -> Draft {
+    Draft {
+        amount: Decimal::new(-380, 2),
+        counterparty_name: "BVG Ticket".to_owned(),
+        counterparty_iban: None,
+        remittance: "BVG Ticket Berlin // card payment".to_owned(),
+        bank_transaction_code: "PMNT-CCRD-POSD",
+    }
+}
+
 /// The booked rows of an account on `date`.
 pub fn account_day(activity: Activity, ctx: &Context<'_>, date: NaiveDate) -> Vec<Draft> {
     let key = format!("{}/account{}", ctx.login, ctx.index);
@@ -166,7 +180,7 @@ pub fn account_day(activity: Activity, ctx: &Context<'_>, date: NaiveDate) -> Ve
                 rows.push(Draft {
                     counterparty_iban: Some(savings.clone()),
                     ..debit(
-                        "Alice Example",
+                        ctx.owner_name,
                         Decimal::new(20_000, 2),
                         "Sparplan".to_owned(),
                         "PMNT-ICDT-STDO",
@@ -216,7 +230,7 @@ pub fn account_day(activity: Activity, ctx: &Context<'_>, date: NaiveDate) -> Ve
                 rows.push(Draft {
                     counterparty_iban: Some(main.clone()),
                     ..credit(
-                        "Alice Example",
+                        ctx.owner_name,
                         Decimal::new(20_000, 2),
                         "Sparplan".to_owned(),
                         "PMNT-RCDT-ESCT",
@@ -265,8 +279,42 @@ pub fn account_day(activity: Activity, ctx: &Context<'_>, date: NaiveDate) -> Ve
                 ));
             }
         }
+        Activity::Retail => retail_day(&mut rng, date, &month.to_string(), &mut rows),
     }
     rows
+}
+
+/// A shop's day: the till's card takings, one by one, then most of them swept away at night
+/// so the balance stays a shop's and not a fortune.
+fn retail_day(rng: &mut StdRng, date: NaiveDate, month: &str, rows: &mut Vec<Draft>) {
+    if date.day() == 1 {
+        rows.push(debit(
+            "Gewerbeimmobilien Lang",
+            Decimal::new(180_000, 2),
+            format!("Ladenmiete {month}"),
+            "PMNT-ICDT-STDO",
+        ));
+    }
+    let mut takings = Decimal::ZERO;
+    for _ in 0..rng.random_range(140..=160) {
+        let amount = cents(rng, 150, 2_500);
+        takings += amount;
+        let terminal = rng.random_range(1..=3);
+        rows.push(Draft {
+            amount,
+            counterparty_name: "Kartenzahlung".to_owned(),
+            counterparty_iban: None,
+            remittance: format!("Kartenumsatz Terminal {terminal}"),
+            bank_transaction_code: "PMNT-CCRD-POSC",
+        });
+    }
+    let sweep = (takings * Decimal::new(90, 2)).round_dp(2);
+    rows.push(debit(
+        "Big Kiosk GmbH Treasury",
+        sweep,
+        format!("Tagesabschoepfung {date}"),
+        "PMNT-ICDT-BOOK",
+    ));
 }
 
 /// The pending rows of an account as of `today`: a few from the last three days.

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query};
+use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::consents::ConsentedData;
+use crate::data_access::ConsentedData;
 use crate::errors::BankError;
+use crate::history;
 use crate::ledger::{CardData, CardRow, PersonaData};
 use crate::report::{self, ReportQuery, balance, money};
 
@@ -73,13 +75,13 @@ fn lookup<'a>(data: &'a PersonaData, id: &str) -> Result<&'a CardData, BankError
         .ok_or_else(|| BankError::resource_unknown(format!("No card account {id}")))
 }
 
-pub async fn list(ConsentedData(data): ConsentedData) -> Result<Json<Value>, BankError> {
+pub async fn list(ConsentedData { data, .. }: ConsentedData) -> Result<Json<Value>, BankError> {
     let cards: Vec<Value> = data.cards.iter().map(|c| details(&data, c)).collect();
     Ok(Json(json!({"cardAccounts": cards})))
 }
 
 pub async fn read(
-    ConsentedData(data): ConsentedData,
+    ConsentedData { data, .. }: ConsentedData,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, BankError> {
     let card = lookup(&data, &id)?;
@@ -87,7 +89,7 @@ pub async fn read(
 }
 
 pub async fn balances_of(
-    ConsentedData(data): ConsentedData,
+    ConsentedData { data, .. }: ConsentedData,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, BankError> {
     let card = lookup(&data, &id)?;
@@ -98,24 +100,26 @@ pub async fn balances_of(
 }
 
 pub async fn transactions(
-    ConsentedData(data): ConsentedData,
+    ConsentedData { data, sca_at }: ConsentedData,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BankError> {
     let card = lookup(&data, &id)?;
-    let query = ReportQuery::parse(&query, data.history_start, data.today)?;
-    let booked: Vec<&CardRow> = card
-        .booked
-        .iter()
-        .filter(|r| query.status.booked() && r.booking_date.is_some_and(|d| query.covers(d)))
-        .collect();
+    let knobs = &data.persona.knobs;
+    let query = ReportQuery::parse(&query, data.today)?;
+    history::check(query.from, query.to, knobs, data.today, sca_at, Utc::now())?;
+    let booked = if query.status.booked() {
+        card.booked_within(query.from, query.to)
+    } else {
+        &[]
+    };
     let pending: Vec<&CardRow> = card
         .pending
         .iter()
         .filter(|r| query.status.pending() && query.covers(r.transaction_date))
         .collect();
     let path = format!("/v1/card-accounts/{id}/transactions");
-    let page = report::paginate(&query, &path, booked, pending);
+    let page = report::paginate(&query, &path, knobs.page_size, booked, pending);
     let render = |rows: Vec<&CardRow>| -> Vec<Value> {
         rows.into_iter().map(|r| transaction(card, r)).collect()
     };

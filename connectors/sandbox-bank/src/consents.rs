@@ -2,10 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use std::sync::Arc;
-
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer};
@@ -13,8 +11,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::errors::BankError;
-use crate::ledger::PersonaData;
-use crate::personas::persona;
+use crate::knobs::Fault;
+use crate::personas::{Persona, persona};
 use crate::state::{BankState, Consent, ConsentStatus};
 
 /// The body of `POST /v1/consents`.
@@ -50,16 +48,38 @@ pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a s
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Who the consent is for, from `PSU-ID`: nobody yet when the header is absent (the PSU
+/// logs in on the SCA page), refused when the bank does not know or will not serve the PSU.
+fn psu(headers: &HeaderMap) -> Result<Option<&'static Persona>, BankError> {
+    let Some(psu_id) = header_str(headers, "psu-id") else {
+        return Ok(None);
+    };
+    let persona = persona(psu_id).ok_or_else(BankError::psu_credentials_invalid)?;
+    if persona.knobs.fault == Fault::Locked {
+        return Err(BankError::service_blocked());
+    }
+    Ok(Some(persona))
+}
+
+/// A redirect header, which must be an absolute URL: the SCA page sends the PSU there.
+fn redirect_header(headers: &HeaderMap, name: &str) -> Result<Option<String>, BankError> {
+    let Some(raw) = header_str(headers, name) else {
+        return Ok(None);
+    };
+    url::Url::parse(raw)
+        .map_err(|e| BankError::format(format!("{name} must be an absolute URL: {e}")))?;
+    Ok(Some(raw.to_owned()))
+}
+
 pub async fn create(
     State(state): State<BankState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, BankError> {
-    let psu_id = header_str(&headers, "psu-id")
-        .ok_or_else(|| BankError::format("The PSU-ID header is required by this bank"))?;
-    let persona = persona(psu_id).ok_or_else(BankError::psu_credentials_invalid)?;
-    let redirect_uri = header_str(&headers, "tpp-redirect-uri")
+    let persona = psu(&headers)?;
+    let redirect_uri = redirect_header(&headers, "tpp-redirect-uri")?
         .ok_or_else(|| BankError::format("The TPP-Redirect-URI header is required"))?;
+    let nok_redirect_uri = redirect_header(&headers, "tpp-nok-redirect-uri")?;
     let request: ConsentRequest = serde_json::from_slice(&body)
         .map_err(|e| BankError::format(format!("Malformed consent request: {e}")))?;
     if !request.access.is_object() {
@@ -73,13 +93,16 @@ pub async fn create(
     state.insert_consent(Consent {
         id: id.clone(),
         persona,
-        redirect_uri: redirect_uri.to_owned(),
+        redirect_uri,
+        nok_redirect_uri,
         access: request.access,
         recurring_indicator: request.recurring_indicator,
         valid_until: request.valid_until,
         frequency_per_day: request.frequency_per_day,
         status: ConsentStatus::Received,
         sca_at: None,
+        data_calls: 0,
+        spent_calls: 0,
     });
     let body = json!({
         "consentStatus": ConsentStatus::Received.as_str(),
@@ -130,29 +153,4 @@ pub async fn delete(
         .update_consent(&id, |c| c.status = ConsentStatus::TerminatedByTpp)
         .ok_or_else(BankError::consent_unknown)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The persona data an AIS request may read: the `Consent-ID` header must name a consent
-/// that is valid now. Every account and card handler takes this instead of checking itself.
-pub struct ConsentedData(pub Arc<PersonaData>);
-
-impl FromRequestParts<BankState> for ConsentedData {
-    type Rejection = BankError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &BankState) -> Result<Self, BankError> {
-        let consent = authorised(state, &parts.headers)?;
-        Ok(Self(state.persona_data(consent.persona)))
-    }
-}
-
-/// The consent an AIS request names in `Consent-ID`, if it may read data now.
-fn authorised(state: &BankState, headers: &HeaderMap) -> Result<Consent, BankError> {
-    let id = header_str(headers, "consent-id")
-        .ok_or_else(|| BankError::format("The Consent-ID header is required"))?;
-    let consent = state.consent(id).ok_or_else(BankError::consent_invalid)?;
-    match consent.status_on(state.today()) {
-        "valid" => Ok(consent),
-        "received" => Err(BankError::consent_invalid()),
-        _ => Err(BankError::consent_expired()),
-    }
 }

@@ -1,7 +1,7 @@
 //! The bank's error answers, in the Berlin Group `tppMessages` shape.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -11,6 +11,8 @@ pub struct BankError {
     pub status: StatusCode,
     pub code: &'static str,
     pub text: String,
+    /// Seconds for a `Retry-After` header, on answers that ask the TPP to come back later.
+    pub retry_after: Option<u32>,
 }
 
 impl BankError {
@@ -19,6 +21,7 @@ impl BankError {
             status,
             code,
             text: text.into(),
+            retry_after: None,
         }
     }
 
@@ -36,6 +39,34 @@ impl BankError {
             "PSU_CREDENTIALS_INVALID",
             "The PSU-ID is not known to the bank",
         )
+    }
+
+    pub fn service_blocked() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "SERVICE_BLOCKED",
+            "Access for this PSU is blocked; the PSU should contact the bank",
+        )
+    }
+
+    /// The bank is briefly down. The spec names no 503 code; banks use this one.
+    pub fn service_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "The service is temporarily unavailable, please try again",
+        )
+    }
+
+    pub fn access_exceeded(retry_after_secs: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ACCESS_EXCEEDED",
+                "Too many requests for this consent, please slow down",
+            )
+        }
     }
 
     pub fn consent_invalid() -> Self {
@@ -72,6 +103,12 @@ impl IntoResponse for BankError {
         let body = json!({
             "tppMessages": [{"category": "ERROR", "code": self.code, "text": self.text}]
         });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

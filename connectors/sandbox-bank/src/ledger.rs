@@ -2,21 +2,24 @@
 //!
 //! Every day's rows come from a PRNG seeded by persona, product and date, so a given date
 //! always shows the same rows and ids; the history spans `today - history_days ..= today`.
+//! The two row quirks (twins, a broken balance) are placed relative to today, so they stay
+//! inside the windows an importer reads.
 
 use chrono::{Datelike, Days, NaiveDate};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::activity::{self, CardDraft, Draft};
-use crate::personas::{AccountPlan, BANK_CODE, CardPlan, Persona, german_iban};
+use crate::personas::{
+    AccountPlan, BANK_CODE, BROKEN_BALANCE_DAYS_AGO, BROKEN_BALANCE_ROW, CardPlan, Persona,
+    RowQuirk, TWIN_DAYS_AGO, german_iban,
+};
 
 /// Everything the bank holds for one persona, as of `today`.
 #[derive(Debug)]
 pub struct PersonaData {
     pub persona: &'static Persona,
     pub today: NaiveDate,
-    /// The oldest date the bank serves.
-    pub history_start: NaiveDate,
     pub accounts: Vec<AccountData>,
     pub cards: Vec<CardData>,
 }
@@ -85,7 +88,25 @@ impl PersonaData {
     }
 }
 
+/// The rows of `booked`, ordered by booking date, that were booked within `from..=to`.
+fn booked_within<T>(
+    booked: &[T],
+    booking_date: impl Fn(&T) -> Option<NaiveDate>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> &[T] {
+    let start = booked.partition_point(|r| booking_date(r).is_some_and(|d| d < from));
+    let end = booked.partition_point(|r| booking_date(r).is_some_and(|d| d <= to));
+    booked.get(start..end.max(start)).unwrap_or_default()
+}
+
 impl AccountData {
+    /// The booked rows of `from..=to`, in booking order, found by bisection: `big` holds over
+    /// a hundred thousand rows and every page request asks for a slice of them.
+    pub fn booked_within(&self, from: NaiveDate, to: NaiveDate) -> &[AccountRow] {
+        booked_within(&self.booked, |r| r.booking_date, from, to)
+    }
+
     /// The booked balance plus what is pending: what the owner may spend.
     pub fn available(&self) -> Decimal {
         self.closing_booked + self.pending.iter().map(|r| r.amount).sum::<Decimal>()
@@ -93,6 +114,11 @@ impl AccountData {
 }
 
 impl CardData {
+    /// The booked rows of `from..=to`, in booking order.
+    pub fn booked_within(&self, from: NaiveDate, to: NaiveDate) -> &[CardRow] {
+        booked_within(&self.booked, |r| r.booking_date, from, to)
+    }
+
     pub fn available(&self) -> Decimal {
         Decimal::new(self.plan.credit_limit_cents, 2)
             + self.closing_booked
@@ -103,7 +129,7 @@ impl CardData {
 /// Generates `persona`'s data as of `today`.
 pub fn generate(persona: &'static Persona, today: NaiveDate) -> PersonaData {
     let history_start = today
-        .checked_sub_days(Days::new(u64::from(persona.history_days)))
+        .checked_sub_days(Days::new(u64::from(persona.knobs.history_days)))
         .unwrap_or(NaiveDate::MIN);
     let ibans: Vec<String> = persona
         .accounts
@@ -117,6 +143,7 @@ pub fn generate(persona: &'static Persona, today: NaiveDate) -> PersonaData {
         .map(|(index, plan)| {
             let context = activity::Context {
                 login: persona.login,
+                owner_name: persona.owner_name,
                 index,
                 own_ibans: &ibans,
             };
@@ -140,7 +167,6 @@ pub fn generate(persona: &'static Persona, today: NaiveDate) -> PersonaData {
     PersonaData {
         persona,
         today,
-        history_start,
         accounts,
         cards,
     }
@@ -155,14 +181,27 @@ fn account(
     start: NaiveDate,
     today: NaiveDate,
 ) -> AccountData {
+    let twin_days: Vec<NaiveDate> = match persona.quirk {
+        RowQuirk::TwinsWithoutIds => TWIN_DAYS_AGO
+            .iter()
+            .filter_map(|back| today.checked_sub_days(Days::new(*back)))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut balance = Decimal::new(plan.opening_cents, 2);
     let mut booked = Vec::new();
     for date in start.iter_days().take_while(|d| *d <= today) {
-        let drafts = activity::account_day(plan.activity, context, date);
+        let mut drafts = activity::account_day(plan.activity, context, date);
+        if twin_days.contains(&date) {
+            drafts.extend([activity::twin_ticket(), activity::twin_ticket()]);
+        }
         for (seq, draft) in drafts.into_iter().enumerate() {
             balance += draft.amount;
             booked.push(row(plan, "T", date, seq, draft, Some(date), Some(balance)));
         }
+    }
+    if persona.quirk == RowQuirk::BrokenBalance && index == 0 {
+        balance += break_balance(&mut booked, today);
     }
     let pending = activity::account_pending(plan.activity, context, today)
         .into_iter()
@@ -177,6 +216,30 @@ fn account(
         pending,
         closing_booked: balance,
     }
+}
+
+/// How far the broken-balance persona's books are off from its broken row on.
+const BALANCE_ERROR: Decimal = Decimal::from_parts(100, 0, 0, false, 2);
+
+/// Renames the last row booked on or before [`BROKEN_BALANCE_DAYS_AGO`] to
+/// [`BROKEN_BALANCE_ROW`] and lifts its balance and every later one by [`BALANCE_ERROR`], as a
+/// bank would whose booking lost a fee: the chain breaks at that one row and is whole again
+/// after it. Returns what to add to the closing balance, so it stays the newest row's.
+fn break_balance(booked: &mut [AccountRow], today: NaiveDate) -> Decimal {
+    let Some(cutoff) = today.checked_sub_days(Days::new(BROKEN_BALANCE_DAYS_AGO)) else {
+        return Decimal::ZERO;
+    };
+    let Some(broken) = booked
+        .iter()
+        .rposition(|r| r.booking_date.is_some_and(|d| d <= cutoff))
+    else {
+        return Decimal::ZERO;
+    };
+    booked[broken].id = BROKEN_BALANCE_ROW.to_owned();
+    for row in &mut booked[broken..] {
+        row.balance_after = row.balance_after.map(|b| b + BALANCE_ERROR);
+    }
+    BALANCE_ERROR
 }
 
 fn row(
@@ -269,7 +332,7 @@ fn resource_id(login: &str, kind: &str, index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::personas::persona;
+    use crate::personas::{PERSONAS, persona};
 
     fn alice_on(today: NaiveDate) -> PersonaData {
         let alice = persona("alice").expect("alice is a persona");
@@ -330,17 +393,118 @@ mod tests {
         assert!(!data.cards[0].booked.is_empty());
     }
 
-    #[test]
-    fn balances_after_each_row_add_up_to_the_closing_balance() {
-        let data = alice_on(day(2025, 3, 14));
-        for account in &data.accounts {
-            let mut balance = Decimal::new(account.plan.opening_cents, 2);
-            for row in &account.booked {
-                balance += row.amount;
-                assert_eq!(row.balance_after, Some(balance), "{}", row.id);
+    /// The booked rows whose balance is not the previous balance plus their amount.
+    fn balance_breaks(account: &AccountData) -> Vec<&str> {
+        let mut balance = Decimal::new(account.plan.opening_cents, 2);
+        let mut breaks = Vec::new();
+        for row in &account.booked {
+            if row.balance_after != Some(balance + row.amount) {
+                breaks.push(row.id.as_str());
             }
-            assert_eq!(balance, account.closing_booked);
+            balance = row.balance_after.unwrap_or(balance + row.amount);
         }
+        breaks
+    }
+
+    #[test]
+    fn balances_after_each_row_add_up_to_the_closing_balance_for_every_tidy_persona() {
+        let today = day(2025, 3, 14);
+        for login in PERSONAS.iter().filter(|l| **l != "broken-balance") {
+            let data = generate(persona(login).expect("a persona"), today);
+            for account in &data.accounts {
+                assert_eq!(balance_breaks(account), Vec::<&str>::new(), "{login}");
+                let newest = account.booked.last().and_then(|r| r.balance_after);
+                assert_eq!(newest, Some(account.closing_booked), "{login}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_broken_balance_persona_breaks_once_at_its_named_row_within_60_days() {
+        let today = day(2025, 3, 14);
+        let data = generate(persona("broken-balance").expect("a persona"), today);
+        let account = &data.accounts[0];
+        assert_eq!(balance_breaks(account), [BROKEN_BALANCE_ROW]);
+        let broken = account
+            .booked
+            .iter()
+            .position(|r| r.id == BROKEN_BALANCE_ROW)
+            .expect("the broken row");
+        let before = account.booked[broken - 1].balance_after.expect("booked");
+        let row = &account.booked[broken];
+        assert_eq!(
+            row.balance_after,
+            Some(before + row.amount + Decimal::new(100, 2))
+        );
+        assert!(row.booking_date.is_some_and(|d| d > today - Days::new(60)));
+        let newest = account.booked.last().and_then(|r| r.balance_after);
+        assert_eq!(newest, Some(account.closing_booked));
+    }
+
+    #[test]
+    fn the_twins_persona_books_two_identical_rows_on_each_twin_day() {
+        let today = day(2025, 3, 14);
+        let data = generate(persona("twins").expect("a persona"), today);
+        for back in TWIN_DAYS_AGO {
+            let date = today - Days::new(*back);
+            let rows: Vec<_> = data.accounts[0]
+                .booked
+                .iter()
+                .filter(|r| r.booking_date == Some(date))
+                .map(|r| {
+                    (
+                        r.value_date,
+                        r.amount,
+                        r.counterparty_name.clone(),
+                        r.remittance.clone(),
+                    )
+                })
+                .collect();
+            let pairs = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| rows[i + 1..].contains(r))
+                .count();
+            assert!(pairs >= 1, "no identical pair on {date}");
+        }
+    }
+
+    #[test]
+    fn big_books_over_a_hundred_thousand_rows_in_two_years() {
+        let data = generate(persona("big").expect("a persona"), day(2025, 3, 14));
+        assert!(
+            data.accounts[0].booked.len() >= 100_000,
+            "{}",
+            data.accounts[0].booked.len()
+        );
+    }
+
+    #[test]
+    fn dave_goes_back_ten_years() {
+        let today = day(2025, 3, 14);
+        let data = generate(persona("dave").expect("a persona"), today);
+        let first = data.accounts[0].booked.first().and_then(|r| r.booking_date);
+        assert_eq!(first, Some(today - Days::new(3650)));
+    }
+
+    #[test]
+    fn a_slice_by_booking_date_holds_exactly_the_rows_of_those_days() {
+        let data = alice_on(day(2025, 3, 14));
+        let main = &data.accounts[0];
+        let (from, to) = (day(2025, 2, 1), day(2025, 2, 28));
+        let expected: Vec<&str> = main
+            .booked
+            .iter()
+            .filter(|r| r.booking_date.is_some_and(|d| from <= d && d <= to))
+            .map(|r| r.id.as_str())
+            .collect();
+        let sliced: Vec<&str> = main
+            .booked_within(from, to)
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(sliced, expected);
+        assert!(main.booked_within(to, from).is_empty());
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! A simulated bank speaking the Berlin Group NextGenPSD2 account-information subset, with
 //! deterministic personas, for Aisle's tests, demos and local development.
 //!
-//! Sign-in is a redirect SCA: `POST /v1/consents` answers with an `scaRedirect` link; the PSU
-//! approves there (or a test posts to [`headless_approval_url`]) and the consent turns `valid`.
+//! Sign-in is a redirect SCA: `POST /v1/consents` answers with an `scaRedirect` link to the
+//! bank's SCA page. There the PSU logs in (when the TPP sent no `PSU-ID`), enters
+//! [`TEST_PASSWORD`] and [`TEST_OTP`] and approves, which makes the consent `valid` and sends
+//! the PSU back to the TPP. A test does the same headlessly: it posts the page's form, with
+//! `decision=approve`, and expects a `303`. The README lists the personas.
 
 mod accounts;
 mod activity;
 mod cards;
 mod consents;
+mod data_access;
 mod errors;
+mod history;
+mod knobs;
 mod ledger;
 mod middleware;
 mod personas;
@@ -22,6 +28,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use personas::PERSONAS;
+pub use sca::{TEST_OTP, TEST_PASSWORD};
 
 use crate::state::BankState;
 
@@ -42,8 +49,18 @@ pub fn app(options: SandboxOptions) -> Router {
             get(consents::read).delete(consents::delete),
         )
         .route("/v1/consents/{id}/status", get(consents::status))
-        .route("/sca/{id}", get(sca::page))
-        .route("/sca/{id}/approve", post(sca::approve))
+        .route("/sca/{id}", get(sca::page).post(sca::submit))
+        .merge(data_routes(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::latency_and_request_id,
+        ))
+        .with_state(state)
+}
+
+/// The AIS data calls, each admitted (and perhaps faulted) by [`data_access::gate`].
+fn data_routes(state: BankState) -> Router<BankState> {
+    Router::new()
         .route("/v1/accounts", get(accounts::list))
         .route("/v1/accounts/{id}", get(accounts::read))
         .route("/v1/accounts/{id}/balances", get(accounts::balances_of))
@@ -58,11 +75,10 @@ pub fn app(options: SandboxOptions) -> Router {
             "/v1/card-accounts/{id}/transactions",
             get(cards::transactions),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::latency_and_request_id,
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            data_access::gate,
         ))
-        .with_state(state)
 }
 
 /// Serves the bank on `listener` until `shutdown` resolves.
@@ -71,13 +87,15 @@ pub async fn serve(
     options: SandboxOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small answers go out at once instead of waiting on Nagle's algorithm; an importer
+    // paging through `big` makes over a thousand of them on one connection.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(options))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// Turns a consent's `_links.scaRedirect.href` into the URL that approves it without a browser
-/// (the headless path used by Aisle's `/v1/sandbox/sessions`): POST to it, no body.
-pub fn headless_approval_url(sca_redirect: &str) -> String {
-    format!("{sca_redirect}/approve")
 }

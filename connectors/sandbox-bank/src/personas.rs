@@ -1,10 +1,30 @@
-//! Who banks at the sandbox: the fixed facts about each persona. The generated history lives
-//! in [`crate::ledger`]; this module only says what accounts and cards a persona has.
+//! Who banks at the sandbox: the fixed facts about each persona, i.e. what accounts and cards
+//! it has, how its bank behaves ([`Knobs`]) and how its rows deviate ([`RowQuirk`]). The
+//! generated history lives in [`crate::ledger`]; the README describes each persona.
 
-/// The logins the sandbox bank knows (the `PSU-ID` a TPP sends).
-pub const PERSONAS: &[&str] = &["alice", "bob"];
+use std::time::Duration;
 
-/// A persona: a login and the products it holds.
+use crate::knobs::{Fault, Knobs};
+
+/// The logins the sandbox bank knows (the `PSU-ID` a TPP sends, or the login typed on the SCA
+/// page). The crate README says what each one shows.
+pub const PERSONAS: &[&str] = &[
+    "alice",
+    "bob",
+    "dave",
+    "big",
+    "slow",
+    "flaky",
+    "expiring",
+    "garbage",
+    "locked",
+    "short-sca",
+    "twins",
+    "broken-balance",
+    "capped",
+];
+
+/// A persona: a login, the products it holds and how its bank behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct Persona {
     pub login: &'static str,
@@ -12,11 +32,35 @@ pub struct Persona {
     pub owner_name: &'static str,
     /// Named owners with their roles, for joint or business accounts (Berlin Group `ownerNames`).
     pub owners: &'static [(&'static str, &'static str)],
-    /// How many days back the bank keeps this persona's transactions.
-    pub history_days: u32,
+    pub knobs: Knobs,
+    /// How the persona's transaction rows deviate from a tidy bank's.
+    pub quirk: RowQuirk,
     pub accounts: &'static [AccountPlan],
     pub cards: &'static [CardPlan],
 }
+
+/// A deliberate flaw in a persona's transaction rows, for importers to cope with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowQuirk {
+    None,
+    /// Rows carry no `transactionId`, and some days hold two identical booked rows (see
+    /// [`TWIN_DAYS_AGO`]), so an importer must fingerprint rows and still keep both twins.
+    TwinsWithoutIds,
+    /// One booked row in the last 60 days (id [`BROKEN_BALANCE_ROW`], see
+    /// [`BROKEN_BALANCE_DAYS_AGO`]) has a `balanceAfterTransaction` 1.00 above its predecessor
+    /// plus its amount; every later balance carries the same 1.00.
+    BrokenBalance,
+}
+
+/// How many days before today the twins persona shows a pair of identical booked rows: one
+/// day inside the free 90 days, one that needs the SCA history window.
+pub const TWIN_DAYS_AGO: &[u64] = &[7, 120];
+
+/// The `transactionId` of the one row whose balance does not add up.
+pub const BROKEN_BALANCE_ROW: &str = "broken-balance-row";
+
+/// The broken row is the last booked row on or before this many days ago.
+pub const BROKEN_BALANCE_DAYS_AGO: u64 = 30;
 
 /// What kind of activity an account shows; drives the generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +71,8 @@ pub enum Activity {
     Savings,
     /// Customer payments in several times a week; suppliers, payroll and tax out.
     Business,
+    /// A shop till: about 150 card takings a day and a nightly sweep of most of them.
+    Retail,
 }
 
 /// One payment account of a persona.
@@ -54,29 +100,57 @@ pub struct CardPlan {
 /// The bank code of the sandbox bank inside its IBANs.
 pub const BANK_CODE: &str = "10020030";
 
+/// Two years, what most personas' accounts go back.
+const TWO_YEARS: u32 = 730;
+
+const fn current_account(account_number: &'static str) -> AccountPlan {
+    AccountPlan {
+        name: "Main account",
+        product: "Girokonto",
+        cash_account_type: "CACC",
+        account_number,
+        opening_cents: 250_000,
+        activity: Activity::Household,
+    }
+}
+
+/// A persona with one household current account and no cards.
+const fn household(
+    login: &'static str,
+    owner_name: &'static str,
+    accounts: &'static [AccountPlan],
+    knobs: Knobs,
+) -> Persona {
+    Persona {
+        login,
+        owner_name,
+        owners: &[],
+        knobs,
+        quirk: RowQuirk::None,
+        accounts,
+        cards: &[],
+    }
+}
+
+const ALICE_ACCOUNTS: &[AccountPlan] = &[
+    current_account("0012345678"),
+    AccountPlan {
+        name: "Savings",
+        product: "Tagesgeld",
+        cash_account_type: "SVGS",
+        account_number: "0012345679",
+        opening_cents: 500_000,
+        activity: Activity::Savings,
+    },
+];
+
 const ALICE: Persona = Persona {
     login: "alice",
     owner_name: "Alice Example",
     owners: &[],
-    history_days: 730,
-    accounts: &[
-        AccountPlan {
-            name: "Main account",
-            product: "Girokonto",
-            cash_account_type: "CACC",
-            account_number: "0012345678",
-            opening_cents: 250_000,
-            activity: Activity::Household,
-        },
-        AccountPlan {
-            name: "Savings",
-            product: "Tagesgeld",
-            cash_account_type: "SVGS",
-            account_number: "0012345679",
-            opening_cents: 500_000,
-            activity: Activity::Savings,
-        },
-    ],
+    knobs: Knobs::with_history(TWO_YEARS),
+    quirk: RowQuirk::None,
+    accounts: ALICE_ACCOUNTS,
     cards: &[CardPlan {
         name: "Alice Example Visa",
         product: "Visa Classic",
@@ -91,7 +165,8 @@ const BOB: Persona = Persona {
     // "co-owner" is a proprietary role: the spec lists "owner", "legalRepresentative" and
     // "authorisedUser" as examples of proprietary codes, and banks add their own.
     owners: &[("Bob Builder", "owner"), ("Carol Builder", "co-owner")],
-    history_days: 730,
+    knobs: Knobs::with_history(TWO_YEARS),
+    quirk: RowQuirk::None,
     accounts: &[AccountPlan {
         name: "Bob Builder GmbH",
         product: "Business Account",
@@ -103,9 +178,149 @@ const BOB: Persona = Persona {
     cards: &[],
 };
 
+const DAVE: Persona = household(
+    "dave",
+    "Dave Example",
+    &[current_account("0023456781")],
+    Knobs::with_history(3650),
+);
+
+const BIG: Persona = household(
+    "big",
+    "Big Kiosk GmbH",
+    &[AccountPlan {
+        name: "Kiosk takings",
+        product: "Business Account",
+        cash_account_type: "CACC",
+        account_number: "0034567812",
+        opening_cents: 1_000_000,
+        activity: Activity::Retail,
+    }],
+    Knobs::with_history(TWO_YEARS),
+);
+
+const SLOW: Persona = household(
+    "slow",
+    "Sam Slow",
+    &[current_account("0045678123")],
+    Knobs {
+        extra_latency: Duration::from_millis(500),
+        ..Knobs::with_history(TWO_YEARS)
+    },
+);
+
+const FLAKY: Persona = household(
+    "flaky",
+    "Fran Flaky",
+    &[current_account("0056781234")],
+    Knobs {
+        fault: Fault::Flaky,
+        ..Knobs::with_history(TWO_YEARS)
+    },
+);
+
+const EXPIRING: Persona = household(
+    "expiring",
+    "Eve Expiring",
+    &[current_account("0067812345")],
+    Knobs {
+        fault: Fault::ExpiresAfter(6),
+        ..Knobs::with_history(TWO_YEARS)
+    },
+);
+
+const GARBAGE: Persona = household(
+    "garbage",
+    "Gary Garbage",
+    &[current_account("0078123456")],
+    Knobs {
+        fault: Fault::GarbageTransactions,
+        ..Knobs::with_history(TWO_YEARS)
+    },
+);
+
+const LOCKED: Persona = household(
+    "locked",
+    "Lou Locked",
+    &[current_account("0081234567")],
+    Knobs {
+        fault: Fault::Locked,
+        ..Knobs::with_history(TWO_YEARS)
+    },
+);
+
+const SHORT_SCA: Persona = Persona {
+    login: "short-sca",
+    owner_name: "Sasha Short",
+    knobs: Knobs {
+        sca_history_window: Duration::from_secs(5),
+        ..Knobs::with_history(TWO_YEARS)
+    },
+    accounts: &[
+        current_account("0013579246"),
+        AccountPlan {
+            account_number: "0013579247",
+            ..ALICE_ACCOUNTS[1]
+        },
+    ],
+    cards: &[CardPlan {
+        name: "Sasha Short Visa",
+        masked_pan: "492181xxxxxx8642",
+        ..ALICE.cards[0]
+    }],
+    ..ALICE
+};
+
+const TWINS: Persona = Persona {
+    quirk: RowQuirk::TwinsWithoutIds,
+    ..household(
+        "twins",
+        "Tia Twins",
+        &[current_account("0024681357")],
+        Knobs::with_history(TWO_YEARS),
+    )
+};
+
+const BROKEN_BALANCE: Persona = Persona {
+    quirk: RowQuirk::BrokenBalance,
+    ..household(
+        "broken-balance",
+        "Bea Broken",
+        &[current_account("0035792468")],
+        Knobs::with_history(TWO_YEARS),
+    )
+};
+
+const CAPPED: Persona = household(
+    "capped",
+    "Cap Capped",
+    &[current_account("0046813579")],
+    Knobs {
+        max_days_per_request: Some(31),
+        page_size: 25,
+        ..Knobs::with_history(TWO_YEARS)
+    },
+);
+
+const ALL: &[&Persona] = &[
+    &ALICE,
+    &BOB,
+    &DAVE,
+    &BIG,
+    &SLOW,
+    &FLAKY,
+    &EXPIRING,
+    &GARBAGE,
+    &LOCKED,
+    &SHORT_SCA,
+    &TWINS,
+    &BROKEN_BALANCE,
+    &CAPPED,
+];
+
 /// The persona with this login, if the bank knows it.
 pub fn persona(login: &str) -> Option<&'static Persona> {
-    [&ALICE, &BOB].into_iter().find(|p| p.login == login)
+    ALL.iter().copied().find(|p| p.login == login)
 }
 
 /// A German IBAN with correct ISO 7064 check digits, so validators downstream accept it.
@@ -124,11 +339,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_listed_login_is_a_persona() {
+    fn every_listed_login_is_a_persona_and_every_persona_is_listed() {
         for login in PERSONAS {
             assert!(persona(login).is_some(), "{login}");
         }
+        let logins: Vec<&str> = ALL.iter().map(|p| p.login).collect();
+        assert_eq!(logins, PERSONAS);
         assert!(persona("mallory").is_none());
+    }
+
+    #[test]
+    fn no_two_personas_share_an_account_number() {
+        let mut numbers: Vec<&str> = ALL
+            .iter()
+            .flat_map(|p| p.accounts.iter().map(|a| a.account_number))
+            .collect();
+        let total = numbers.len();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), total);
     }
 
     #[test]

@@ -8,9 +8,6 @@ use serde_json::{Value, json};
 
 use crate::errors::BankError;
 
-/// Rows per page, booked and pending together.
-pub const PAGE_SIZE: usize = 100;
-
 /// Which rows a report includes (Berlin Group `bookingStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BookingStatus {
@@ -48,12 +45,9 @@ pub struct ReportQuery {
 }
 
 impl ReportQuery {
-    /// Validates the query against the bank's history; a `dateTo` in the future means today.
-    pub fn parse(
-        query: &HashMap<String, String>,
-        history_start: NaiveDate,
-        today: NaiveDate,
-    ) -> Result<Self, BankError> {
+    /// Parses the query; a missing or future `dateTo` means today. Which history may be
+    /// read is [`crate::history`]'s to say.
+    pub fn parse(query: &HashMap<String, String>, today: NaiveDate) -> Result<Self, BankError> {
         let date = |name: &str| -> Result<Option<NaiveDate>, BankError> {
             query
                 .get(name)
@@ -68,11 +62,6 @@ impl ReportQuery {
         };
         let from = date("dateFrom")?.ok_or_else(|| BankError::format("dateFrom is required"))?;
         let to = date("dateTo")?.map_or(today, |to| to.min(today));
-        if from < history_start {
-            return Err(BankError::period_invalid(format!(
-                "This bank keeps transactions from {history_start} on"
-            )));
-        }
         if from > to {
             return Err(BankError::period_invalid("dateFrom lies after dateTo"));
         }
@@ -119,7 +108,7 @@ impl ReportQuery {
     }
 }
 
-/// One page of a report: booked rows first, then pending, [`PAGE_SIZE`] in all.
+/// One page of a report: booked rows first, then pending, a page size in all.
 pub struct ReportPage<'a, B, P> {
     pub booked: Vec<&'a B>,
     pub pending: Vec<&'a P>,
@@ -130,11 +119,12 @@ pub struct ReportPage<'a, B, P> {
 pub fn paginate<'a, B, P>(
     query: &ReportQuery,
     path: &str,
-    booked: Vec<&'a B>,
+    page_size: usize,
+    booked: &'a [B],
     pending: Vec<&'a P>,
 ) -> ReportPage<'a, B, P> {
-    let start = (query.page - 1).saturating_mul(PAGE_SIZE);
-    let end = start.saturating_add(PAGE_SIZE);
+    let start = (query.page - 1).saturating_mul(page_size);
+    let end = start.saturating_add(page_size);
     let total = booked.len() + pending.len();
     let slice = |len_before: usize, len: usize| {
         let from = start.clamp(len_before, len_before + len) - len_before;
@@ -149,8 +139,12 @@ pub fn paginate<'a, B, P>(
         json!({})
     };
     ReportPage {
-        booked: booked[booked_range].to_vec(),
-        pending: pending[pending_range].to_vec(),
+        booked: booked
+            .get(booked_range)
+            .unwrap_or_default()
+            .iter()
+            .collect(),
+        pending: pending.get(pending_range).unwrap_or_default().to_vec(),
         links,
     }
 }
@@ -187,20 +181,22 @@ mod tests {
             ("dateTo", "2025-12-31"),
             ("bookingStatus", "both"),
         ]);
-        let parsed = ReportQuery::parse(&q, day(1), day(14)).expect("valid query");
+        let parsed = ReportQuery::parse(&q, day(14)).expect("valid query");
         assert_eq!(parsed.to, day(14));
     }
 
     #[test]
-    fn history_older_than_the_bank_keeps_is_a_period_error() {
-        let q = query(&[("dateFrom", "2025-02-01"), ("bookingStatus", "both")]);
-        let err = ReportQuery::parse(&q, day(1), day(14)).expect_err("too old");
+    fn a_reversed_range_is_a_period_error_and_a_bad_date_a_format_error() {
+        let q = query(&[
+            ("dateFrom", "2025-03-10"),
+            ("dateTo", "2025-03-01"),
+            ("bookingStatus", "both"),
+        ]);
+        let err = ReportQuery::parse(&q, day(14)).expect_err("reversed");
         assert_eq!(err.code, "PERIOD_INVALID");
         let q = query(&[("dateFrom", "yesterday"), ("bookingStatus", "both")]);
         assert_eq!(
-            ReportQuery::parse(&q, day(1), day(14))
-                .expect_err("bad")
-                .code,
+            ReportQuery::parse(&q, day(14)).expect_err("bad").code,
             "FORMAT_ERROR"
         );
     }
@@ -215,31 +211,16 @@ mod tests {
             status: BookingStatus::Both,
             page,
         };
-        let first = paginate(
-            &q(1),
-            "/x",
-            booked.iter().collect(),
-            pending.iter().collect(),
-        );
+        let first = paginate(&q(1), "/x", 100, &booked, pending.iter().collect());
         assert_eq!((first.booked.len(), first.pending.len()), (100, 0));
         assert!(
             first.links["next"]["href"]
                 .as_str()
                 .is_some_and(|h| h.ends_with("page=2"))
         );
-        let second = paginate(
-            &q(2),
-            "/x",
-            booked.iter().collect(),
-            pending.iter().collect(),
-        );
+        let second = paginate(&q(2), "/x", 100, &booked, pending.iter().collect());
         assert_eq!((second.booked.len(), second.pending.len()), (50, 50));
-        let third = paginate(
-            &q(3),
-            "/x",
-            booked.iter().collect(),
-            pending.iter().collect(),
-        );
+        let third = paginate(&q(3), "/x", 100, &booked, pending.iter().collect());
         assert_eq!((third.booked.len(), third.pending.len()), (0, 10));
         assert!(third.links.get("next").is_none());
     }

@@ -1,14 +1,23 @@
-//! The bank's SCA pages: where the PSU approves a consent before returning to the TPP.
+//! The bank's SCA page: where the PSU logs in (if the TPP did not say who), enters password
+//! and one-time code, and approves or denies the consent before returning to the TPP.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 
 use crate::errors::BankError;
-use crate::state::{BankState, ConsentStatus};
+use crate::knobs::Fault;
+use crate::personas::persona;
+use crate::state::{BankState, Consent, ConsentStatus};
 
-/// The approval page. Deliberately tiny: one button that posts to the approve URL.
+/// The password every persona signs in with on the SCA page.
+pub const TEST_PASSWORD: &str = "sandbox";
+
+/// The one-time code every persona's SCA accepts.
+pub const TEST_OTP: &str = "123456";
+
 pub async fn page(
     State(state): State<BankState>,
     Path(id): Path<String>,
@@ -16,37 +25,221 @@ pub async fn page(
     let consent = state
         .consent(&id)
         .ok_or_else(|| BankError::resource_unknown("No such consent"))?;
-    // The id is a UUID we minted and the name is ours, so nothing here needs HTML escaping.
-    Ok(Html(format!(
-        "<!doctype html><html><head><title>Sandbox Bank</title></head><body>\
-         <h1>Sandbox Bank</h1><p>{} asks to read your accounts.</p>\
-         <form method=\"post\" action=\"/sca/{id}/approve\"><button type=\"submit\">Approve</button></form>\
-         </body></html>",
-        consent.persona.owner_name
-    )))
+    if consent.status != ConsentStatus::Received {
+        return Ok(Html(settled_page(consent.status_on(state.today()))));
+    }
+    Ok(Html(form_page(&consent, None, "")))
 }
 
-/// Approves the consent and sends the PSU back to the TPP.
-pub async fn approve(
+/// What the PSU decided on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Approve,
+    Deny,
+}
+
+/// The posted form, `application/x-www-form-urlencoded`.
+#[derive(Debug, Default)]
+struct ScaForm {
+    login: String,
+    password: String,
+    otp: String,
+    decision: Option<String>,
+}
+
+impl ScaForm {
+    fn parse(body: &[u8]) -> Self {
+        url::form_urlencoded::parse(body).fold(Self::default(), |mut form, (name, value)| {
+            match name.as_ref() {
+                "login" => form.login = value.trim().to_owned(),
+                "password" => form.password = value.into_owned(),
+                "otp" => form.otp = value.trim().to_owned(),
+                "decision" => form.decision = Some(value.into_owned()),
+                _ => {}
+            }
+            form
+        })
+    }
+}
+
+/// Where a submitted form leads.
+enum Outcome {
+    /// Back to the TPP, with a 303.
+    Redirect(String),
+    /// The same page again, with a message; the consent is unchanged.
+    AskAgain(&'static str),
+}
+
+/// Decides the consent and sends the PSU back to the TPP, or shows the page again.
+pub async fn submit(
     State(state): State<BankState>,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Response, BankError> {
+    let form = ScaForm::parse(&body);
+    let decision = match form.decision.as_deref() {
+        Some("approve") => Decision::Approve,
+        Some("deny") => Decision::Deny,
+        _ => return Err(BankError::format("decision must be approve or deny")),
+    };
     let outcome = state
-        .update_consent(&id, |consent| match consent.status {
-            ConsentStatus::Received => {
-                consent.status = ConsentStatus::Valid;
-                consent.sca_at = Some(Utc::now());
-                Ok(consent.redirect_uri.clone())
+        .update_consent(&id, |consent| decide(consent, decision, &form))
+        .ok_or_else(|| BankError::resource_unknown("No such consent"))??;
+    match outcome {
+        Outcome::Redirect(location) => {
+            Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
+        }
+        Outcome::AskAgain(message) => {
+            let consent = state
+                .consent(&id)
+                .ok_or_else(|| BankError::resource_unknown("No such consent"))?;
+            Ok(Html(form_page(&consent, Some(message), &form.login)).into_response())
+        }
+    }
+}
+
+fn decide(consent: &mut Consent, decision: Decision, form: &ScaForm) -> Result<Outcome, BankError> {
+    match (consent.status, decision) {
+        (ConsentStatus::Received, _) => {}
+        // Approving twice (a double click) lands on the same redirect.
+        (ConsentStatus::Valid, Decision::Approve) => {
+            return Ok(Outcome::Redirect(consent.redirect_uri.clone()));
+        }
+        (status, _) => {
+            return Err(BankError::status_invalid(format!(
+                "The consent is {} and cannot be decided again",
+                status.as_str()
+            )));
+        }
+    }
+    if decision == Decision::Deny {
+        return Ok(reject(consent, "access_denied"));
+    }
+    let persona = match consent.persona {
+        Some(persona) => persona,
+        None if form.login.is_empty() => return Ok(Outcome::AskAgain("Please enter your login.")),
+        None => match persona(&form.login) {
+            Some(persona) => persona,
+            None => {
+                return Ok(Outcome::AskAgain(
+                    "This login is not known to the Sandbox Bank.",
+                ));
             }
-            // Approving twice (a double click) lands on the same redirect.
-            ConsentStatus::Valid => Ok(consent.redirect_uri.clone()),
-            ConsentStatus::TerminatedByTpp => Err(BankError::status_invalid(
-                "The consent was terminated and cannot be approved",
-            )),
-        })
-        .ok_or_else(|| BankError::resource_unknown("No such consent"))?;
-    let redirect_uri = outcome?;
-    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    let location = format!("{redirect_uri}{separator}consentId={id}");
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
+        },
+    };
+    if persona.knobs.fault == Fault::Locked {
+        return Ok(reject(consent, "access_blocked"));
+    }
+    if form.password != TEST_PASSWORD || form.otp != TEST_OTP {
+        return Ok(reject(consent, "invalid_credentials"));
+    }
+    consent.persona = Some(persona);
+    consent.status = ConsentStatus::Valid;
+    consent.sca_at = Some(Utc::now());
+    // Exactly as the TPP sent it: it carries the TPP's own state.
+    Ok(Outcome::Redirect(consent.redirect_uri.clone()))
+}
+
+fn reject(consent: &mut Consent, error: &str) -> Outcome {
+    consent.status = ConsentStatus::Rejected;
+    Outcome::Redirect(consent.nok_location(error))
+}
+
+/// The page's frame, around `content`.
+fn html_page(content: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Sandbox Bank</title>\n</head>\n<body>\n<main>\n<h1>Sandbox Bank</h1>\n\
+         {content}</main>\n</body>\n</html>\n"
+    )
+}
+
+/// The sign-in form for `consent`; `login` refills the login field after an error.
+fn form_page(consent: &Consent, error: Option<&str>, login: &str) -> String {
+    let mut content = String::from(
+        "<p>A third party asks to read your accounts, balances and transactions.</p>\n",
+    );
+    if let Some(persona) = consent.persona {
+        content.push_str(&format!(
+            "<p>Signing in as <strong>{}</strong>.</p>\n",
+            escape(persona.owner_name)
+        ));
+    }
+    if let Some(message) = error {
+        content.push_str(&format!("<p role=\"alert\">{}</p>\n", escape(message)));
+    }
+    content.push_str(&format!(
+        "<form method=\"post\" action=\"/sca/{}\">\n",
+        escape(&consent.id)
+    ));
+    if consent.persona.is_none() {
+        content.push_str(&format!(
+            "<p><label for=\"login\">Login</label>\n\
+             <input id=\"login\" name=\"login\" autocomplete=\"username\" required value=\"{}\"></p>\n",
+            escape(login)
+        ));
+    }
+    content.push_str(
+        "<p><label for=\"password\">Password</label>\n\
+         <input id=\"password\" name=\"password\" type=\"password\" \
+         autocomplete=\"current-password\" required></p>\n\
+         <p><label for=\"otp\">One-time code</label>\n\
+         <input id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
+         required></p>\n\
+         <p><button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\n\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button></p>\n\
+         </form>\n",
+    );
+    content.push_str(&format!(
+        "<p><small>Sandbox: the password is <code>{}</code> and the code <code>{}</code>.</small></p>\n",
+        escape(TEST_PASSWORD),
+        escape(TEST_OTP)
+    ));
+    html_page(&content)
+}
+
+/// The page for a consent that was already approved, rejected or ended.
+fn settled_page(status: &str) -> String {
+    html_page(&format!(
+        "<p>This request is already {}; there is nothing left to decide.</p>\n",
+        escape(status)
+    ))
+}
+
+/// Escapes text for an HTML element or a quoted attribute.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_interpolated_text_is_escaped() {
+        assert_eq!(
+            escape("<a href=\"x\">O'Neil & co</a>"),
+            "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn the_form_is_read_from_url_encoded_fields() {
+        let form = ScaForm::parse(b"login=+alice+&password=s%26b&otp=123456&decision=approve");
+        assert_eq!(form.login, "alice");
+        assert_eq!(form.password, "s&b");
+        assert_eq!(form.decision.as_deref(), Some("approve"));
+    }
 }

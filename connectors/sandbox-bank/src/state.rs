@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use crate::knobs::Fault;
 use crate::ledger::{self, PersonaData};
 use crate::personas::Persona;
 
@@ -27,6 +28,8 @@ struct Inner {
 pub enum ConsentStatus {
     Received,
     Valid,
+    /// The PSU denied it or failed SCA.
+    Rejected,
     TerminatedByTpp,
 }
 
@@ -35,6 +38,7 @@ impl ConsentStatus {
         match self {
             Self::Received => "received",
             Self::Valid => "valid",
+            Self::Rejected => "rejected",
             Self::TerminatedByTpp => "terminatedByTpp",
         }
     }
@@ -44,8 +48,12 @@ impl ConsentStatus {
 #[derive(Debug, Clone)]
 pub struct Consent {
     pub id: String,
-    pub persona: &'static Persona,
+    /// `None` until the PSU names themself on the SCA page, when the TPP sent no `PSU-ID`.
+    pub persona: Option<&'static Persona>,
+    /// `TPP-Redirect-URI`, exactly as the TPP sent it.
     pub redirect_uri: String,
+    /// `TPP-Nok-Redirect-URI`, where a failed SCA goes if the TPP gave one.
+    pub nok_redirect_uri: Option<String>,
     pub access: Value,
     pub recurring_indicator: bool,
     pub valid_until: NaiveDate,
@@ -53,14 +61,42 @@ pub struct Consent {
     pub status: ConsentStatus,
     /// When the PSU approved it.
     pub sca_at: Option<DateTime<Utc>>,
+    /// AIS data calls admitted while the consent was valid; drives the flaky persona.
+    pub data_calls: u32,
+    /// Successful AIS data calls, plus those still running; drives the expiring persona.
+    pub spent_calls: u32,
 }
 
 impl Consent {
-    /// The status as the TPP sees it now: a valid consent past `validUntil` has expired.
+    /// The status as the TPP sees it now: a valid consent past `validUntil`, or past its
+    /// persona's call budget, has expired.
     pub fn status_on(&self, today: NaiveDate) -> &'static str {
         match self.status {
-            ConsentStatus::Valid if self.valid_until < today => "expired",
+            ConsentStatus::Valid if self.valid_until < today || self.budget_spent() => "expired",
             status => status.as_str(),
+        }
+    }
+
+    fn budget_spent(&self) -> bool {
+        match self.persona.map(|p| p.knobs.fault) {
+            Some(Fault::ExpiresAfter(calls)) => self.spent_calls >= calls,
+            _ => false,
+        }
+    }
+
+    /// Where the PSU goes after a failed or denied SCA, with `error` appended.
+    pub fn nok_location(&self, error: &str) -> String {
+        let target = self
+            .nok_redirect_uri
+            .as_deref()
+            .unwrap_or(&self.redirect_uri);
+        match url::Url::parse(target) {
+            Ok(mut url) => {
+                url.query_pairs_mut().append_pair("error", error);
+                url.into()
+            }
+            // Consent creation only accepts absolute URLs, so this is a safety net, not a path.
+            Err(_) => format!("{target}?error={error}"),
         }
     }
 }
@@ -117,15 +153,25 @@ impl BankState {
     /// The persona's data as of today, generated on first use and cached for the day.
     pub fn persona_data(&self, persona: &'static Persona) -> Arc<PersonaData> {
         let today = self.today();
-        let mut cache = self
-            .inner
-            .data
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match cache.get(persona.login) {
-            Some(data) if data.today == today => Arc::clone(data),
+        let cached = {
+            let cache = self
+                .inner
+                .data
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            cache.get(persona.login).cloned()
+        };
+        match cached {
+            Some(data) if data.today == today => data,
+            // Generated outside the lock: `big` takes a moment, and other personas' requests
+            // should not wait for it. Two racing requests both generate the same data.
             _ => {
                 let data = Arc::new(ledger::generate(persona, today));
+                let mut cache = self
+                    .inner
+                    .data
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 cache.insert(persona.login, Arc::clone(&data));
                 data
             }

@@ -1,50 +1,14 @@
 //! The sandbox bank over real HTTP: consent, approval, then account data.
 
-use aisle_sandbox_bank::{SandboxOptions, headless_approval_url, serve};
+mod common;
+
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
-/// Starts a bank on a free port; it stops when the test's runtime ends.
-async fn start_bank() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a free port");
-    let address = listener.local_addr().expect("local address");
-    tokio::spawn(serve(
-        listener,
-        SandboxOptions::default(),
-        std::future::pending(),
-    ));
-    format!("http://{address}")
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("client")
-}
+use common::{REDIRECT_URI, approve, client, code_of, start_bank};
 
 async fn create_consent(bank: &str, psu: &str) -> reqwest::Response {
-    client()
-        .post(format!("{bank}/v1/consents"))
-        .header("PSU-ID", psu)
-        .header("TPP-Redirect-URI", "https://tpp.example/back?state=1")
-        .header("X-Request-ID", "req-1")
-        .json(&json!({
-            "access": {"allPsd2": "allAccounts"},
-            "recurringIndicator": "false",
-            "validUntil": "2999-01-01",
-            "frequencyPerDay": 4
-        }))
-        .send()
-        .await
-        .expect("consent request")
-}
-
-fn code_of(body: &Value) -> &str {
-    body["tppMessages"][0]["code"].as_str().unwrap_or_default()
+    common::create_consent_with(bank, &[("PSU-ID", psu), ("X-Request-ID", "req-1")]).await
 }
 
 #[tokio::test]
@@ -72,16 +36,9 @@ async fn an_approved_consent_reads_accounts_and_a_terminated_one_does_not() {
         "CONSENT_INVALID"
     );
 
-    let approved = client()
-        .post(headless_approval_url(sca))
-        .send()
-        .await
-        .expect("approve");
+    let approved = approve(sca).await;
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        approved.headers()["location"],
-        format!("https://tpp.example/back?state=1&consentId={consent_id}").as_str()
-    );
+    assert_eq!(approved.headers()["location"], REDIRECT_URI);
 
     let status: Value = client()
         .get(format!("{bank}/v1/consents/{consent_id}/status"))
@@ -168,11 +125,7 @@ async fn bobs_business_account_lists_both_owners() {
     let sca = created["_links"]["scaRedirect"]["href"]
         .as_str()
         .expect("sca");
-    client()
-        .post(headless_approval_url(sca))
-        .send()
-        .await
-        .expect("approve");
+    approve(sca).await;
     let accounts: Value = client()
         .get(format!("{bank}/v1/accounts"))
         .header("Consent-ID", consent_id)
