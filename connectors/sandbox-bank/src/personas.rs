@@ -22,6 +22,7 @@ pub const PERSONAS: &[&str] = &[
     "twins",
     "broken-balance",
     "capped",
+    "trio",
 ];
 
 /// A persona: a login, the products it holds and how its bank behaves.
@@ -302,6 +303,18 @@ const CAPPED: Persona = household(
     },
 );
 
+/// The benchmark's owner (`just bench`): three household accounts, two years.
+const TRIO: Persona = household(
+    "trio",
+    "Theo Trio",
+    &[
+        current_account("0055500001"),
+        current_account("0055500002"),
+        current_account("0055500003"),
+    ],
+    Knobs::with_history(TWO_YEARS),
+);
+
 const ALL: &[&Persona] = &[
     &ALICE,
     &BOB,
@@ -316,6 +329,7 @@ const ALL: &[&Persona] = &[
     &TWINS,
     &BROKEN_BALANCE,
     &CAPPED,
+    &TRIO,
 ];
 
 /// The persona with this login, if the bank knows it.
