@@ -4,13 +4,16 @@
 //! Sign-in is a redirect SCA: `POST /v1/consents` answers with an `scaRedirect` link; the PSU
 //! approves there (or a test posts to [`headless_approval_url`]) and the consent turns `valid`.
 
+pub mod account_service;
 mod accounts;
 mod activity;
 mod cards;
 mod consents;
 mod errors;
+mod form_identities;
 mod ledger;
 mod middleware;
+pub mod partner_account;
 mod personas;
 mod report;
 mod sca;
@@ -30,6 +33,10 @@ use crate::state::BankState;
 pub struct SandboxOptions {
     /// Added to every response, to make a slow bank.
     pub latency: Duration,
+    /// What the partner account face (`/partner`) expects from its partner.
+    pub partner_account: partner_account::PartnerAccountFace,
+    /// The client credentials the account service face (`/account-service`) expects.
+    pub account_service: account_service::AccountServiceFace,
 }
 
 /// The whole bank, its state inside.
@@ -58,6 +65,14 @@ pub fn app(options: SandboxOptions) -> Router {
             "/v1/card-accounts/{id}/transactions",
             get(cards::transactions),
         )
+        .nest(
+            "/partner",
+            partner_account::router(&options.partner_account),
+        )
+        .nest(
+            "/account-service",
+            account_service::router(&options.account_service),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::latency_and_request_id,
@@ -80,4 +95,11 @@ pub async fn serve(
 /// (the headless path used by Aisle's `/v1/sandbox/sessions`): POST to it, no body.
 pub fn headless_approval_url(sca_redirect: &str) -> String {
     format!("{sca_redirect}/approve")
+}
+
+/// The value persona `login` types into the sign-in form field `field` of the partner account
+/// or account service face (`accountReference`, `birthDate`, `legalId`, `phoneNumber`, `otp`);
+/// `None` for an unknown login or field. Aisle's headless sandbox sign-in fills forms with it.
+pub fn form_answer(login: &str, field: &str) -> Option<String> {
+    form_identities::form_answer(login, field)
 }
