@@ -4,8 +4,11 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use sqlx::types::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::engine::receipt::Receipt;
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -19,6 +22,7 @@ pub struct ImportResult {
 #[serde(rename_all = "camelCase")]
 pub struct OwnerView {
     pub name: String,
+    pub title: Option<String>,
     /// `OWNER`, `CO_OWNER`, `ATTORNEY` or `OTHER`.
     pub kind: String,
     pub address: Option<String>,
@@ -26,6 +30,8 @@ pub struct OwnerView {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub national_id: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub nationality: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -45,10 +51,19 @@ pub struct AccountView {
     pub account_type: Option<String>,
     pub status: Option<String>,
     pub owner_names: Vec<String>,
+    pub opened_on: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    #[schema(value_type = Option<String>)]
+    pub min_allowed_balance: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub max_allowed_balance: Option<Decimal>,
     #[sqlx(skip)]
     pub balances: Vec<BalanceView>,
     #[sqlx(skip)]
     pub transactions: Transactions<TransactionView>,
+    /// What history was asked for and obtained, and why anything is missing.
+    #[schema(value_type = Option<Receipt>)]
+    pub receipt: Option<Json<Receipt>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -127,6 +142,8 @@ pub struct CardView {
     pub balances: Vec<BalanceView>,
     #[sqlx(skip)]
     pub transactions: Transactions<CardTransactionView>,
+    #[schema(value_type = Option<Receipt>)]
+    pub receipt: Option<Json<Receipt>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]

@@ -5,12 +5,22 @@
 
 use std::{sync::Arc, time::Duration};
 
-use aisle_sdk::{BankSession, Connector, ConnectorError, Page, PageCursor};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aisle_sdk::{BankSession, CardTransaction, Connector, ConnectorError, Transaction};
 use chrono::Utc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{identity, outcome, planner, retry::RetryPolicy};
+use super::{
+    collect::{Collected, collect, not_supported},
+    continuity,
+    history::{HistoryFetch, Listing, Row},
+    outcome,
+    pace::Pace,
+    planner::{Plan, PlanInput},
+    retry::RetryPolicy,
+};
 use crate::{
     registry::Registry,
     store::{
@@ -146,7 +156,8 @@ async fn fetch_and_store(
         command_id: command.id,
     };
     let profile = connector.profile();
-    let mut progress = Progress::stage("owners");
+    let pace = Pace::for_bank(profile);
+    let mut progress = Progress::stage("accounts");
     let report = async |progress: &Progress| {
         commands::set_progress(pool, scope.client_id, scope.command_id, progress).await
     };
@@ -155,93 +166,133 @@ async fn fetch_and_store(
     let mut conn = pool.acquire().await?;
     results::clear(&mut conn, scope).await?;
 
-    let owners = if profile.supports.owners {
-        optional(retry.run(|| connector.owners(session)).await)?
-    } else {
-        Vec::new()
-    };
+    // Owners, accounts and cards do not depend on each other: read them at once.
+    let (owners, accounts, cards) = tokio::join!(
+        async {
+            if profile.supports.owners {
+                optional(paced(&pace, retry, || connector.owners(session)).await)
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        paced(&pace, retry, || connector.accounts(session)),
+        async {
+            if profile.supports.cards {
+                optional(paced(&pace, retry, || connector.cards(session)).await)
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
+    let (owners, accounts, cards) = (owners?, accounts?, cards?);
     results::insert_owners(&mut conn, scope, &owners).await?;
 
-    progress.stage = "accounts".into();
-    report(&progress).await?;
-    let accounts = retry.run(|| connector.accounts(session)).await?;
-    let cards = if profile.supports.cards {
-        optional(retry.run(|| connector.cards(session)).await)?
-    } else {
-        Vec::new()
-    };
-
-    let today = Utc::now().date_naive();
-    let oldest = planner::oldest_day(command.since, today, profile, max_import_date);
-    let windows = planner::windows(oldest, today, profile);
+    let plan = Plan::new(PlanInput {
+        today: Utc::now().date_naive(),
+        since: command.since,
+        max_import_date,
+        profile,
+    });
+    let mut listings = Vec::new();
+    if profile.supports.transactions {
+        listings.extend(accounts.iter().map(Listing::Account));
+    }
+    listings.extend(cards.iter().map(Listing::Card));
+    progress.stage = "history".into();
     progress.windows_total =
-        u32::try_from((accounts.len() + cards.len()) * windows.len()).unwrap_or(u32::MAX);
+        u32::try_from(listings.len() * plan.windows_per_listing()).unwrap_or(u32::MAX);
+    report(&progress).await?;
 
-    progress.stage = "transactions".into();
+    let windows_done = AtomicU32::new(0);
+    let fetch = HistoryFetch::new(connector, session, retry, &pace, &windows_done);
+    let history = fetch.run(&listings, &plan);
+    tokio::pin!(history);
+    let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+    let (runs, halt) = loop {
+        tokio::select! {
+            fetched = &mut history => break fetched,
+            _ = ticker.tick() => {
+                progress.windows_done = windows_done.load(Ordering::Relaxed);
+                report(&progress).await?;
+            }
+        }
+    };
+    // Only a rate limit keeps what was fetched (its receipts say so); any other bank error
+    // fails the import, and half an import is not stored as if it were a result.
+    if let Some(error) = halt.as_ref()
+        && !matches!(error, ConnectorError::RateLimited { .. })
+    {
+        return Err(Stop::Bank(error.clone()));
+    }
+
+    progress.stage = "storing".into();
+    progress.windows_done = windows_done.load(Ordering::Relaxed);
+    report(&progress).await?;
+    let mut collected = collect(&plan, runs, listings.len()).into_iter();
     for (position, account) in accounts.iter().enumerate() {
-        let account_row = results::insert_account(&mut conn, scope, position, account).await?;
-        let mut rows = Vec::new();
-        for window in &windows {
-            let window = *window;
-            let fetch = |page: Option<PageCursor>| async move {
-                connector
-                    .transactions(session, account, window, page.as_ref())
-                    .await
-            };
-            rows.extend(all_pages(retry, fetch).await?);
-            progress.windows_done += 1;
-            report(&progress).await?;
-        }
-        results::insert_transactions(&mut conn, scope, account_row, &identity::identify(rows))
-            .await?;
+        let (rows, receipt) = if profile.supports.transactions {
+            let Collected { rows, mut receipt } = collected.next().unwrap_or_else(|| empty(&plan));
+            let rows: Vec<(String, Transaction)> = rows
+                .into_iter()
+                .filter_map(|(id, row)| match row {
+                    Row::Account(t) => Some((id, t)),
+                    Row::Card(_) => None,
+                })
+                .collect();
+            receipt.balance_continuity = continuity::check(&rows);
+            (rows, receipt)
+        } else {
+            (Vec::new(), not_supported(&plan, "transactions"))
+        };
+        let account_row =
+            results::insert_account(&mut conn, scope, position, account, &receipt).await?;
+        results::insert_transactions(&mut conn, scope, account_row, &rows).await?;
     }
-
-    progress.stage = "cards".into();
     for (position, card) in cards.iter().enumerate() {
-        let card_row = results::insert_card(&mut conn, scope, position, card).await?;
-        let mut rows = Vec::new();
-        for window in &windows {
-            let window = *window;
-            let fetch = |page: Option<PageCursor>| async move {
-                connector
-                    .card_transactions(session, card, window, page.as_ref())
-                    .await
-            };
-            rows.extend(all_pages(retry, fetch).await?);
-            progress.windows_done += 1;
-            report(&progress).await?;
-        }
-        results::insert_card_transactions(&mut conn, scope, card_row, &identity::identify(rows))
-            .await?;
+        let Collected { rows, receipt } = collected.next().unwrap_or_else(|| empty(&plan));
+        let rows: Vec<(String, CardTransaction)> = rows
+            .into_iter()
+            .filter_map(|(id, row)| match row {
+                Row::Card(t) => Some((id, t)),
+                Row::Account(_) => None,
+            })
+            .collect();
+        let card_row = results::insert_card(&mut conn, scope, position, card, &receipt).await?;
+        results::insert_card_transactions(&mut conn, scope, card_row, &rows).await?;
     }
+    tracing::info!(requests = pace.used(), "history fetched");
 
     progress.stage = "finishing".into();
     report(&progress).await?;
-    Ok(())
+    match halt {
+        Some(error) => Err(Stop::Bank(error)),
+        None => Ok(()),
+    }
 }
 
-/// Follows a listing's pages to the end, retrying each page on its own.
-async fn all_pages<T, F, Fut>(retry: &RetryPolicy, fetch: F) -> Result<Vec<T>, ConnectorError>
-where
-    F: Fn(Option<PageCursor>) -> Fut,
-    Fut: Future<Output = Result<Page<T>, ConnectorError>>,
-{
-    let mut rows = Vec::new();
-    let mut cursor: Option<PageCursor> = None;
-    loop {
-        let page = retry.run(|| fetch(cursor.clone())).await?;
-        rows.extend(page.items);
-        match page.next {
-            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-            Some(_) => {
-                return Err(ConnectorError::protocol(
-                    "the bank's next page link points at the same page",
-                    "",
-                ));
-            }
-            None => return Ok(rows),
-        }
+/// How often a running import writes its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// A listing with no run at all (cannot happen: every listing has its windows planned).
+fn empty(plan: &Plan) -> Collected {
+    Collected {
+        rows: Vec::new(),
+        receipt: not_supported(plan, "history for this listing"),
     }
+}
+
+/// One bank call outside the history: paced like the rest, retried like the rest.
+async fn paced<T, F, Fut>(pace: &Pace, retry: &RetryPolicy, call: F) -> Result<T, ConnectorError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, ConnectorError>>,
+{
+    retry
+        .run(|| async {
+            pace.request().await;
+            call().await
+        })
+        .await
 }
 
 /// Parts of the scope the bank may not offer: absent rather than a failure.

@@ -102,6 +102,25 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_short_retry_after_is_waited_out_before_the_next_call() {
+        let started = tokio::time::Instant::now();
+        let calls = AtomicUsize::new(0);
+        let result = quick()
+            .run(|| async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(ConnectorError::RateLimited {
+                        retry_after: Some(Duration::from_secs(1)),
+                    }),
+                    _ => Ok(started.elapsed()),
+                }
+            })
+            .await;
+        let waited = result.expect("the second call succeeds");
+        assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
+        assert!(waited < Duration::from_secs(2), "retried after {waited:?}");
+    }
+
     #[tokio::test]
     async fn a_long_retry_after_ends_the_call_at_once() {
         let calls = AtomicUsize::new(0);

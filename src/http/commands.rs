@@ -191,18 +191,16 @@ async fn get_command(
     let command = commands::find_for_client(&state.pool, client.id, command_id)
         .await?
         .ok_or(ApiError::InvalidCommandId)?;
-    let result = match command.state {
-        CommandState::Successful => Some(
-            results::load(
-                &state.pool,
-                Scope {
-                    client_id: client.id,
-                    command_id,
-                },
-            )
-            .await?,
-        ),
-        _ => None,
+    // A long rate limit ends the import but keeps what was fetched: its receipts say so.
+    let rate_limited = command.error_code.as_deref() == Some("BankRateLimited");
+    let result = if command.state == CommandState::Successful || rate_limited {
+        let scope = Scope {
+            client_id: client.id,
+            command_id,
+        };
+        Some(results::load(&state.pool, scope).await?)
+    } else {
+        None
     };
     let in_progress = command.state == CommandState::InProgress;
     let body = CommandResponse {

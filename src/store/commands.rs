@@ -23,7 +23,8 @@ pub enum CommandState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
-    /// `queued`, `owners`, `accounts`, `transactions`, `cards`, `finishing`, `done`.
+    /// `queued`, `accounts` (owners, accounts and cards), `history` (transactions, window by
+    /// window), `storing`, `finishing`, then `done` or `failed`.
     pub stage: String,
     /// History windows fetched so far, over all accounts and cards.
     pub windows_done: u32,

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 
 use aisle_sdk::{Account, Balance, Card, CardTransaction, Owner, OwnerKind, Transaction};
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, types::Json};
 use uuid::Uuid;
 
+use crate::engine::receipt::Receipt;
 use crate::result::{
     AccountView, BalanceView, CardTransactionView, CardView, ImportResult, OwnerView,
     TransactionView,
@@ -50,7 +51,7 @@ pub async fn insert_owners(
         return Ok(());
     }
     let mut query = QueryBuilder::<Postgres>::new(
-        "insert into owners (id, client_id, command_id, position, name, kind, address, birth_date, email, phone, national_id) ",
+        "insert into owners (id, client_id, command_id, position, name, kind, address, birth_date, email, phone, national_id, title, nationality) ",
     );
     query.push_values(owners.iter().enumerate(), |mut row, (position, owner)| {
         row.push_bind(Uuid::now_v7())
@@ -63,7 +64,9 @@ pub async fn insert_owners(
             .push_bind(owner.birth_date)
             .push_bind(&owner.email)
             .push_bind(&owner.phone)
-            .push_bind(&owner.national_id);
+            .push_bind(&owner.national_id)
+            .push_bind(&owner.title)
+            .push_bind(&owner.nationality);
     });
     query.build().execute(conn).await?;
     Ok(())
@@ -84,12 +87,16 @@ pub async fn insert_account(
     scope: Scope,
     position: usize,
     account: &Account,
+    receipt: &Receipt,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into accounts (id, client_id, command_id, position, bank_account_id, iban, bban,
-                               masked_pan, currency, name, product, account_type, status, owner_names)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                               masked_pan, currency, name, product, account_type, status, owner_names,
+                               opened_on, valid_until, min_allowed_balance, max_allowed_balance,
+                               receipt)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                 $19)",
     )
     .bind(id)
     .bind(scope.client_id)
@@ -105,6 +112,11 @@ pub async fn insert_account(
     .bind(&account.account_type)
     .bind(&account.status)
     .bind(&account.owner_names)
+    .bind(account.opened_on)
+    .bind(account.valid_until)
+    .bind(account.min_allowed_balance)
+    .bind(account.max_allowed_balance)
+    .bind(Json(receipt))
     .execute(&mut *conn)
     .await?;
     insert_balances(conn, scope, BalanceOf::Account(id), &account.balances).await?;
@@ -117,12 +129,13 @@ pub async fn insert_card(
     scope: Scope,
     position: usize,
     card: &Card,
+    receipt: &Receipt,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into cards (id, client_id, command_id, position, bank_card_id, masked_pan, name,
-                            currency, credit_limit)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            currency, credit_limit, receipt)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id)
     .bind(scope.client_id)
@@ -133,6 +146,7 @@ pub async fn insert_card(
     .bind(&card.name)
     .bind(&card.currency)
     .bind(card.credit_limit)
+    .bind(Json(receipt))
     .execute(&mut *conn)
     .await?;
     insert_balances(conn, scope, BalanceOf::Card(id), &card.balances).await?;
@@ -263,7 +277,8 @@ pub async fn load(pool: &PgPool, scope: Scope) -> Result<ImportResult, sqlx::Err
         command_id,
     } = scope;
     let owners: Vec<OwnerView> = sqlx::query_as(
-        "select name, kind, address, birth_date, email, phone, national_id from owners
+        "select name, title, kind, address, birth_date, email, phone, national_id, nationality
+         from owners
          where command_id = $1 and client_id = $2 order by position",
     )
     .bind(command_id)
@@ -273,7 +288,8 @@ pub async fn load(pool: &PgPool, scope: Scope) -> Result<ImportResult, sqlx::Err
 
     let mut accounts: Vec<AccountView> = sqlx::query_as(
         "select id, bank_account_id, iban, bban, masked_pan, currency, name, product,
-                account_type, status, owner_names
+                account_type, status, owner_names, opened_on, valid_until, min_allowed_balance,
+                max_allowed_balance, receipt
          from accounts where command_id = $1 and client_id = $2 order by position",
     )
     .bind(command_id)
@@ -281,7 +297,7 @@ pub async fn load(pool: &PgPool, scope: Scope) -> Result<ImportResult, sqlx::Err
     .fetch_all(pool)
     .await?;
     let mut cards: Vec<CardView> = sqlx::query_as(
-        "select id, bank_card_id, masked_pan, name, currency, credit_limit
+        "select id, bank_card_id, masked_pan, name, currency, credit_limit, receipt
          from cards where command_id = $1 and client_id = $2 order by position",
     )
     .bind(command_id)

@@ -4,6 +4,8 @@
 //! retries and never decides history windows: it classifies what the bank said
 //! ([`ConnectorError`]) so the engine can act on it.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod connector;
 mod domain;
 mod error;

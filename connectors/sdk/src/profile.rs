@@ -21,6 +21,8 @@ pub struct BankProfile {
     pub max_concurrency: u32,
     /// The bank's daily request budget per consent, when it has one.
     pub requests_per_day: Option<u32>,
+    /// The most requests per second the bank tolerates from one TPP, when it says.
+    pub requests_per_second: Option<u32>,
 }
 
 /// The optional parts of the scope that a bank may or may not offer.
@@ -54,6 +56,7 @@ impl Default for BankProfile {
             },
             max_concurrency: 4,
             requests_per_day: None,
+            requests_per_second: None,
         }
     }
 }
@@ -69,6 +72,7 @@ pub struct BankProfileOverrides {
     pub page_size: Option<u32>,
     pub max_concurrency: Option<u32>,
     pub requests_per_day: Option<u32>,
+    pub requests_per_second: Option<u32>,
     pub supports_owners: Option<bool>,
     pub supports_balances: Option<bool>,
     pub supports_transactions: Option<bool>,
@@ -94,6 +98,9 @@ impl BankProfile {
         }
         if o.requests_per_day.is_some() {
             self.requests_per_day = o.requests_per_day;
+        }
+        if o.requests_per_second.is_some() {
+            self.requests_per_second = o.requests_per_second;
         }
         self.supports.owners = o.supports_owners.unwrap_or(self.supports.owners);
         self.supports.balances = o.supports_balances.unwrap_or(self.supports.balances);
