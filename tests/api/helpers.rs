@@ -68,6 +68,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         bank_listener,
         aisle_sandbox_bank::SandboxOptions {
             latency: options.bank_latency,
+            ..Default::default()
         },
         shutdown.clone().cancelled_owned(),
     ));

@@ -7,16 +7,19 @@
 //! the PSU back to the TPP. A test does the same headlessly: it posts the page's form, with
 //! `decision=approve`, and expects a `303`. The README lists the personas.
 
+pub mod account_service;
 mod accounts;
 mod activity;
 mod cards;
 mod consents;
 mod data_access;
 mod errors;
+mod form_identities;
 mod history;
 mod knobs;
 mod ledger;
 mod middleware;
+pub mod partner_account;
 mod personas;
 mod report;
 mod sca;
@@ -37,6 +40,10 @@ use crate::state::BankState;
 pub struct SandboxOptions {
     /// Added to every response, to make a slow bank.
     pub latency: Duration,
+    /// What the partner account face (`/partner`) expects from its partner.
+    pub partner_account: partner_account::PartnerAccountFace,
+    /// The client credentials the account service face (`/account-service`) expects.
+    pub account_service: account_service::AccountServiceFace,
 }
 
 /// The whole bank, its state inside.
@@ -51,6 +58,14 @@ pub fn app(options: SandboxOptions) -> Router {
         .route("/v1/consents/{id}/status", get(consents::status))
         .route("/sca/{id}", get(sca::page).post(sca::submit))
         .merge(data_routes(state.clone()))
+        .nest(
+            "/partner",
+            partner_account::router(&options.partner_account),
+        )
+        .nest(
+            "/account-service",
+            account_service::router(&options.account_service),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::latency_and_request_id,
@@ -98,4 +113,12 @@ pub async fn serve(
     axum::serve(listener, app(options))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+
+/// The value persona `login` types into the sign-in form field `field` of the partner account
+/// or account service face (`accountReference`, `birthDate`, `legalId`, `phoneNumber`, `otp`);
+/// `None` for an unknown login or field. Aisle's headless sandbox sign-in fills forms with it.
+pub fn form_answer(login: &str, field: &str) -> Option<String> {
+    form_identities::form_answer(login, field)
 }

@@ -35,6 +35,7 @@ async fn main() -> std::io::Result<()> {
     );
     let options = SandboxOptions {
         latency: Duration::from_millis(args.latency_ms),
+        ..SandboxOptions::default()
     };
     serve(listener, options, async {
         // If the signal handler cannot be installed, run until killed.

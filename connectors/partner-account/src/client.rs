@@ -1,0 +1,151 @@
+//! HTTP to the partner API: the one URL it has, the token every call carries, and reading
+//! answers whatever their status.
+
+use std::fmt;
+
+use aisle_sdk::ConnectorError;
+use chrono::{FixedOffset, Offset, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderValue, RETRY_AFTER};
+use url::Url;
+use uuid::Uuid;
+
+use crate::redact::protocol;
+
+/// The token the bank issued to Aisle as a partner. It authenticates every call, so it is
+/// kept out of `Debug` output and marked sensitive on the wire.
+#[derive(Clone)]
+pub struct AuthToken(String);
+
+impl AuthToken {
+    pub fn new(token: String) -> Self {
+        Self(token)
+    }
+
+    fn header_value(&self) -> Result<HeaderValue, ConnectorError> {
+        let mut value = HeaderValue::from_str(&self.0).map_err(|_| {
+            ConnectorError::protocol(
+                "the configured X-Auth-Token is not a valid header value",
+                "",
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthToken([redacted])")
+    }
+}
+
+/// What the partner API needs on every call besides the account.
+#[derive(Debug, Clone)]
+pub struct PartnerClient {
+    base: Url,
+    http: reqwest::Client,
+    token: AuthToken,
+    partner_reference: String,
+    program_code: String,
+    local_offset: FixedOffset,
+}
+
+/// An answer, body read.
+pub struct Answer {
+    pub status: StatusCode,
+    /// The raw `Retry-After` header.
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+impl PartnerClient {
+    pub fn new(
+        base: Url,
+        http: reqwest::Client,
+        token: AuthToken,
+        partner_reference: String,
+        program_code: String,
+    ) -> Self {
+        Self {
+            base,
+            http,
+            token,
+            partner_reference,
+            program_code,
+            local_offset: Utc.fix(),
+        }
+    }
+
+    pub fn set_local_offset(&mut self, offset: FixedOffset) {
+        self.local_offset = offset;
+    }
+
+    /// `{base}/account/{accno}`, the account number percent-encoded as one path segment so
+    /// whatever the owner typed cannot change the path.
+    fn account_url(&self, accno: &str) -> Result<Url, ConnectorError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                ConnectorError::protocol(
+                    "the bank's base URL cannot hold a path",
+                    self.base.as_str(),
+                )
+            })?
+            .pop_if_empty()
+            .extend(["account", accno]);
+        Ok(url)
+    }
+
+    /// `GET /account/{accno}`: the one call of the API (Get Account Information v1.5).
+    pub async fn get_account(
+        &self,
+        accno: &str,
+        accno_type: &str,
+    ) -> Result<Answer, ConnectorError> {
+        let mut url = self.account_url(accno)?;
+        // The partner's wall clock, as the API wants to log when the partner asked.
+        let now = Utc::now().with_timezone(&self.local_offset);
+        url.query_pairs_mut()
+            .append_pair("partnerReference", &self.partner_reference)
+            .append_pair("programCode", &self.program_code)
+            .append_pair("accnoType", accno_type)
+            .append_pair("localDate", &now.format("%Y%m%d").to_string())
+            .append_pair("localTime", &now.format("%H%M%S").to_string());
+        let builder = self
+            .http
+            .get(url)
+            .header("X-Auth-Token", self.token.header_value()?)
+            .header("X-Request-ID", Uuid::new_v4().to_string())
+            .header("Accept", "application/json");
+        let response = builder.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.text().await.map_err(transport_error)?;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> ConnectorError {
+    // reqwest prints the URL, and the URL holds the account number.
+    let error = error.without_url();
+    if error.is_builder() {
+        return ConnectorError::protocol(format!("could not build the request: {error}"), "");
+    }
+    // Timeouts, refused connections and cut-off bodies pass; retrying is the right answer.
+    ConnectorError::Transient(format!("could not reach the bank: {error}"))
+}
+
+/// Parses a body; anything that does not fit is a protocol error, never a panic.
+pub fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
+    serde_json::from_str(body)
+        .map_err(|e| protocol(&format!("unexpected response body: {e}"), body))
+}
