@@ -1,7 +1,7 @@
 //! Typed configuration: embedded defaults, then an optional TOML file, then `AISLE_*`
 //! environment variables (nested keys with `__`, e.g. `AISLE_WORKER__CONCURRENCY=8`).
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use figment::{
     Figment,
@@ -32,6 +32,10 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub worker: WorkerConfig,
     pub sandbox_bank: SandboxBankConfig,
+    /// Per-bank secrets, keyed by bank id with `-` written `_`
+    /// (`AISLE_BANK_SECRETS__SANDBOX_PARTNER__AUTH_TOKEN`). Never in the registry file.
+    #[serde(default)]
+    pub bank_secrets: BTreeMap<String, BankSecrets>,
     /// Timeout of one HTTP call to a bank.
     #[serde(with = "secs")]
     pub bank_timeout: Duration,
@@ -54,6 +58,16 @@ pub struct WorkerConfig {
     /// An import running longer than this ends with `Timeout`.
     #[serde(with = "secs")]
     pub import_timeout: Duration,
+}
+
+/// The secrets one bank's connector needs; which ones depends on the connector.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankSecrets {
+    /// Partner account API: the `X-Auth-Token` the bank issued to Aisle.
+    pub auth_token: Option<Secret>,
+    /// Account service API: Aisle's client secret.
+    pub client_secret: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,6 +103,7 @@ impl Default for Config {
                 url: None,
             },
             bank_timeout: Duration::from_secs(30),
+            bank_secrets: BTreeMap::new(),
         }
     }
 }

@@ -55,7 +55,12 @@ impl Service {
             .timeout(config.bank_timeout)
             .user_agent(concat!("aisle/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let registry = Registry::load(&config.registry, config.sandbox_bank.url.as_deref(), http)?;
+        let registry = Registry::load(
+            &config.registry,
+            config.sandbox_bank.url.as_deref(),
+            &config.bank_secrets,
+            http,
+        )?;
         Ok(Self {
             config: Arc::new(config),
             pool,

@@ -34,13 +34,17 @@ async fn list_banks(State(state): State<AppState>) -> Json<Vec<BankView>> {
         .banks()
         .map(|bank| {
             let profile = bank.connector.profile();
-            let mut scope = vec!["accounts", "balances", "transactions"];
-            if profile.supports.owners {
-                scope.insert(0, "owners");
-            }
-            if profile.supports.cards {
-                scope.push("cards");
-            }
+            let supports = profile.supports;
+            let scope = [
+                (supports.owners, "owners"),
+                (true, "accounts"),
+                (supports.balances, "balances"),
+                (supports.transactions, "transactions"),
+                (supports.cards, "cards"),
+            ]
+            .into_iter()
+            .filter_map(|(offered, item)| offered.then_some(item))
+            .collect();
             BankView {
                 id: bank.entry.id.clone(),
                 name: bank.entry.name.clone(),

@@ -1,7 +1,11 @@
 //! Headless sign-in at a sandbox bank: the same consent and SCA flow an owner goes through,
 //! with the SCA step approved by us instead of a browser. Only for banks marked sandbox.
 
-use aisle_sdk::{ConnectorError, SignInCallback, SignInProgress, SignInRequest, SignInStep};
+use std::collections::BTreeMap;
+
+use aisle_sdk::{
+    ConnectorError, FormField, SignInCallback, SignInProgress, SignInRequest, SignInStep,
+};
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 
@@ -55,7 +59,7 @@ impl SandboxSignIn<'_> {
             .get(request.bank_id)
             .filter(|bank| bank.entry.sandbox)
             .ok_or_else(|| SandboxSignInError::NotASandboxBank(request.bank_id.to_string()))?;
-        let step = bank
+        let mut step = bank
             .connector
             .begin_sign_in(&SignInRequest {
                 psu_id: Some(request.login.to_string()),
@@ -65,19 +69,28 @@ impl SandboxSignIn<'_> {
                 force_sca: request.force_sca,
             })
             .await?;
-        let SignInStep::Redirect { url, pending } = step else {
-            return Err(SandboxSignInError::NotASandboxBank(bank.entry.id.clone()));
-        };
-        approve(&url).await?;
-        let SignInProgress::Done(bank_session) = bank
-            .connector
-            .complete_sign_in(&SignInCallback {
-                pending,
-                params: Default::default(),
-            })
-            .await?
-        else {
-            return Err(SandboxSignInError::NotASandboxBank(bank.entry.id.clone()));
+        // Answer each step as the persona would, until the bank has a session for us. A real
+        // bank never needs more than a few steps; a sandbox that asks forever is a bug.
+        let mut steps = 0;
+        let bank_session = loop {
+            steps += 1;
+            if steps > MAX_STEPS {
+                return Err(ConnectorError::protocol("the sign-in never ended", "").into());
+            }
+            let callback = match step {
+                SignInStep::Redirect { url, pending } => SignInCallback {
+                    params: approve(&url).await?,
+                    pending,
+                },
+                SignInStep::Form { fields, pending } => SignInCallback {
+                    params: fill(request.login, &fields)?,
+                    pending,
+                },
+            };
+            match bank.connector.complete_sign_in(&callback).await? {
+                SignInProgress::Done(session) => break session,
+                SignInProgress::Next(next) => step = next,
+            }
         };
 
         let session = Session {
@@ -105,16 +118,31 @@ impl SandboxSignIn<'_> {
     }
 }
 
-/// Approves the SCA step as the owner's browser would, without following the redirect back:
-/// posts the SCA page's form with the sandbox's test credentials.
-async fn approve(sca_redirect: &str) -> Result<(), ConnectorError> {
+/// The most steps a headless sign-in answers (credentials, a one-time code, SCA, ...).
+const MAX_STEPS: usize = 5;
+
+/// The persona's answers to a form, from the sandbox bank's published test values.
+fn fill(login: &str, fields: &[FormField]) -> Result<BTreeMap<String, String>, SandboxSignInError> {
+    fields
+        .iter()
+        .map(|field| {
+            aisle_sandbox_bank::form_answer(login, &field.name)
+                .map(|answer| (field.name.clone(), answer))
+                .ok_or(SandboxSignInError::Bank(ConnectorError::InvalidCredentials))
+        })
+        .collect()
+}
+
+/// Approves the SCA step as the owner's browser would: posts the bank's page with the test
+/// password and code, and returns the query parameters the bank sends the owner back with.
+async fn approve(sca_page: &str) -> Result<BTreeMap<String, String>, ConnectorError> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|e| ConnectorError::Transient(e.to_string()))?;
     let response = http
-        .post(sca_redirect)
+        .post(sca_page)
         .form(&[
             ("password", aisle_sandbox_bank::TEST_PASSWORD),
             ("otp", aisle_sandbox_bank::TEST_OTP),
@@ -124,12 +152,18 @@ async fn approve(sca_redirect: &str) -> Result<(), ConnectorError> {
         .await
         .map_err(|e| ConnectorError::Transient(e.to_string()))?;
     let status = response.status();
-    if status == reqwest::StatusCode::SEE_OTHER {
-        Ok(())
-    } else {
-        Err(ConnectorError::protocol(
-            format!("the sandbox bank's SCA approval answered {status}"),
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| url::Url::parse(value).ok());
+    match location {
+        Some(back) if status == reqwest::StatusCode::SEE_OTHER => {
+            Ok(back.query_pairs().into_owned().collect())
+        }
+        _ => Err(ConnectorError::protocol(
+            format!("the sandbox bank's SCA page answered {status} without a way back"),
             "",
-        ))
+        )),
     }
 }

@@ -131,16 +131,20 @@ impl TestApp {
 
     /// Signs in headlessly at the sandbox bank as `login`; returns the session JSON.
     pub async fn sandbox_session(&self, api_key: &str, login: &str) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/v1/sandbox/sessions", self.address))
-            .bearer_auth(api_key)
-            .json(&json!({"bank": "sandbox", "login": login, "ownerExternalId": "owner-1"}))
-            .send()
-            .await
-            .unwrap();
+        let response = self.sandbox_sign_in(api_key, "sandbox", login).await;
         assert_eq!(response.status(), StatusCode::CREATED, "sandbox sign-in");
         response.json().await.unwrap()
+    }
+
+    /// Asks for a headless sign-in at sandbox bank `bank` as `login`.
+    pub async fn sandbox_sign_in(&self, api_key: &str, bank: &str, login: &str) -> Response {
+        self.http
+            .post(format!("{}/v1/sandbox/sessions", self.address))
+            .bearer_auth(api_key)
+            .json(&json!({"bank": bank, "login": login, "ownerExternalId": "owner-1"}))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_default_import(&self, api_key: &str, body: &Value) -> Response {

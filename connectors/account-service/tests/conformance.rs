@@ -10,7 +10,6 @@
 //! All six of the kit's checks run; the double says `end_session` makes no call (there is
 //! nothing to revoke: see the README), so the kit breaks no fault on it.
 
-
 use aisle_account_service::{AccountServiceConnector, default_profile};
 use aisle_sdk::conformance::{self, BankDouble, CLIENT_TIMEOUT, Call, Dataset, Fault, Shape};
 use aisle_sdk::{Account, Balance, BankSession, Connector, OwnerKind};

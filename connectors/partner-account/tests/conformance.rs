@@ -8,7 +8,6 @@
 //! All six of the kit's checks run; the double says `end_session` makes no call (there is
 //! nothing to revoke: see the README), so the kit breaks no fault on it.
 
-
 use aisle_partner_account::{PartnerAccountConnector, default_profile};
 use aisle_sdk::conformance::{self, BankDouble, CLIENT_TIMEOUT, Call, Dataset, Fault, Shape};
 use aisle_sdk::{BankSession, Connector, OwnerKind};

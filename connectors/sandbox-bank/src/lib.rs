@@ -115,7 +115,6 @@ pub async fn serve(
         .await
 }
 
-
 /// The value persona `login` types into the sign-in form field `field` of the partner account
 /// or account service face (`accountReference`, `birthDate`, `legalId`, `phoneNumber`, `otp`);
 /// `None` for an unknown login or field. Aisle's headless sandbox sign-in fills forms with it.
