@@ -122,9 +122,13 @@ Try it (needs curl and jq):
     {api}/v1/commands/default-import -H "Authorization: Bearer $AISLE_KEY" \
     -H 'Content-Type: application/json' -d @- | jq -r .commandId)
 
-  # 3. poll until it is successful (or error)
+  # 3. poll until it is successful (or error); each account carries a receipt
   curl -s {api}/v1/commands/$COMMAND -H "Authorization: Bearer $AISLE_KEY" | jq '{{state, progress}}'
-  curl -s {api}/v1/commands/$COMMAND -H "Authorization: Bearer $AISLE_KEY" | jq '.result.accounts[] | {{iban, booked: (.transactions.booked | length)}}'
+  curl -s {api}/v1/commands/$COMMAND -H "Authorization: Bearer $AISLE_KEY" | jq '.result.accounts[] | {{iban, booked: (.transactions.booked | length), receipt}}'
+
+  Other banks: "sandbox-partner" and "sandbox-account-service" (see GET {api}/v1/banks).
+  Other personas: bob, dave, big, slow, flaky, expiring, garbage, locked, short-sca, twins,
+  broken-balance, capped, trio (README). Add "since":"YYYY-MM-DD" in step 2 for up to ten years.
 
 Press Ctrl-C to stop (the private Postgres stops too).
 "#
