@@ -10,7 +10,7 @@ use serde::Serialize;
 use url::Url;
 use uuid::Uuid;
 
-use crate::redact::protocol;
+use aisle_sdk::redact::protocol;
 
 /// The secret half of Aisle's client credentials at the bank; kept out of `Debug` output and
 /// marked sensitive on the wire.

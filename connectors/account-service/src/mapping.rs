@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
-use crate::redact::protocol;
 use crate::wire;
+use aisle_sdk::redact::protocol;
 
 /// The balance type of `availableBalance`: what the owner can spend now.
 pub const AVAILABLE: &str = "interimAvailable";

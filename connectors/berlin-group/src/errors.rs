@@ -1,9 +1,7 @@
 //! Turns a bank's error answer into a [`ConnectorError`] the engine can act on.
 
-use std::time::Duration;
-
-use aisle_sdk::ConnectorError;
-use chrono::{DateTime, Utc};
+use aisle_sdk::{ConnectorError, parse_retry_after};
+use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -101,17 +99,6 @@ pub fn classify_oauth(status: StatusCode, retry_after: Option<&str>, body: &str)
     }
 }
 
-/// `Retry-After` in delta-seconds or as an HTTP date; a date in the past means now.
-pub fn parse_retry_after(raw: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let raw = raw.trim();
-    if let Ok(seconds) = raw.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    // IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT") is an RFC 2822 date.
-    let at = DateTime::parse_from_rfc2822(raw).ok()?.with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
 /// The message codes of an error body, whichever shape it has: `{"tppMessages": [...]}`,
 /// RFC 7807 `{"code", "additionalErrors": [...]}`, or a bare array of messages.
 pub fn message_codes(body: &str) -> Vec<String> {
@@ -180,29 +167,6 @@ mod tests {
             classify(StatusCode::REQUEST_TIMEOUT, None, "", Request::Other),
             ConnectorError::Transient(_)
         ));
-    }
-
-    #[test]
-    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
-        let now = DateTime::parse_from_rfc3339("2015-10-21T07:27:00Z")
-            .map(|d| d.with_timezone(&Utc))
-            .ok();
-        let Some(now) = now else {
-            panic!("test instant");
-        };
-        assert_eq!(
-            parse_retry_after(" 120 ", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use reqwest::header::{HeaderValue, RETRY_AFTER};
 use url::Url;
 use uuid::Uuid;
 
-use crate::redact::protocol;
+use aisle_sdk::redact::protocol;
 
 /// The token the bank issued to Aisle as a partner. It authenticates every call, so it is
 /// kept out of `Debug` output and marked sensitive on the wire.

@@ -3,15 +3,13 @@
 //! The API says what happened in `responseCode`; the HTTP status only matters where the
 //! answer did not come from the API itself (a gateway's 429, a 5xx, an HTML error page).
 
-use std::time::Duration;
-
-use aisle_sdk::ConnectorError;
-use chrono::{DateTime, Utc};
+use aisle_sdk::{ConnectorError, parse_retry_after};
+use chrono::Utc;
 use reqwest::StatusCode;
 
 use crate::client::Answer;
-use crate::redact::protocol;
 use crate::wire;
+use aisle_sdk::redact::protocol;
 
 /// The answer is a success.
 pub const SUCCESS: &str = "0000";
@@ -48,7 +46,10 @@ pub enum Stage {
 /// the body had one.
 pub fn classify(answer: &Answer, head: Option<&wire::Head>, stage: Stage) -> ConnectorError {
     let rate_limited = || ConnectorError::RateLimited {
-        retry_after: answer.retry_after.as_deref().and_then(parse_retry_after),
+        retry_after: answer
+            .retry_after
+            .as_deref()
+            .and_then(|raw| parse_retry_after(raw, Utc::now())),
     };
     if answer.status == StatusCode::TOO_MANY_REQUESTS {
         return rate_limited();
@@ -113,34 +114,4 @@ fn token_refused(answer: &Answer) -> ConnectorError {
         ),
         &answer.body,
     )
-}
-
-/// `Retry-After` in delta-seconds or as an HTTP date.
-pub fn parse_retry_after(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    if let Ok(seconds) = raw.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(raw).ok()?;
-    // A date already past means "now".
-    Some(
-        (at.with_timezone(&Utc) - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
-        assert_eq!(parse_retry_after(" 30 "), Some(Duration::from_secs(30)));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
 }

@@ -9,7 +9,6 @@
 mod client;
 mod errors;
 mod mapping;
-mod redact;
 mod wire;
 
 use aisle_sdk::{

@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
-use crate::redact::protocol;
 use crate::wire;
+use aisle_sdk::redact::protocol;
 
 /// A decimal from an amount field: a decimal string, or a JSON number read from its own
 /// digits (the raw JSON text), so it never passes through a float. `null` is no amount.

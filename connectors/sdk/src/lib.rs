@@ -10,6 +10,8 @@ mod connector;
 mod domain;
 mod error;
 mod profile;
+pub mod redact;
+mod retry_after;
 
 pub use connector::{
     BankSession, Connector, FormField, FormFieldKind, Page, PageCursor, SignInCallback,
@@ -21,3 +23,4 @@ pub use domain::{
 };
 pub use error::ConnectorError;
 pub use profile::{BankProfile, BankProfileOverrides, Supports};
+pub use retry_after::parse_retry_after;

@@ -1,7 +1,7 @@
 //! Keeps account numbers, national ids and phone numbers out of the logs: bank bodies quoted
 //! in a [`ConnectorError::Protocol`] go through here first.
 
-use aisle_sdk::ConnectorError;
+use crate::ConnectorError;
 
 /// `text` with every run of five or more digits masked. Runs of eight or more keep their last
 /// four digits, enough to tell accounts apart in a log; shorter runs (one-time codes, postal
