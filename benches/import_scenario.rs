@@ -26,6 +26,7 @@ const LATENCY: Duration = Duration::from_millis(100);
 
 #[tokio::main]
 async fn main() {
+    aisle::telemetry::init();
     let persona = std::env::var("BENCH_PERSONA").unwrap_or_else(|_| "trio".into());
     let stop = CancellationToken::new();
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisle-bench-postgres");

@@ -79,6 +79,7 @@ pub async fn run(context: &ImportContext, command_id: Uuid) -> Result<(), Import
     tracing::Span::current().record("bank", command.bank_id.as_str());
     // Counted by us: apalis's own attempt counter is not reliable (see APALIS.md).
     let attempt = commands::start_attempt(pool, command.client_id, command_id).await?;
+    tracing::debug!(attempt, "import started");
     let last_attempt = usize::try_from(attempt).unwrap_or(usize::MAX) >= context.max_attempts;
     let scope = Scope {
         client_id: command.client_id,
@@ -185,6 +186,11 @@ async fn fetch_and_store(
         },
     );
     let (owners, accounts, cards) = (owners?, accounts?, cards?);
+    tracing::debug!(
+        accounts = accounts.len(),
+        cards = cards.len(),
+        "accounts read"
+    );
     results::insert_owners(&mut conn, scope, &owners).await?;
 
     let plan = Plan::new(PlanInput {
@@ -203,6 +209,7 @@ async fn fetch_and_store(
         u32::try_from(listings.len() * plan.windows_per_listing()).unwrap_or(u32::MAX);
     report(&progress).await?;
 
+    tracing::debug!(windows = progress.windows_total, "fetching history");
     let windows_done = AtomicU32::new(0);
     let fetch = HistoryFetch::new(connector, session, retry, &pace, &windows_done);
     let history = fetch.run(&listings, &plan);
@@ -229,6 +236,9 @@ async fn fetch_and_store(
     progress.windows_done = windows_done.load(Ordering::Relaxed);
     report(&progress).await?;
     let mut collected = collect(&plan, runs, listings.len()).into_iter();
+    // Each account and card is stored on its own connection, all at once: a large history
+    // takes a while to insert, and the accounts do not depend on each other.
+    let mut account_stores = Vec::with_capacity(accounts.len());
     for (position, account) in accounts.iter().enumerate() {
         let (rows, receipt) = if profile.supports.transactions {
             let Collected { rows, mut receipt } = collected.next().unwrap_or_else(|| empty(&plan));
@@ -244,10 +254,14 @@ async fn fetch_and_store(
         } else {
             (Vec::new(), not_supported(&plan, "transactions"))
         };
-        let account_row =
-            results::insert_account(&mut conn, scope, position, account, &receipt).await?;
-        results::insert_transactions(&mut conn, scope, account_row, &rows).await?;
+        account_stores.push(async move {
+            let mut conn = pool.acquire().await?;
+            let row =
+                results::insert_account(&mut conn, scope, position, account, &receipt).await?;
+            results::insert_transactions(&mut conn, scope, row, &rows).await
+        });
     }
+    let mut card_stores = Vec::with_capacity(cards.len());
     for (position, card) in cards.iter().enumerate() {
         let Collected { rows, receipt } = collected.next().unwrap_or_else(|| empty(&plan));
         let rows: Vec<(String, CardTransaction)> = rows
@@ -257,10 +271,18 @@ async fn fetch_and_store(
                 Row::Account(_) => None,
             })
             .collect();
-        let card_row = results::insert_card(&mut conn, scope, position, card, &receipt).await?;
-        results::insert_card_transactions(&mut conn, scope, card_row, &rows).await?;
+        card_stores.push(async move {
+            let mut conn = pool.acquire().await?;
+            let row = results::insert_card(&mut conn, scope, position, card, &receipt).await?;
+            results::insert_card_transactions(&mut conn, scope, row, &rows).await
+        });
     }
-    tracing::info!(requests = pace.used(), "history fetched");
+    futures_util::future::try_join(
+        futures_util::future::try_join_all(account_stores),
+        futures_util::future::try_join_all(card_stores),
+    )
+    .await?;
+    tracing::info!(requests = pace.used(), "history fetched and stored");
 
     progress.stage = "finishing".into();
     report(&progress).await?;

@@ -15,8 +15,8 @@ use crate::result::{
     TransactionView,
 };
 
-/// Rows per multi-row insert: well under Postgres's 65,535 bind parameters.
-const CHUNK: usize = 1_000;
+/// Rows per insert statement: bounds the memory of one statement's arrays.
+const CHUNK: usize = 5_000;
 
 /// The client and command every row belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -194,7 +194,8 @@ async fn insert_balances(
 }
 
 /// Stores an account's transactions, each under its identity; a row whose identity is
-/// already stored for the account is skipped.
+/// already stored for the account is skipped. One statement per chunk, its columns bound as
+/// arrays (`unnest`), so Postgres parses one small statement instead of thousands of values.
 pub async fn insert_transactions(
     conn: &mut PgConnection,
     scope: Scope,
@@ -202,37 +203,68 @@ pub async fn insert_transactions(
     rows: &[(String, Transaction)],
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Postgres>::new(
+        let column = |f: fn(&Transaction) -> Option<String>| -> Vec<Option<String>> {
+            chunk.iter().map(|(_, t)| f(t)).collect()
+        };
+        sqlx::query(
             "insert into transactions (id, client_id, command_id, account_id, identity,
                 bank_transaction_id, status, booking_date, value_date, amount, currency,
                 counterparty_name, counterparty_account, description, bank_transaction_code,
-                balance_after) ",
-        );
-        query.push_values(chunk, |mut row, (identity, t)| {
-            row.push_bind(Uuid::now_v7())
-                .push_bind(scope.client_id)
-                .push_bind(scope.command_id)
-                .push_bind(account_id)
-                .push_bind(identity)
-                .push_bind(&t.bank_id)
-                .push_bind(t.status.as_str())
-                .push_bind(t.booking_date)
-                .push_bind(t.value_date)
-                .push_bind(t.amount)
-                .push_bind(&t.currency)
-                .push_bind(&t.counterparty_name)
-                .push_bind(&t.counterparty_account)
-                .push_bind(&t.description)
-                .push_bind(&t.bank_transaction_code)
-                .push_bind(t.balance_after);
-        });
-        query.push(" on conflict (account_id, identity) do nothing");
-        query.build().execute(&mut *conn).await?;
+                balance_after)
+             select r.id, $1, $2, $3, r.identity, r.bank_id, r.status, r.booking_date,
+                    r.value_date, r.amount, r.currency, r.counterparty_name,
+                    r.counterparty_account, r.description, r.code, r.balance_after
+             from unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::date[], $9::date[],
+                         $10::numeric[], $11::text[], $12::text[], $13::text[], $14::text[],
+                         $15::text[], $16::numeric[])
+                  as r(id, identity, bank_id, status, booking_date, value_date, amount, currency,
+                       counterparty_name, counterparty_account, description, code, balance_after)
+             on conflict (account_id, identity) do nothing",
+        )
+        .bind(scope.client_id)
+        .bind(scope.command_id)
+        .bind(account_id)
+        .bind(chunk.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
+        .bind(column(|t| t.bank_id.clone()))
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.booking_date)
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|(_, t)| t.value_date).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|(_, t)| t.amount).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.currency.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|t| t.counterparty_name.clone()))
+        .bind(column(|t| t.counterparty_account.clone()))
+        .bind(column(|t| t.description.clone()))
+        .bind(column(|t| t.bank_transaction_code.clone()))
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.balance_after)
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
-/// Stores a card's transactions, each under its identity, skipping identities already stored.
+/// Stores a card's transactions, each under its identity, skipping identities already stored
+/// (bound as arrays, like [`insert_transactions`]).
 pub async fn insert_card_transactions(
     conn: &mut PgConnection,
     scope: Scope,
@@ -240,32 +272,68 @@ pub async fn insert_card_transactions(
     rows: &[(String, CardTransaction)],
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Postgres>::new(
+        let column = |f: fn(&CardTransaction) -> Option<String>| -> Vec<Option<String>> {
+            chunk.iter().map(|(_, t)| f(t)).collect()
+        };
+        sqlx::query(
             "insert into card_transactions (id, client_id, command_id, card_id, identity,
                 bank_transaction_id, status, transaction_date, booking_date, amount, currency,
                 original_amount, original_currency, description, merchant_name,
-                merchant_category_code) ",
-        );
-        query.push_values(chunk, |mut row, (identity, t)| {
-            row.push_bind(Uuid::now_v7())
-                .push_bind(scope.client_id)
-                .push_bind(scope.command_id)
-                .push_bind(card_id)
-                .push_bind(identity)
-                .push_bind(&t.bank_id)
-                .push_bind(t.status.as_str())
-                .push_bind(t.transaction_date)
-                .push_bind(t.booking_date)
-                .push_bind(t.amount)
-                .push_bind(&t.currency)
-                .push_bind(t.original_amount)
-                .push_bind(&t.original_currency)
-                .push_bind(&t.description)
-                .push_bind(&t.merchant_name)
-                .push_bind(&t.merchant_category_code);
-        });
-        query.push(" on conflict (card_id, identity) do nothing");
-        query.build().execute(&mut *conn).await?;
+                merchant_category_code)
+             select r.id, $1, $2, $3, r.identity, r.bank_id, r.status, r.transaction_date,
+                    r.booking_date, r.amount, r.currency, r.original_amount,
+                    r.original_currency, r.description, r.merchant_name, r.mcc
+             from unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::date[], $9::date[],
+                         $10::numeric[], $11::text[], $12::numeric[], $13::text[], $14::text[],
+                         $15::text[], $16::text[])
+                  as r(id, identity, bank_id, status, transaction_date, booking_date, amount,
+                       currency, original_amount, original_currency, description,
+                       merchant_name, mcc)
+             on conflict (card_id, identity) do nothing",
+        )
+        .bind(scope.client_id)
+        .bind(scope.command_id)
+        .bind(card_id)
+        .bind(chunk.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
+        .bind(column(|t| t.bank_id.clone()))
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.transaction_date)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.booking_date)
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|(_, t)| t.amount).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.currency.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|(_, t)| t.original_amount)
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|t| t.original_currency.clone()))
+        .bind(column(|t| t.description.clone()))
+        .bind(column(|t| t.merchant_name.clone()))
+        .bind(column(|t| t.merchant_category_code.clone()))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
