@@ -1,81 +1,20 @@
 //! From the Account Service's JSON ([`crate::wire`]) to Aisle's domain types.
 
-use std::str::FromStr;
-
 use aisle_sdk::{Account, Balance, ConnectorError, Owner, OwnerKind};
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
+use aisle_sdk::lenient::{self, country, date, non_empty};
+
 use crate::wire;
-use aisle_sdk::redact::protocol;
 
 /// The balance type of `availableBalance`: what the owner can spend now.
 pub const AVAILABLE: &str = "interimAvailable";
 /// The balance type of `ledgerBalance`: booked entries up to now, intraday included.
 pub const LEDGER: &str = "interimBooked";
 
-/// A decimal from an amount field: a decimal string, or a JSON number read from its own
-/// digits (the raw JSON text), so it never passes through a float. `null` is no amount.
-pub fn decimal(raw: &RawValue) -> Result<Option<Decimal>, ConnectorError> {
-    let json = raw.get().trim();
-    let text = if json == "null" {
-        return Ok(None);
-    } else if json.starts_with('"') {
-        let text: String = serde_json::from_str(json)
-            .map_err(|e| protocol(&format!("unreadable amount: {e}"), json))?;
-        let text = text.trim().to_owned();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        text
-    } else {
-        json.to_owned()
-    };
-    // A leading '+' is legal in banks' decimal strings but not to rust_decimal.
-    let digits = text.strip_prefix('+').unwrap_or(&text);
-    Decimal::from_str(digits)
-        .or_else(|_| Decimal::from_scientific(digits))
-        .map(Some)
-        .map_err(|e| protocol(&format!("unreadable amount: {e}"), &text))
-}
-
 fn amount(raw: &Option<Box<RawValue>>) -> Result<Option<Decimal>, ConnectorError> {
-    Ok(raw.as_deref().map(decimal).transpose()?.flatten())
-}
-
-/// A calendar date: `YYYY-MM-DD` as designed, `YYYYMMDD`, or a timestamp whose first ten
-/// characters are the date.
-pub fn date(raw: Option<&str>) -> Result<Option<NaiveDate>, ConnectorError> {
-    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let parsed = if text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()) {
-        NaiveDate::parse_from_str(text, "%Y%m%d")
-    } else {
-        NaiveDate::from_str(text.get(..10).unwrap_or(text))
-    };
-    parsed
-        .map(Some)
-        .map_err(|e| protocol(&format!("unreadable date: {e}"), text))
-}
-
-fn non_empty(text: Option<&str>) -> Option<String> {
-    text.map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-}
-
-/// An ISO 3166-1 alpha-2 code, upper-cased; anything else is dropped rather than passed on
-/// under a field that promises alpha-2.
-fn country(raw: Option<&str>) -> Option<String> {
-    let code = non_empty(raw)?.to_ascii_uppercase();
-    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Some(code)
-    } else {
-        tracing::debug!("a country code that is not ISO 3166-1 alpha-2 was dropped");
-        None
-    }
+    Ok(raw.as_deref().map(lenient::amount).transpose()?.flatten())
 }
 
 /// One line: street, postal code and city, country.
@@ -223,16 +162,16 @@ mod tests {
     #[test]
     fn amounts_are_read_exactly_from_strings_and_numbers() {
         assert_eq!(
-            decimal(&raw(r#""2480.55""#)).ok().flatten(),
+            lenient::amount(&raw(r#""2480.55""#)).ok().flatten(),
             Some(Decimal::new(248055, 2))
         );
         assert_eq!(
-            decimal(&raw("9007199254740993.01")).ok().flatten(),
+            lenient::amount(&raw("9007199254740993.01")).ok().flatten(),
             Some(Decimal::new(900719925474099301, 2))
         );
-        assert_eq!(decimal(&raw(r#""""#)).ok(), Some(None));
-        assert!(decimal(&raw(r#""1.234,56""#)).is_err());
-        assert!(decimal(&raw("{}")).is_err());
+        assert_eq!(lenient::amount(&raw(r#""""#)).ok(), Some(None));
+        assert!(lenient::amount(&raw(r#""1.234,56""#)).is_err());
+        assert!(lenient::amount(&raw("{}")).is_err());
     }
 
     #[test]

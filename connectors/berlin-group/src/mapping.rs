@@ -1,46 +1,23 @@
 //! From the bank's JSON ([`crate::wire`]) to Aisle's domain types.
 
-use std::str::FromStr;
-
 use aisle_sdk::{
     Account, Balance, Card, CardTransaction, ConnectorError, Owner, OwnerKind, Transaction,
     TransactionStatus,
 };
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use serde_json::value::RawValue;
+
+use aisle_sdk::lenient::{self, date};
 
 use crate::errors::protocol;
 use crate::options::AmountSigns;
 use crate::wire;
 
-/// A decimal from an `amount` field's raw JSON: a string as the spec says, or a number
-/// read from its literal digits.
+/// A decimal from an `amount` field's raw JSON (see [`lenient::amount`]); an amount field
+/// that is there must hold an amount.
 pub fn decimal(raw: &RawValue) -> Result<Decimal, ConnectorError> {
-    let literal = raw.get().trim();
-    let text = if literal.starts_with('"') {
-        serde_json::from_str::<String>(literal)
-            .map_err(|_| protocol("an amount is not a string", literal))?
-            .trim()
-            .to_owned()
-    } else if literal.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
-        literal.to_owned()
-    } else {
-        return Err(protocol("an amount is not a number", literal));
-    };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|e| protocol(format!("unreadable amount: {e}"), &text))
-}
-
-fn date(raw: Option<&str>) -> Result<Option<NaiveDate>, ConnectorError> {
-    raw.map(|text| {
-        // Some banks send a full timestamp where the spec says a date.
-        let day = text.get(..10).unwrap_or(text);
-        NaiveDate::from_str(day).map_err(|e| protocol(format!("unreadable date: {e}"), text))
-    })
-    .transpose()
+    lenient::amount(raw)?.ok_or_else(|| protocol("an amount is empty", raw.get()))
 }
 
 fn non_empty(text: Option<String>) -> Option<String> {
@@ -349,6 +326,8 @@ pub fn card_transaction(
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
     use serde_json::json;
 

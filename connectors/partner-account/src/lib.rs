@@ -199,12 +199,13 @@ impl Connector for PartnerAccountConnector {
             .ok_or_else(|| ConnectorError::protocol("the answer names no owner", ""))?;
         // Without the bank's birth date there is nothing to check the owner against, and
         // letting them in unchecked would hand anyone's data to whoever knows an account number.
-        let known_birth_date = mapping::date(owner.birth_date.as_deref())?.ok_or_else(|| {
-            ConnectorError::protocol(
-                "the owner has no birth date to check the answer against",
-                "",
-            )
-        })?;
+        let known_birth_date =
+            aisle_sdk::lenient::date(owner.birth_date.as_deref())?.ok_or_else(|| {
+                ConnectorError::protocol(
+                    "the owner has no birth date to check the answer against",
+                    "",
+                )
+            })?;
         if known_birth_date != typed_birth_date {
             tracing::info!("the birth date typed at sign-in does not match the account owner's");
             return Err(ConnectorError::InvalidCredentials);

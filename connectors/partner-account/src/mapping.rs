@@ -1,73 +1,11 @@
 //! From the partner API's JSON ([`crate::wire`]) to Aisle's domain types.
 
-use std::str::FromStr;
-
 use aisle_sdk::{Account, ConnectorError, Owner, OwnerKind};
-use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
+use aisle_sdk::lenient::{self, country, date, non_empty};
+
 use crate::wire;
-use aisle_sdk::redact::protocol;
-
-/// A decimal from an amount field: a decimal string, or a JSON number read from its own
-/// digits (the raw JSON text), so it never passes through a float. `null` is no amount.
-pub fn decimal(raw: &RawValue) -> Result<Option<Decimal>, ConnectorError> {
-    let json = raw.get().trim();
-    let text = if json == "null" {
-        return Ok(None);
-    } else if json.starts_with('"') {
-        let text: String = serde_json::from_str(json)
-            .map_err(|e| protocol(&format!("unreadable amount: {e}"), json))?;
-        let text = text.trim().to_owned();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        text
-    } else {
-        json.to_owned()
-    };
-    // A leading '+' is legal in banks' decimal strings but not to rust_decimal.
-    let digits = text.strip_prefix('+').unwrap_or(&text);
-    Decimal::from_str(digits)
-        .or_else(|_| Decimal::from_scientific(digits))
-        .map(Some)
-        .map_err(|e| protocol(&format!("unreadable amount: {e}"), &text))
-}
-
-/// A calendar date: `YYYY-MM-DD` as designed, `YYYYMMDD` as the request's `localDate` is
-/// written, or a timestamp whose first ten characters are the date.
-pub fn date(raw: Option<&str>) -> Result<Option<NaiveDate>, ConnectorError> {
-    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let parsed = if text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()) {
-        NaiveDate::parse_from_str(text, "%Y%m%d")
-    } else {
-        NaiveDate::from_str(text.get(..10).unwrap_or(text))
-    };
-    parsed
-        .map(Some)
-        .map_err(|e| protocol(&format!("unreadable date: {e}"), text))
-}
-
-fn non_empty(text: Option<&str>) -> Option<String> {
-    text.map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-}
-
-/// An ISO 3166-1 alpha-2 code, upper-cased; anything else is dropped rather than passed on
-/// under a field that promises alpha-2.
-fn country(raw: Option<&str>) -> Option<String> {
-    let code = non_empty(raw)?.to_ascii_uppercase();
-    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Some(code)
-    } else {
-        tracing::debug!("a country code that is not ISO 3166-1 alpha-2 was dropped");
-        None
-    }
-}
 
 /// The owner's full name: first and last name joined.
 pub fn owner_name(raw: &wire::Owner) -> Option<String> {
@@ -140,7 +78,7 @@ pub fn account(
     let currency = non_empty(raw.currency.as_deref())
         .map(|c| c.to_ascii_uppercase())
         .ok_or_else(|| ConnectorError::protocol("the account has no currency", ""))?;
-    let amount = |raw: &Option<Box<RawValue>>| raw.as_deref().map(decimal).transpose();
+    let amount = |raw: &Option<Box<RawValue>>| raw.as_deref().map(lenient::amount).transpose();
     let mut account = Account::new(accno.clone(), currency);
     if is_iban(&accno, raw.accno_type.as_deref()) {
         account.iban = Some(accno);
@@ -159,6 +97,9 @@ pub fn account(
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+    use rust_decimal::Decimal;
+
     use super::*;
 
     fn raw(json: &str) -> Box<RawValue> {
@@ -168,29 +109,29 @@ mod tests {
     #[test]
     fn amounts_are_read_exactly_from_strings_and_numbers() {
         assert_eq!(
-            decimal(&raw(r#""-1000.00""#)).ok().flatten(),
+            lenient::amount(&raw(r#""-1000.00""#)).ok().flatten(),
             Some(Decimal::new(-100000, 2))
         );
         assert_eq!(
-            decimal(&raw(r#"" +25.5 ""#)).ok().flatten(),
+            lenient::amount(&raw(r#"" +25.5 ""#)).ok().flatten(),
             Some(Decimal::new(2550, 2))
         );
         // 17 significant digits: a float would round this to ...567.9 or worse.
         assert_eq!(
-            decimal(&raw("1234567890123456.78")).ok().flatten(),
+            lenient::amount(&raw("1234567890123456.78")).ok().flatten(),
             Some(Decimal::new(123456789012345678, 2))
         );
         assert_eq!(
-            decimal(&raw("1.5E3")).ok().flatten(),
+            lenient::amount(&raw("1.5E3")).ok().flatten(),
             Some(Decimal::new(1500, 0))
         );
-        assert_eq!(decimal(&raw("null")).ok(), Some(None));
+        assert_eq!(lenient::amount(&raw("null")).ok(), Some(None));
         assert!(matches!(
-            decimal(&raw(r#""12,50""#)),
+            lenient::amount(&raw(r#""12,50""#)),
             Err(ConnectorError::Protocol { .. })
         ));
         assert!(matches!(
-            decimal(&raw("true")),
+            lenient::amount(&raw("true")),
             Err(ConnectorError::Protocol { .. })
         ));
     }
