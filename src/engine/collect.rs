@@ -4,9 +4,10 @@
 
 use std::collections::HashSet;
 
-use aisle_sdk::TransactionStatus;
+use aisle_sdk::{CardTransaction, Transaction, TransactionStatus};
 use chrono::Days;
 
+use super::continuity;
 use super::history::{Row, WindowRun};
 use super::planner::Plan;
 use super::receipt::{Continuity, DateRange, Receipt, Shortfall, ShortfallReason};
@@ -16,6 +17,34 @@ use super::receipt::{Continuity, DateRange, Receipt, Shortfall, ShortfallReason}
 pub struct Collected {
     pub rows: Vec<(String, Row)>,
     pub receipt: Receipt,
+}
+
+impl Collected {
+    /// An account's history: its transactions and receipt.
+    pub fn into_transactions(self) -> (Vec<(String, Transaction)>, Receipt) {
+        let rows = self
+            .rows
+            .into_iter()
+            .filter_map(|(id, row)| match row {
+                Row::Account(t) => Some((id, t)),
+                Row::Card(_) => None,
+            })
+            .collect();
+        (rows, self.receipt)
+    }
+
+    /// A card's history: its card transactions and receipt.
+    pub fn into_card_transactions(self) -> (Vec<(String, CardTransaction)>, Receipt) {
+        let rows = self
+            .rows
+            .into_iter()
+            .filter_map(|(id, row)| match row {
+                Row::Card(t) => Some((id, t)),
+                Row::Account(_) => None,
+            })
+            .collect();
+        (rows, self.receipt)
+    }
 }
 
 /// Splits `runs` by target (`0..targets`) and assembles each.
@@ -32,9 +61,9 @@ pub fn collect(plan: &Plan, runs: Vec<WindowRun>, targets: usize) -> Vec<Collect
         .collect()
 }
 
-/// The receipt of a listing whose bank offers no transactions.
-pub fn not_supported(plan: &Plan, what: &str) -> Receipt {
-    Receipt {
+/// The history of an account whose bank offers no transactions.
+pub fn not_supported(plan: &Plan, what: &str) -> Collected {
+    let receipt = Receipt {
         requested: plan.requested.into(),
         obtained: None,
         booked: 0,
@@ -49,6 +78,10 @@ pub fn not_supported(plan: &Plan, what: &str) -> Receipt {
         balance_continuity: Continuity::NotChecked {
             reason: format!("the bank does not offer {what}"),
         },
+    };
+    Collected {
+        rows: Vec::new(),
+        receipt,
     }
 }
 
@@ -126,9 +159,10 @@ fn assemble(plan: &Plan, mut runs: Vec<WindowRun>) -> Collected {
         windows: requests,
         pages,
         shortfalls,
-        balance_continuity: Continuity::NotChecked {
-            reason: "card transactions carry no balance after".into(),
-        },
+        balance_continuity: continuity::check(rows.iter().filter_map(|(id, row)| match row {
+            Row::Account(t) => Some((id.as_str(), t)),
+            Row::Card(_) => None,
+        })),
     };
     Collected { rows, receipt }
 }
@@ -142,7 +176,7 @@ fn row_status(row: &Row) -> TransactionStatus {
 
 #[cfg(test)]
 mod tests {
-    use aisle_sdk::{BankProfile, DateWindow, Transaction};
+    use aisle_sdk::{BankProfile, DateWindow};
     use chrono::NaiveDate;
     use rust_decimal::Decimal;
 

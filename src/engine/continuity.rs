@@ -7,9 +7,10 @@ use aisle_sdk::{Transaction, TransactionStatus};
 use super::receipt::{BalanceBreak, Continuity};
 
 /// Checks an account's rows as fetched (`(identity, row)`, in the bank's order per window).
-pub fn check(rows: &[(String, Transaction)]) -> Continuity {
-    let booked: Vec<&(String, Transaction)> = rows
-        .iter()
+/// A card's rows carry no balance after, so they are never checked.
+pub fn check<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Transaction)>) -> Continuity {
+    let booked: Vec<(&str, &Transaction)> = rows
+        .into_iter()
         .filter(|(_, t)| {
             t.status == TransactionStatus::Booked
                 && t.booking_date.is_some()
@@ -43,11 +44,11 @@ pub fn check(rows: &[(String, Transaction)]) -> Continuity {
 }
 
 /// How many rows break the chain, and the first one.
-fn breaks(chain: &[&(String, Transaction)]) -> (usize, Option<BalanceBreak>) {
+fn breaks(chain: &[(&str, &Transaction)]) -> (usize, Option<BalanceBreak>) {
     let mut count = 0;
     let mut first = None;
     for pair in chain.windows(2) {
-        let (previous, (id, row)) = (&pair[0].1, pair[1]);
+        let (previous, (id, row)) = (pair[0].1, pair[1]);
         let (Some(before), Some(after)) = (previous.balance_after, row.balance_after) else {
             continue;
         };
@@ -55,7 +56,7 @@ fn breaks(chain: &[&(String, Transaction)]) -> (usize, Option<BalanceBreak>) {
         if expected != after {
             count += 1;
             first.get_or_insert_with(|| BalanceBreak {
-                transaction_id: id.clone(),
+                transaction_id: id.to_owned(),
                 booking_date: row.booking_date,
                 expected_balance_after: expected,
                 balance_after: after,
@@ -70,6 +71,10 @@ mod tests {
     use rust_decimal::Decimal;
 
     use super::*;
+
+    fn listed(rows: &[(String, Transaction)]) -> impl Iterator<Item = (&str, &Transaction)> {
+        rows.iter().map(|(id, t)| (id.as_str(), t))
+    }
 
     fn row(id: &str, date: &str, cents: i64, after_cents: i64) -> (String, Transaction) {
         (
@@ -100,7 +105,10 @@ mod tests {
         let mut newest_first = oldest_first.clone();
         newest_first.reverse();
         for rows in [oldest_first, newest_first] {
-            assert_eq!(check(&rows), Continuity::Consistent { checked_rows: 3 });
+            assert_eq!(
+                check(listed(&rows)),
+                Continuity::Consistent { checked_rows: 3 }
+            );
         }
     }
 
@@ -111,7 +119,7 @@ mod tests {
             row("b", "2026-11-02", -250, 9_350),
             row("c", "2026-11-03", 1_000, 10_250),
         ];
-        let Continuity::Inconsistent { first_break } = check(&rows) else {
+        let Continuity::Inconsistent { first_break } = check(listed(&rows)) else {
             panic!("a row is off by one euro");
         };
         assert_eq!(first_break.transaction_id, "b");
@@ -123,6 +131,9 @@ mod tests {
     fn without_balances_after_the_rows_nothing_is_checked() {
         let mut rows = vec![row("a", "2026-11-01", -500, 9_500)];
         rows[0].1.balance_after = None;
-        assert!(matches!(check(&rows), Continuity::NotChecked { .. }));
+        assert!(matches!(
+            check(listed(&rows)),
+            Continuity::NotChecked { .. }
+        ));
     }
 }

@@ -87,14 +87,14 @@ struct Task<'a> {
 
 /// One import's history fetch.
 pub struct HistoryFetch<'a> {
-    pub connector: &'a dyn Connector,
-    pub session: &'a BankSession,
-    pub retry: &'a RetryPolicy,
-    pub pace: &'a Pace,
+    connector: &'a dyn Connector,
+    session: &'a BankSession,
+    retry: &'a RetryPolicy,
+    pace: &'a Pace,
     /// When the bank stops serving history older than the free days.
-    pub sca_window_closes: DateTime<Utc>,
+    sca_window_closes: DateTime<Utc>,
     /// Planned windows finished so far, for progress.
-    pub windows_done: &'a AtomicU32,
+    windows_done: &'a AtomicU32,
     learnt_span: AtomicU32,
     deep_closed: AtomicBool,
     cutoffs: Mutex<Vec<Option<Missing>>>,
@@ -292,11 +292,8 @@ impl<'a> HistoryFetch<'a> {
         let mut cursor: Option<PageCursor> = None;
         loop {
             let (items, next) = self
-                .retry
-                .run(|| async {
-                    self.pace.request().await;
-                    self.page(listing, window, cursor.as_ref()).await
-                })
+                .pace
+                .call(self.retry, || self.page(listing, window, cursor.as_ref()))
                 .await?;
             *pages += 1;
             rows.extend(items);

@@ -7,15 +7,14 @@ use std::{sync::Arc, time::Duration};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use aisle_sdk::{BankSession, CardTransaction, Connector, ConnectorError, Transaction};
+use aisle_sdk::{BankSession, Connector, ConnectorError};
 use chrono::Utc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    collect::{Collected, collect, not_supported},
-    continuity,
-    history::{HistoryFetch, Listing, Row},
+    collect::{collect, not_supported},
+    history::{HistoryFetch, Listing},
     outcome,
     pace::Pace,
     planner::{Plan, PlanInput},
@@ -171,15 +170,15 @@ async fn fetch_and_store(
     let (owners, accounts, cards) = tokio::join!(
         async {
             if profile.supports.owners {
-                optional(paced(&pace, retry, || connector.owners(session)).await)
+                optional(pace.call(retry, || connector.owners(session)).await)
             } else {
                 Ok(Vec::new())
             }
         },
-        paced(&pace, retry, || connector.accounts(session)),
+        pace.call(retry, || connector.accounts(session)),
         async {
             if profile.supports.cards {
-                optional(paced(&pace, retry, || connector.cards(session)).await)
+                optional(pace.call(retry, || connector.cards(session)).await)
             } else {
                 Ok(Vec::new())
             }
@@ -235,48 +234,37 @@ async fn fetch_and_store(
     progress.stage = "storing".into();
     progress.windows_done = windows_done.load(Ordering::Relaxed);
     report(&progress).await?;
-    let mut collected = collect(&plan, runs, listings.len()).into_iter();
+    // `collect` answers in the listings' order: the accounts (when the bank offers their
+    // transactions), then the cards.
+    let mut histories = collect(&plan, runs, listings.len());
+    let card_histories = histories.split_off(histories.len().saturating_sub(cards.len()));
+    let account_histories = if profile.supports.transactions {
+        histories
+    } else {
+        accounts
+            .iter()
+            .map(|_| not_supported(&plan, "transactions"))
+            .collect()
+    };
     // Each account and card is stored on its own connection, all at once: a large history
     // takes a while to insert, and the accounts do not depend on each other.
-    let mut account_stores = Vec::with_capacity(accounts.len());
-    for (position, account) in accounts.iter().enumerate() {
-        let (rows, receipt) = if profile.supports.transactions {
-            let Collected { rows, mut receipt } = collected.next().unwrap_or_else(|| empty(&plan));
-            let rows: Vec<(String, Transaction)> = rows
-                .into_iter()
-                .filter_map(|(id, row)| match row {
-                    Row::Account(t) => Some((id, t)),
-                    Row::Card(_) => None,
-                })
-                .collect();
-            receipt.balance_continuity = continuity::check(&rows);
-            (rows, receipt)
-        } else {
-            (Vec::new(), not_supported(&plan, "transactions"))
-        };
-        account_stores.push(async move {
+    let account_stores = accounts.iter().enumerate().zip(account_histories).map(
+        |((position, account), history)| async move {
+            let (rows, receipt) = history.into_transactions();
             let mut conn = pool.acquire().await?;
             let row =
                 results::insert_account(&mut conn, scope, position, account, &receipt).await?;
             results::insert_transactions(&mut conn, scope, row, &rows).await
-        });
-    }
-    let mut card_stores = Vec::with_capacity(cards.len());
-    for (position, card) in cards.iter().enumerate() {
-        let Collected { rows, receipt } = collected.next().unwrap_or_else(|| empty(&plan));
-        let rows: Vec<(String, CardTransaction)> = rows
-            .into_iter()
-            .filter_map(|(id, row)| match row {
-                Row::Card(t) => Some((id, t)),
-                Row::Account(_) => None,
-            })
-            .collect();
-        card_stores.push(async move {
+        },
+    );
+    let card_stores = cards.iter().enumerate().zip(card_histories).map(
+        |((position, card), history)| async move {
+            let (rows, receipt) = history.into_card_transactions();
             let mut conn = pool.acquire().await?;
             let row = results::insert_card(&mut conn, scope, position, card, &receipt).await?;
             results::insert_card_transactions(&mut conn, scope, row, &rows).await
-        });
-    }
+        },
+    );
     futures_util::future::try_join(
         futures_util::future::try_join_all(account_stores),
         futures_util::future::try_join_all(card_stores),
@@ -294,28 +282,6 @@ async fn fetch_and_store(
 
 /// How often a running import writes its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
-
-/// A listing with no run at all (cannot happen: every listing has its windows planned).
-fn empty(plan: &Plan) -> Collected {
-    Collected {
-        rows: Vec::new(),
-        receipt: not_supported(plan, "history for this listing"),
-    }
-}
-
-/// One bank call outside the history: paced like the rest, retried like the rest.
-async fn paced<T, F, Fut>(pace: &Pace, retry: &RetryPolicy, call: F) -> Result<T, ConnectorError>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<T, ConnectorError>>,
-{
-    retry
-        .run(|| async {
-            pace.request().await;
-            call().await
-        })
-        .await
-}
 
 /// Parts of the scope the bank may not offer: absent rather than a failure.
 fn optional<T>(result: Result<Vec<T>, ConnectorError>) -> Result<Vec<T>, ConnectorError> {

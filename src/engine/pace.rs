@@ -4,8 +4,10 @@
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use aisle_sdk::BankProfile;
+use aisle_sdk::{BankProfile, ConnectorError};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::retry::RetryPolicy;
 
 /// One import's pace at one bank.
 pub struct Pace {
@@ -35,11 +37,26 @@ impl Pace {
     }
 
     /// Waits for the per-second limit, then counts one request against the budget.
-    pub async fn request(&self) {
+    async fn request(&self) {
         if let Some(limiter) = &self.per_second {
             limiter.until_ready().await;
         }
         self.used.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One bank call, paced and retried: every attempt waits for the per-second limit and
+    /// counts against the budget.
+    pub async fn call<T, F, Fut>(&self, retry: &RetryPolicy, call: F) -> Result<T, ConnectorError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ConnectorError>>,
+    {
+        retry
+            .run(|| async {
+                self.request().await;
+                call().await
+            })
+            .await
     }
 
     /// Requests made so far.

@@ -10,7 +10,9 @@ use crate::helpers::{Options, spawn_app_with};
 async fn an_import_whose_worker_dies_midway_is_retried_into_one_complete_result() {
     let app = spawn_app_with(Options {
         workers: false,
-        bank_latency: Duration::from_millis(150),
+        // Slow enough that the history stage (at least one 600 ms page) is seen by a poll
+        // every 50 ms long before the import could finish.
+        bank_latency: Duration::from_millis(600),
     })
     .await;
     let command_id = app.start_import("alice").await;
@@ -28,7 +30,7 @@ async fn an_import_whose_worker_dies_midway_is_retried_into_one_complete_result(
             command["state"], "in_progress",
             "the import must not finish before the crash"
         );
-        if command["progress"]["windowsDone"].as_u64().unwrap_or(0) >= 1 {
+        if command["progress"]["stage"] == "history" {
             break;
         }
         assert!(
