@@ -14,6 +14,7 @@ use crate::{
     dev,
     devdb::{Durability, PrivateCluster},
     service::Service,
+    signin::origins,
     store,
 };
 
@@ -59,10 +60,38 @@ enum ClientCommand {
         /// An address range allowed to call (repeatable); none means any address.
         #[arg(long = "allow-ip", value_name = "CIDR")]
         allow_ip: Vec<IpNet>,
+        #[command(flatten)]
+        places: SignInPlaces,
         /// Print `{"clientId","apiKey"}` for scripts.
         #[arg(long)]
         json: bool,
     },
+    /// Replaces where a client's owners may sign in from and return to.
+    Register {
+        /// The client's id.
+        #[arg(long)]
+        client: uuid::Uuid,
+        #[command(flatten)]
+        places: SignInPlaces,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct SignInPlaces {
+    /// An origin whose pages may embed the widget, e.g. https://shop.example (repeatable).
+    #[arg(long = "widget-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    widget_origins: Vec<String>,
+    /// A URI a redirection may return the owner to, exactly (repeatable).
+    #[arg(long = "redirect-uri", value_name = "URI", value_parser = parse_redirect_uri)]
+    redirect_uris: Vec<String>,
+}
+
+fn parse_origin(raw: &str) -> Result<String, String> {
+    origins::widget_origin(raw).map_err(|e| e.to_string())
+}
+
+fn parse_redirect_uri(raw: &str) -> Result<String, String> {
+    origins::redirect_uri(raw).map_err(|e| e.to_string())
 }
 
 impl Cli {
@@ -100,10 +129,18 @@ impl Cli {
             Command::Client(ClientCommand::Create {
                 name,
                 allow_ip,
+                places,
                 json,
             }) => {
                 let pool = migrated_pool(config).await?;
                 let (client, api_key) = store::clients::create(&pool, &name, &allow_ip).await?;
+                store::clients::register_signin_places(
+                    &pool,
+                    client.id,
+                    &places.widget_origins,
+                    &places.redirect_uris,
+                )
+                .await?;
                 if json {
                     println!(
                         "{}",
@@ -115,6 +152,24 @@ impl Cli {
                         client.name, client.id
                     );
                 }
+                Ok(())
+            }
+            Command::Client(ClientCommand::Register { client, places }) => {
+                let pool = migrated_pool(config).await?;
+                let found = store::clients::register_signin_places(
+                    &pool,
+                    client,
+                    &places.widget_origins,
+                    &places.redirect_uris,
+                )
+                .await?;
+                if !found {
+                    return Err(format!("no client has the id {client}").into());
+                }
+                println!(
+                    "client {client}: widget origins {:?}, redirect URIs {:?}",
+                    places.widget_origins, places.redirect_uris
+                );
                 Ok(())
             }
         }
@@ -132,7 +187,13 @@ pub async fn with_database(mut config: Config) -> Result<Config, crate::devdb::D
         config.database_url = Some(Secret(cluster.ensure_database("aisle").await?));
     }
     if config.session_signing_key.is_none() {
-        config.session_signing_key = Some(dev::signing_key(&config.state_dir)?);
+        config.session_signing_key = Some(dev::generated_key(
+            &config.state_dir,
+            "session-signing-key",
+        )?);
+    }
+    if config.secrets_key.is_none() {
+        config.secrets_key = Some(dev::generated_key(&config.state_dir, "secrets-key")?);
     }
     Ok(config)
 }

@@ -25,13 +25,21 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Key for `sessionIdSignature` (HMAC-SHA256). The dev stack generates one when absent.
     pub session_signing_key: Option<Secret>,
+    /// Key sealing bank secrets at rest (AES-256-GCM): 64 hex characters. The dev stack
+    /// generates one when absent.
+    pub secrets_key: Option<Secret>,
     /// How long a session may wait for its Default Import.
     #[serde(with = "secs")]
     pub session_ttl: Duration,
+    /// How long an owner has to finish a sign-in (widget or redirection).
+    #[serde(with = "secs")]
+    pub signin_ttl: Duration,
     /// Whether to take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     pub worker: WorkerConfig,
     pub sandbox_bank: SandboxBankConfig,
+    /// Where the dev stack serves its demo client's page (`/demo`), on an origin of its own.
+    pub demo_listen: SocketAddr,
     /// Per-bank secrets, keyed by bank id with `-` written `_`
     /// (`AISLE_BANK_SECRETS__SANDBOX_PARTNER__AUTH_TOKEN`). Never in the registry file.
     #[serde(default)]
@@ -88,7 +96,9 @@ impl Default for Config {
             registry: "connectors/banks.toml".into(),
             state_dir: ".aisle".into(),
             session_signing_key: None,
+            secrets_key: None,
             session_ttl: Duration::from_secs(60 * 60),
+            signin_ttl: Duration::from_secs(30 * 60),
             trust_forwarded_for: false,
             worker: WorkerConfig {
                 concurrency: 8,
@@ -102,6 +112,7 @@ impl Default for Config {
                 listen: ([127, 0, 0, 1], 8090).into(),
                 url: None,
             },
+            demo_listen: ([127, 0, 0, 1], 8070).into(),
             bank_timeout: Duration::from_secs(30),
             bank_secrets: BTreeMap::new(),
         }

@@ -1,7 +1,7 @@
 //! The dev stack behind a bare `cargo run`: a private Postgres, the sandbox bank, the API and
 //! the workers in one process, plus a demo client whose key it prints with a curl walkthrough.
 
-use std::{fs, path::Path};
+use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -57,9 +57,10 @@ pub async fn run(mut config: Config) -> CliResult {
     Ok(workers?)
 }
 
-/// The dev stack's session signing key, generated once into the state directory.
-pub fn signing_key(state_dir: &Path) -> Result<Secret, DevDbError> {
-    let path = state_dir.join("session-signing-key");
+/// A dev stack key (`session-signing-key`, `secrets-key`): 32 random bytes as hex, generated
+/// once into the state directory and read back on later starts.
+pub fn generated_key(state_dir: &Path, name: &str) -> Result<Secret, DevDbError> {
+    let path = state_dir.join(name);
     let io = |e| DevDbError::Io(path.clone(), e);
     if let Ok(key) = fs::read_to_string(&path) {
         return Ok(Secret(key.trim().to_string()));
@@ -68,7 +69,14 @@ pub fn signing_key(state_dir: &Path) -> Result<Secret, DevDbError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let key = hex::encode(bytes);
-    fs::write(&path, &key).map_err(io)?;
+    // Readable by this user only: it opens every bank secret the dev stack stores.
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(key.as_bytes()))
+        .map_err(io)?;
     Ok(Secret(key))
 }
 

@@ -9,7 +9,10 @@ use crate::{
     config::Config,
     engine::{import::ImportContext, retry::RetryPolicy, worker},
     registry::{Registry, RegistryError},
-    signin::signature::SessionSigner,
+    signin::{
+        sealing::{SealingError, SecretSealer},
+        signature::SessionSigner,
+    },
     state::AppState,
     store::{self, MigrateError},
 };
@@ -20,6 +23,10 @@ pub enum StartError {
     NoDatabase,
     #[error("no session_signing_key is configured (set AISLE_SESSION_SIGNING_KEY)")]
     NoSigningKey,
+    #[error("no secrets_key is configured (set AISLE_SECRETS_KEY)")]
+    NoSecretsKey,
+    #[error("secrets_key: {0}")]
+    SecretsKey(#[from] SealingError),
     #[error("cannot connect to the database: {0}")]
     Connect(#[from] sqlx::Error),
     #[error(transparent)]
@@ -35,6 +42,7 @@ pub struct Service {
     pub pool: PgPool,
     pub registry: Arc<Registry>,
     signer: SessionSigner,
+    sealer: SecretSealer,
 }
 
 impl Service {
@@ -46,6 +54,13 @@ impl Service {
             .as_ref()
             .ok_or(StartError::NoSigningKey)?;
         let signer = SessionSigner::new(key.expose().as_bytes());
+        let sealer = SecretSealer::from_hex(
+            config
+                .secrets_key
+                .as_ref()
+                .ok_or(StartError::NoSecretsKey)?
+                .expose(),
+        )?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect(url.expose())
@@ -66,6 +81,7 @@ impl Service {
             pool,
             registry: Arc::new(registry),
             signer,
+            sealer,
         })
     }
 
@@ -74,6 +90,7 @@ impl Service {
             pool: self.pool.clone(),
             registry: self.registry.clone(),
             signer: self.signer.clone(),
+            sealer: self.sealer.clone(),
             config: self.config.clone(),
         }
     }
@@ -95,6 +112,7 @@ impl Service {
         let context = ImportContext {
             pool: self.pool.clone(),
             registry: self.registry.clone(),
+            sealer: self.sealer.clone(),
             retry: RetryPolicy::default(),
             import_timeout: self.config.worker.import_timeout,
             max_attempts: self.config.worker.max_attempts,

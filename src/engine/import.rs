@@ -22,6 +22,7 @@ use super::{
 };
 use crate::{
     registry::Registry,
+    signin::sealing::SecretSealer,
     store::{
         commands::{self, Command, CommandState, Outcome, Progress},
         results::{self, Scope},
@@ -34,6 +35,7 @@ use crate::{
 pub struct ImportContext {
     pub pool: PgPool,
     pub registry: Arc<Registry>,
+    pub sealer: SecretSealer,
     pub retry: RetryPolicy,
     pub import_timeout: Duration,
     pub max_attempts: usize,
@@ -85,11 +87,16 @@ pub async fn run(context: &ImportContext, command_id: Uuid) -> Result<(), Import
         command_id,
     };
     let session = sessions::find(pool, scope.client_id, command.session_id).await?;
-    let Some((secret, sca_at, max_import_date)) = session.and_then(|s| {
+    let Some((sealed, sca_at, max_import_date)) = session.and_then(|s| {
         s.bank_secret
-            .map(|secret| (secret, s.sca_at, s.max_import_date))
+            .map(|sealed| (sealed, s.sca_at, s.max_import_date))
     }) else {
         let outcome = error("SessionExpired", "the session's bank access has ended");
+        return finish(pool, &command, &outcome).await;
+    };
+    let Ok(secret) = context.sealer.open(&sealed, command.session_id.as_bytes()) else {
+        tracing::error!("the session's bank secret does not open with the configured key");
+        let outcome = error("Internal", "the session's bank secret could not be read");
         return finish(pool, &command, &outcome).await;
     };
     let Some(bank) = context.registry.get(&command.bank_id) else {

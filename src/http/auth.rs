@@ -36,6 +36,20 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+/// The caller's address, where it is known (the owner's browser, on the sign-in pages).
+pub struct CallerIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for CallerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(parts, state.config.trust_forwarded_for)))
+    }
+}
+
 fn api_key(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get("authorization")
@@ -47,6 +61,7 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|key| !key.is_empty())
 }
 
+/// The caller's address: the peer's, or the proxy's `X-Forwarded-For` when trusted.
 fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
     if trust_forwarded_for
         && let Some(ip) = parts

@@ -9,6 +9,8 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::signin::flow::FlowError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -31,6 +33,16 @@ pub enum ApiError {
     InvalidCommandId,
     #[error("no such resource")]
     NotFound,
+    #[error("no such sign-in")]
+    InvalidSignInId,
+    #[error("no such redirection")]
+    InvalidRedirectionId,
+    #[error("{0}")]
+    InvalidRedirectUri(String),
+    #[error("this sign-in has ended or expired")]
+    SignInClosed,
+    #[error("{0}")]
+    SignInConflict(String),
     #[error("{detail}")]
     SignIn { code: &'static str, detail: String },
     #[error("internal error")]
@@ -68,8 +80,27 @@ impl ApiError {
             Self::InvalidSince(_) => (StatusCode::BAD_REQUEST, "InvalidSince"),
             Self::InvalidCommandId => (StatusCode::NOT_FOUND, "InvalidCommandId"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NotFound"),
+            Self::InvalidSignInId => (StatusCode::NOT_FOUND, "InvalidSignInId"),
+            Self::InvalidRedirectionId => (StatusCode::NOT_FOUND, "InvalidRedirectionId"),
+            Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, "InvalidRedirectUri"),
+            Self::SignInClosed => (StatusCode::CONFLICT, "SignInClosed"),
+            Self::SignInConflict(_) => (StatusCode::CONFLICT, "SignInConflict"),
             Self::SignIn { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
+        }
+    }
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::NotFound => Self::InvalidSignInId,
+            FlowError::Closed => Self::SignInClosed,
+            FlowError::Busy | FlowError::WrongStep => Self::SignInConflict(e.to_string()),
+            FlowError::BankNotOffered(_) | FlowError::InvalidAnswer(_) => {
+                Self::InvalidParameter(e.to_string())
+            }
+            FlowError::Database(db) => db.into(),
         }
     }
 }

@@ -7,7 +7,10 @@ pub mod error;
 mod health;
 mod json;
 pub mod openapi;
+mod redirections;
 mod sandbox;
+mod signin_frame;
+mod signin_pages;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -22,6 +25,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(commands::router())
         .merge(sandbox::router())
+        .merge(redirections::router())
+        .merge(signin_pages::router())
+        .merge(signin_frame::router())
         .merge(banks::router())
         .merge(health::router())
         .merge(openapi::router())

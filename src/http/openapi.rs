@@ -15,6 +15,8 @@ use crate::state::AppState;
         super::commands::default_import,
         super::commands::get_command,
         super::sandbox::create_session,
+        super::redirections::create_redirection,
+        super::redirections::get_redirection,
         super::banks::list_banks,
     ),
     modifiers(&ApiKeyAuth)

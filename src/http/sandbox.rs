@@ -66,9 +66,8 @@ async fn create_session(
     let sign_in = SandboxSignIn {
         pool: &state.pool,
         registry: &state.registry,
-        signer: &state.signer,
+        issuer: state.issuer(),
         public_url: &state.config.public_url,
-        session_ttl: state.config.session_ttl,
     };
     let issued = sign_in
         .sign_in(&HeadlessSignIn {

@@ -1,5 +1,9 @@
-//! Sign-in: how an owner's authorisation at their bank becomes a session, and the signature
-//! that proves a session id came from us.
+//! Sign-in: how an owner's authorisation at their bank becomes a session, the signature that
+//! proves a session id came from us, and the sealing of bank secrets at rest.
 
+pub mod flow;
+pub mod origins;
 pub mod sandbox;
+pub mod sealing;
+pub mod session;
 pub mod signature;

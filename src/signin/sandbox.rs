@@ -6,14 +6,11 @@ use std::collections::BTreeMap;
 use aisle_sdk::{
     ConnectorError, FormField, SignInCallback, SignInProgress, SignInRequest, SignInStep,
 };
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use uuid::Uuid;
 
-use crate::{
-    registry::Registry,
-    signin::signature::SessionSigner,
-    store::sessions::{self, Session},
-};
+use super::session::{IssuedSession, Issuer, SignedIn};
+use crate::registry::Registry;
 
 pub struct HeadlessSignIn<'a> {
     pub client_id: Uuid,
@@ -22,13 +19,6 @@ pub struct HeadlessSignIn<'a> {
     pub owner_external_id: &'a str,
     pub max_import_date: Option<NaiveDate>,
     pub force_sca: bool,
-}
-
-/// A session ready for a Default Import.
-pub struct IssuedSession {
-    pub session_id: Uuid,
-    pub signature: String,
-    pub bank_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +34,8 @@ pub enum SandboxSignInError {
 pub struct SandboxSignIn<'a> {
     pub pool: &'a sqlx::PgPool,
     pub registry: &'a Registry,
-    pub signer: &'a SessionSigner,
+    pub issuer: Issuer<'a>,
     pub public_url: &'a str,
-    pub session_ttl: std::time::Duration,
 }
 
 impl SandboxSignIn<'_> {
@@ -93,28 +82,21 @@ impl SandboxSignIn<'_> {
             }
         };
 
-        let session = Session {
-            id: Uuid::new_v4(),
-            client_id: request.client_id,
-            bank_id: bank.entry.id.clone(),
-            owner_external_id: request.owner_external_id.to_string(),
-            bank_secret: Some(bank_session.secret),
-            sca_at: bank_session.sca_at,
-            max_import_date: request.max_import_date,
-            force_sca: request.force_sca,
-            expires_at: Utc::now()
-                + chrono::Duration::from_std(self.session_ttl)
-                    .unwrap_or(chrono::Duration::hours(1)),
-            claimed_at: None,
-        };
-        sessions::insert(self.pool, &session).await?;
-        Ok(IssuedSession {
-            session_id: session.id,
-            signature: self
-                .signer
-                .sign(session.client_id, session.id, &session.owner_external_id),
-            bank_id: session.bank_id,
-        })
+        let mut conn = self.pool.acquire().await?;
+        Ok(self
+            .issuer
+            .issue(
+                &mut conn,
+                &SignedIn {
+                    client_id: request.client_id,
+                    bank_id: &bank.entry.id,
+                    owner_external_id: request.owner_external_id,
+                    max_import_date: request.max_import_date,
+                    force_sca: request.force_sca,
+                },
+                &bank_session,
+            )
+            .await?)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod clients;
 pub mod commands;
 pub mod results;
 pub mod sessions;
+pub mod signins;
 
 use sqlx::PgPool;
 

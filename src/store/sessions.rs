@@ -10,7 +10,8 @@ pub struct Session {
     pub client_id: Uuid,
     pub bank_id: String,
     pub owner_external_id: String,
-    pub bank_secret: Option<String>,
+    /// The bank's consent or token, sealed ([`crate::signin::sealing`]); none once erased.
+    pub bank_secret: Option<Vec<u8>>,
     pub sca_at: DateTime<Utc>,
     pub max_import_date: Option<NaiveDate>,
     pub force_sca: bool,
@@ -26,7 +27,7 @@ macro_rules! session_columns {
     };
 }
 
-pub async fn insert(pool: &PgPool, session: &Session) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut PgConnection, session: &Session) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into sessions (id, client_id, bank_id, owner_external_id, bank_secret, sca_at,
                                max_import_date, force_sca, expires_at)
@@ -41,7 +42,7 @@ pub async fn insert(pool: &PgPool, session: &Session) -> Result<(), sqlx::Error>
     .bind(session.max_import_date)
     .bind(session.force_sca)
     .bind(session.expires_at)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -21,6 +21,10 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// The key the tests' service seals bank secrets with, so a test can check what is stored.
+pub const TEST_SECRETS_KEY: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
@@ -77,6 +81,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         database_url: Some(Secret(test_database().await)),
         registry: Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml"),
         session_signing_key: Some(Secret("test-signing-key-0123456789abcdef".into())),
+        secrets_key: Some(Secret(TEST_SECRETS_KEY.into())),
         ..Config::default()
     };
     config.sandbox_bank.url = Some(bank_url);

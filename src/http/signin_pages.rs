@@ -1,0 +1,368 @@
+//! The pages owners see: `/widget.js` for client pages, the widget's entry, the sign-in frame
+//! (also the redirection link's page), the hop to the bank, and the bank's way back.
+//!
+//! Every page is static HTML whose script reads the sign-in from `/signin/api`; what differs
+//! per sign-in is the `Content-Security-Policy`: a widget's frame may be embedded only by the
+//! client's registered origin, a redirection's page by nobody.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Router,
+    extract::{Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
+use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::{auth::CallerIp, signin_frame::return_to};
+use crate::{
+    signin::{flow::FlowError, origins},
+    state::AppState,
+    store::{
+        clients,
+        signins::{self, Channel, NewSignIn, SignIn, Status, Step},
+    },
+};
+
+const WIDGET_JS: &str = include_str!("../signin/assets/widget.js");
+const FRAME_HTML: &str = include_str!("../signin/assets/frame.html");
+const FRAME_JS: &str = include_str!("../signin/assets/frame.js");
+const FRAME_CSS: &str = include_str!("../signin/assets/frame.css");
+const DONE_HTML: &str = include_str!("../signin/assets/done.html");
+const DONE_JS: &str = include_str!("../signin/assets/done.js");
+
+/// The locales the pages have texts for; anything else shows English.
+const LOCALES: [&str; 3] = ["en", "de", "pl"];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/widget.js", get(|| async { asset(WIDGET_JS, JS) }))
+        .route(
+            "/signin/assets/frame.js",
+            get(|| async { asset(FRAME_JS, JS) }),
+        )
+        .route(
+            "/signin/assets/frame.css",
+            get(|| async { asset(FRAME_CSS, CSS) }),
+        )
+        .route(
+            "/signin/assets/done.js",
+            get(|| async { asset(DONE_JS, JS) }),
+        )
+        .route("/signin/widget", get(widget_entry))
+        .route("/signin/s/{id}", get(frame))
+        .route("/signin/s/{id}/go", get(go_to_bank))
+        .route("/signin/done", get(|| async { page(DONE_HTML, "'none'") }))
+        .route("/signin/callback/{token}", get(bank_callback))
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// An HTML page that only our own scripts and styles run on, embeddable by `frame_ancestors`.
+fn page(body: &'static str, frame_ancestors: &str) -> Response {
+    html(StatusCode::OK, body.to_string(), frame_ancestors)
+}
+
+fn html(status: StatusCode, body: String, frame_ancestors: &str) -> Response {
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+         img-src 'self' data:; form-action 'self'; base-uri 'none'; \
+         frame-ancestors {frame_ancestors}"
+    );
+    let mut response = (status, axum::response::Html(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    // The sign-in id is in the URL: never hand it to the bank as a referrer.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// A page that explains why there is no sign-in to show. It holds nothing secret, so any page
+/// may frame it: the developer embedding the widget wrongly sees why.
+fn problem_page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Bank sign-in</title><link rel=\"stylesheet\" href=\"/signin/assets/frame.css\">\
+         </head><body><main data-screen=\"problem\"><h1>Bank sign-in unavailable</h1>\
+         <p role=\"alert\">{}</p></main></body></html>\n",
+        escape(message)
+    );
+    html(status, body, "*")
+}
+
+/// The widget iframe's first URL, as `/widget.js` builds it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WidgetQuery {
+    client: Option<String>,
+    origin: Option<String>,
+    state: Option<String>,
+    owner_external_id: Option<String>,
+    country: Option<String>,
+    locale: Option<String>,
+    bank: Option<String>,
+    max_import_date: Option<String>,
+    force_sca: Option<String>,
+}
+
+/// Checks the embedding client and its origin, opens the sign-in and shows its frame.
+async fn widget_entry(
+    State(state): State<AppState>,
+    CallerIp(ip): CallerIp,
+    Query(query): Query<WidgetQuery>,
+) -> Response {
+    let new = match widget_signin(&state, query).await {
+        Ok(new) => new,
+        Err(Refusal::Bad(message)) => return problem_page(StatusCode::BAD_REQUEST, &message),
+        Err(Refusal::Database(e)) => return database_problem(&e),
+    };
+    match state.flow().start(&new, ip).await {
+        Ok(signin) => Redirect::to(&format!("/signin/s/{}", signin.id)).into_response(),
+        Err(FlowError::Database(e)) => database_problem(&e),
+        Err(e) => problem_page(StatusCode::CONFLICT, &e.to_string()),
+    }
+}
+
+enum Refusal {
+    Bad(String),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+async fn widget_signin(state: &AppState, query: WidgetQuery) -> Result<NewSignIn, Refusal> {
+    let bad = |message: &str| Refusal::Bad(message.to_string());
+    let client_id = query
+        .client
+        .as_deref()
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| bad("`client` must be the client's id"))?;
+    let client = clients::find(&state.pool, client_id)
+        .await?
+        .ok_or_else(|| bad("no client has this id"))?;
+    let origin = query
+        .origin
+        .as_deref()
+        .and_then(|origin| origins::widget_origin(origin).ok())
+        .filter(|origin| client.widget_origins.contains(origin))
+        .ok_or_else(|| {
+            bad(
+                "this page's origin is not registered for the client's widget \
+                 (aisle client register --widget-origin)",
+            )
+        })?;
+    let widget_state = query
+        .state
+        .filter(|s| (16..=128).contains(&s.len()) && s.bytes().all(is_token_byte))
+        .ok_or_else(|| bad("`state` must be 16 to 128 letters, digits, `-` or `_`"))?;
+    let common = Common::parse(
+        query.owner_external_id,
+        query.country,
+        query.locale,
+        query.bank,
+        query.max_import_date,
+        query.force_sca.as_deref(),
+    )
+    .map_err(Refusal::Bad)?;
+    Ok(NewSignIn {
+        client_id,
+        channel: Channel::Widget,
+        owner_external_id: common.owner_external_id,
+        parent_origin: Some(origin),
+        widget_state: Some(widget_state),
+        redirect_uri: None,
+        locale: common.locale,
+        country: common.country,
+        preselected_bank: common.bank,
+        max_import_date: common.max_import_date,
+        force_sca: common.force_sca,
+        expires_at: Utc::now() + state.flow().ttl,
+    })
+}
+
+/// What the widget and a redirection both say about the sign-in they open.
+pub struct Common {
+    pub owner_external_id: String,
+    pub country: Option<String>,
+    pub locale: String,
+    pub bank: Option<String>,
+    pub max_import_date: Option<NaiveDate>,
+    pub force_sca: bool,
+}
+
+impl Common {
+    /// Checks and normalises the fields; the error is a message for the developer.
+    pub fn parse(
+        owner_external_id: Option<String>,
+        country: Option<String>,
+        locale: Option<String>,
+        bank: Option<String>,
+        max_import_date: Option<String>,
+        force_sca: Option<&str>,
+    ) -> Result<Self, String> {
+        let owner_external_id = owner_external_id
+            .map(|owner| owner.trim().to_string())
+            .filter(|owner| (1..=255).contains(&owner.len()))
+            .ok_or("ownerExternalId must be 1 to 255 characters")?;
+        let country = match country.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                Some(c.to_ascii_uppercase())
+            }
+            Some(_) => return Err("country must be an ISO 3166 alpha-2 code".into()),
+        };
+        let locale = locale
+            .map(|l| l.trim().to_ascii_lowercase())
+            .filter(|l| LOCALES.contains(&l.as_str()))
+            .unwrap_or_else(|| "en".into());
+        let bank = bank
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty() && b.len() <= 64);
+        let max_import_date = match max_import_date.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(date) => Some(
+                NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                    .ok()
+                    .filter(|date| *date <= Utc::now().date_naive())
+                    .ok_or("maxImportDate must be a past date, YYYY-MM-DD")?,
+            ),
+        };
+        let force_sca = match force_sca {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(_) => return Err("forceSca must be true or false".into()),
+        };
+        Ok(Self {
+            owner_external_id,
+            country,
+            locale,
+            bank,
+            max_import_date,
+            force_sca,
+        })
+    }
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// The sign-in's page: the frame inside the widget, or a redirection's top-level page.
+async fn frame(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match find(&state, &id).await {
+        Ok(Some(signin)) => page(FRAME_HTML, &frame_ancestors(&signin)),
+        Ok(None) => problem_page(StatusCode::NOT_FOUND, "This sign-in does not exist."),
+        Err(e) => database_problem(&e),
+    }
+}
+
+fn frame_ancestors(signin: &SignIn) -> String {
+    match (&signin.channel, &signin.parent_origin) {
+        (Channel::Widget, Some(origin)) => origin.clone(),
+        _ => "'none'".into(),
+    }
+}
+
+/// Sends the owner to the bank's SCA page of the current step.
+async fn go_to_bank(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match find(&state, &id).await {
+        Ok(Some(signin)) => match (signin.status, signin.step.as_deref()) {
+            (Status::InProgress, Some(Step::Redirect { url })) if !signin.expired(Utc::now()) => {
+                Redirect::to(url).into_response()
+            }
+            _ => Redirect::to(&format!("/signin/s/{}", signin.id)).into_response(),
+        },
+        Ok(None) => problem_page(StatusCode::NOT_FOUND, "This sign-in does not exist."),
+        Err(e) => database_problem(&e),
+    }
+}
+
+/// The bank sends the owner back here; the token in the path names the sign-in.
+async fn bank_callback(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    match state.flow().bank_callback(&token, params).await {
+        Ok(signin) => after_bank(&signin),
+        Err(FlowError::Database(e)) => database_problem(&e),
+        // A repeated or late callback (a reload, a double click at the bank): show wherever
+        // the sign-in is now.
+        Err(_) => match signins::find_by_callback_token(&state.pool, &token).await {
+            Ok(Some(signin)) => after_bank(&signin),
+            Ok(None) => problem_page(
+                StatusCode::NOT_FOUND,
+                "This sign-in link is no longer valid. Please start again from the site.",
+            ),
+            Err(e) => database_problem(&e),
+        },
+    }
+}
+
+/// Where the owner goes once the bank sent them back: the widget's popup closes itself, a
+/// redirection continues on its page or returns to the client.
+fn after_bank(signin: &SignIn) -> Response {
+    let ended = matches!(signin.status, Status::Succeeded | Status::Failed);
+    match signin.channel {
+        Channel::Widget => Redirect::to("/signin/done").into_response(),
+        Channel::Redirection if ended => match return_to(signin) {
+            Some(uri) => Redirect::to(&uri).into_response(),
+            None => problem_page(StatusCode::INTERNAL_SERVER_ERROR, "No way back."),
+        },
+        Channel::Redirection => Redirect::to(&format!("/signin/s/{}", signin.id)).into_response(),
+    }
+}
+
+async fn find(state: &AppState, id: &str) -> Result<Option<SignIn>, sqlx::Error> {
+    match Uuid::parse_str(id) {
+        Ok(id) => signins::find(&state.pool, id).await,
+        Err(_) => Ok(None),
+    }
+}
+
+fn database_problem(e: &sqlx::Error) -> Response {
+    tracing::error!(error = %e, "a sign-in page failed on the database");
+    problem_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side. Please try again.",
+    )
+}
+
+/// Escapes text for an HTML element.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
