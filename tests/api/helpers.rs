@@ -29,8 +29,11 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     pub http: reqwest::Client,
-    /// The key of a client made for this test.
+    /// The client made for this test, and its key.
+    pub client_id: Uuid,
     pub api_key: String,
+    /// The sandbox bank's base URL.
+    pub bank_url: String,
     service: Arc<Service>,
     shutdown: CancellationToken,
 }
@@ -84,22 +87,26 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         secrets_key: Some(Secret(TEST_SECRETS_KEY.into())),
         ..Config::default()
     };
-    config.sandbox_bank.url = Some(bank_url);
+    config.sandbox_bank.url = Some(bank_url.clone());
     config.worker.heartbeat = Duration::from_secs(1);
     config.worker.missed_heartbeats = 3;
     config.worker.poll_interval = Duration::from_secs(1);
-    let service = Arc::new(Service::start(config).await.expect("the service starts"));
-
+    // Banks send owners back to the public URL, so it is the address the API listens on.
     let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", api_listener.local_addr().unwrap());
+    config.public_url = address.clone();
+    let service = Arc::new(Service::start(config).await.expect("the service starts"));
+
     let api = service.clone();
     let stop = shutdown.clone().cancelled_owned();
     tokio::spawn(async move { api.run_api(api_listener, stop).await });
 
-    let (_, api_key) = clients::create(&service.pool, "test client", &[])
+    let (client, api_key) = clients::create(&service.pool, "test client", &[])
         .await
         .unwrap();
     let app = TestApp {
+        client_id: client.id,
+        bank_url,
         address,
         pool: service.pool.clone(),
         http: reqwest::Client::new(),
@@ -125,6 +132,20 @@ impl TestApp {
         let service = self.service.clone();
         let stop = self.shutdown.clone().cancelled_owned();
         tokio::spawn(async move { service.run_workers(stop).await })
+    }
+
+    /// Registers where `client`'s owners may sign in from and return to.
+    pub async fn register(&self, client: Uuid, widget_origins: &[&str], redirect_uris: &[&str]) {
+        let owned = |values: &[&str]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        let found = clients::register_signin_places(
+            &self.pool,
+            client,
+            &owned(widget_origins),
+            &owned(redirect_uris),
+        )
+        .await
+        .unwrap();
+        assert!(found, "client {client} exists");
     }
 
     pub async fn create_client(&self, allowed_ips: &[IpNet]) -> (Uuid, String) {

@@ -10,3 +10,4 @@ mod history;
 mod idempotency;
 mod isolation;
 mod service_endpoints;
+mod signin;
