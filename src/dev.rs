@@ -12,6 +12,7 @@ use crate::{
     config::{Config, Secret},
     devdb::DevDbError,
     service::Service,
+    signin::origins,
     store::clients,
 };
 
@@ -33,21 +34,42 @@ pub async fn run(mut config: Config) -> CliResult {
         .await
         .map_err(|e| format!("cannot listen on {} for the API: {e}", config.listen))?;
 
+    let demo_listener = TcpListener::bind(config.demo_listen)
+        .await
+        .map_err(|e| format!("cannot listen on {} for the demo: {e}", config.demo_listen))?;
+    let demo_url = format!("http://{}", demo_listener.local_addr()?);
+
     let service = Service::start(config).await?;
-    let demo = demo_client(&service).await?;
+    let demo = demo_client(&service, &demo_url).await?;
     let token = shutdown_on_ctrl_c();
+    let demo_site = tokio::spawn(crate::demo::serve(
+        demo_listener,
+        crate::demo::Demo {
+            aisle_url: service.config.public_url.clone(),
+            client_id: demo.client_id,
+            api_key: demo.api_key.clone(),
+            http: reqwest::Client::new(),
+        },
+        token.clone().cancelled_owned(),
+    ));
 
     let sandbox = tokio::spawn(aisle_sandbox_bank::serve(
         sandbox_listener,
         aisle_sandbox_bank::SandboxOptions::default(),
         token.clone().cancelled_owned(),
     ));
-    print_walkthrough(&service.config.public_url, &sandbox_url, &demo.api_key);
+    print_walkthrough(
+        &service.config.public_url,
+        &sandbox_url,
+        &demo_url,
+        &demo.api_key,
+    );
     let (api, workers) = tokio::join!(
         service.run_api(api_listener, token.clone().cancelled_owned()),
         service.run_workers(token.cancelled_owned()),
     );
     let _ = sandbox.await;
+    let _ = demo_site.await;
     service.pool.close().await;
     if own_cluster {
         private_cluster(&service.config.state_dir)?.stop()?;
@@ -88,35 +110,59 @@ struct DemoClient {
 }
 
 /// The demo client, kept in the state directory so its key survives restarts. It is a local
-/// developer's convenience: a real client's key is shown once and never stored.
-async fn demo_client(service: &Service) -> CliResult<DemoClient> {
+/// developer's convenience: a real client's key is shown once and never stored. Its widget
+/// origin and redirect URI are the demo site's, registered anew at every start.
+async fn demo_client(service: &Service, demo_url: &str) -> CliResult<DemoClient> {
     let path = service.config.state_dir.join("demo-client.json");
-    if let Ok(text) = fs::read_to_string(&path)
-        && let Ok(demo) = serde_json::from_str::<DemoClient>(&text)
-        && clients::find(&service.pool, demo.client_id)
-            .await?
-            .is_some()
+    let kept = match fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<DemoClient>(&text).ok())
     {
-        return Ok(demo);
-    }
-    let (client, api_key) = clients::create(&service.pool, "demo", &[]).await?;
-    let demo = DemoClient {
-        client_id: client.id,
-        api_key,
+        Some(demo)
+            if clients::find(&service.pool, demo.client_id)
+                .await?
+                .is_some() =>
+        {
+            Some(demo)
+        }
+        _ => None,
     };
-    fs::write(&path, serde_json::to_string_pretty(&demo)?)?;
+    let demo = match kept {
+        Some(demo) => demo,
+        None => {
+            let (client, api_key) =
+                clients::create(&service.pool, "Acme Lending (demo)", &[]).await?;
+            let demo = DemoClient {
+                client_id: client.id,
+                api_key,
+            };
+            fs::write(&path, serde_json::to_string_pretty(&demo)?)?;
+            demo
+        }
+    };
+    clients::register_signin_places(
+        &service.pool,
+        demo.client_id,
+        &[origins::widget_origin(demo_url)?],
+        &[origins::redirect_uri(&format!("{demo_url}/demo"))?],
+    )
+    .await?;
     Ok(demo)
 }
 
-fn print_walkthrough(api: &str, sandbox: &str, api_key: &str) {
+fn print_walkthrough(api: &str, sandbox: &str, demo: &str, api_key: &str) {
     println!(
         r#"
 Aisle dev stack is up.
   API           {api}   (OpenAPI: {api}/openapi.json)
   sandbox bank  {sandbox}
+  demo client   {demo}/demo
   demo API key  {api_key}
 
-Try it (needs curl and jq):
+Click through it: open {demo}/demo in a browser, pick "Aisle Sandbox Bank (Berlin Group)",
+sign in as alice (password "sandbox", one-time code "123456") and watch the import arrive.
+
+Or from a shell (needs curl and jq):
 
   export AISLE_KEY={api_key}
 

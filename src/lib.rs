@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod dev;
 pub mod devdb;
 pub mod engine;
