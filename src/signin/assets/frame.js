@@ -1,10 +1,12 @@
 /* Decisions where the contract is open: `started` is posted once per page load, so again after
- * "Try again" (a new sign-in); the failure screen shows a localized text but `error` carries the
- * server's message; every form field is required; the × and all posting exist only in the widget
- * channel; "My bank is not listed" keeps the picker and shows a note; closing the window
- * ("Cancel" while waiting) always posts `close`; after `aisle:popup-done` a still-redirect view
- * is polled for up to 10 s more before the sign-in counts as cancelled; a view that cannot be
- * loaded at all shows the failure screen and posts nothing (no state to post with). */
+ * "Try again" (a new sign-in); a bank preselected by the server posts no `targetSelected`; the
+ * failure screen shows a localized text but `error` carries the server's message; every form
+ * field is required; the × and all posting exist only in the widget channel; "My bank is not
+ * listed" keeps the picker and shows a note; "Cancel" while waiting closes the bank window and
+ * counts as closing it (posts `close`); after `aisle:popup-done` a still-redirect view is polled
+ * for up to 10 s more before the sign-in counts as cancelled; an unknown step kind shows the
+ * loading screen and polls; a view that cannot be loaded shows the failure screen and posts
+ * nothing (there is no state to post with). */
 (function () {
   'use strict';
 
@@ -110,7 +112,7 @@
       hintForm: 'Zaloguj się tutaj',
       noMatch: 'Żaden bank nie pasuje do wyszukiwania.',
       unlisted: 'Mojego banku nie ma na liście',
-      unlistedNote: 'Dziękujemy. Przekazaliśmy {client}, że brakuje Twojego banku.',
+      unlistedNote: 'Dziękujemy. Poinformowaliśmy {client}, że brakuje Twojego banku.',
       unsupportedNote: 'Wybrany bank nie jest tu dostępny. Wybierz inny bank.',
       redirectText: 'Dostęp zatwierdzisz w oknie banku {bank}.',
       redirectTextTop: 'Dostęp zatwierdzisz na stronie banku {bank}.',
