@@ -145,13 +145,39 @@ fn reject(consent: &mut Consent, error: &str) -> Outcome {
     Outcome::Redirect(consent.nok_location(error))
 }
 
+/// The page's look: a plain bank page on a phone, one card, full-width fields.
+const STYLE: &str = r#"
+*, *::before, *::after { box-sizing: border-box; }
+body { margin: 0; background: #eef1f5; color: #1a2332; font: 16px/1.45 system-ui, -apple-system, Segoe UI, Roboto, Helvetica Neue, Arial, sans-serif; }
+header { display: flex; align-items: center; gap: 10px; padding: 12px 16px; background: #0d3b66; color: #fff; }
+header h1 { margin: 0; font-size: 1.15rem; }
+.logo { display: inline-flex; align-items: center; justify-content: center; width: 32px; height: 32px; border-radius: 50%; background: #f4d35e; color: #0d3b66; font-size: 0.8rem; font-weight: 800; }
+main { max-width: 480px; margin: 0 auto; padding: 16px; }
+.card { padding: 20px 16px; border-radius: 12px; background: #fff; box-shadow: 0 1px 3px rgba(16, 24, 40, 0.15); }
+p { margin: 0 0 14px; }
+label { display: block; margin-bottom: 4px; font-size: 0.9rem; font-weight: 600; }
+input { display: block; width: 100%; min-height: 46px; padding: 10px 12px; border: 1px solid #8d99a8; border-radius: 8px; background: #fff; font: inherit; }
+input:focus { border-color: #0d3b66; outline: 3px solid rgba(13, 59, 102, 0.3); }
+form p:last-child { display: flex; flex-direction: column; gap: 10px; margin: 22px 0 0; }
+button { min-height: 48px; padding: 10px 16px; border: 1px solid #0d3b66; border-radius: 8px; font: inherit; font-weight: 600; cursor: pointer; }
+button[value="approve"] { background: #0d3b66; color: #fff; }
+button[value="approve"]:hover { background: #092a4a; }
+button[value="deny"] { background: #fff; color: #0d3b66; }
+button[value="deny"]:hover { background: #eef3f9; }
+button:focus-visible { outline: 3px solid rgba(13, 59, 102, 0.4); outline-offset: 2px; }
+[role="alert"] { padding: 10px 12px; border: 1px solid #f3c0b9; border-radius: 8px; background: #fdecea; color: #8a1c12; }
+small { display: block; margin-top: 18px; color: #5b6470; }
+code { padding: 1px 4px; border-radius: 4px; background: #eef1f5; }
+"#;
+
 /// The page's frame, around `content`.
 fn html_page(content: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Sandbox Bank</title>\n</head>\n<body>\n<main>\n<h1>Sandbox Bank</h1>\n\
-         {content}</main>\n</body>\n</html>\n"
+         <title>Sandbox Bank</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <header><span class=\"logo\" aria-hidden=\"true\">SB</span><h1>Sandbox Bank</h1></header>\n\
+         <main>\n<div class=\"card\">\n{content}</div>\n</main>\n</body>\n</html>\n"
     )
 }
 
