@@ -323,8 +323,10 @@ fn answers(
     fields
         .iter()
         .map(|field| {
-            let value = values.get(&field.name).map(|v| v.trim()).unwrap_or("");
-            if value.is_empty() {
+            let raw = values.get(&field.name).map_or("", String::as_str);
+            // A secret is passed on as typed: its spaces may be part of it.
+            let value = if field.kind == "secret" { raw } else { raw.trim() };
+            if value.trim().is_empty() {
                 return Err(FlowError::InvalidAnswer(format!(
                     "{} is required",
                     field.label
@@ -371,13 +373,24 @@ mod tests {
     }
 
     #[test]
-    fn a_form_answer_passes_on_exactly_the_fields_asked_trimmed() {
+    fn a_form_answer_passes_on_exactly_the_fields_asked_trimmed_but_for_secrets() {
         let values = BTreeMap::from([
             ("login".to_string(), " alice ".to_string()),
+            ("pin".to_string(), " 12 34 ".to_string()),
             ("extra".to_string(), "smuggled".to_string()),
         ]);
-        let params = answers(&[field("login")], &values).unwrap();
-        assert_eq!(params, BTreeMap::from([("login".into(), "alice".into())]));
+        let pin = Field {
+            kind: "secret".into(),
+            ..field("pin")
+        };
+        let params = answers(&[field("login"), pin], &values).unwrap();
+        assert_eq!(
+            params,
+            BTreeMap::from([
+                ("login".into(), "alice".into()),
+                ("pin".into(), " 12 34 ".into())
+            ])
+        );
     }
 
     #[test]
