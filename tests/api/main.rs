@@ -2,6 +2,7 @@
 //! sandbox bank over real HTTP. One binary, so it links once.
 
 mod bad_input;
+mod browser;
 mod connectors;
 mod crash_recovery;
 mod default_import;
