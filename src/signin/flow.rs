@@ -325,7 +325,11 @@ fn answers(
         .map(|field| {
             let raw = values.get(&field.name).map_or("", String::as_str);
             // A secret is passed on as typed: its spaces may be part of it.
-            let value = if field.kind == "secret" { raw } else { raw.trim() };
+            let value = if field.kind == "secret" {
+                raw
+            } else {
+                raw.trim()
+            };
             if value.trim().is_empty() {
                 return Err(FlowError::InvalidAnswer(format!(
                     "{} is required",

@@ -34,7 +34,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const MISSING: &str = "browser tests need Debian's chromium and chromium-driver \
                        (apt-get install chromium chromium-driver)";
-/// How long `click`, `fill`, `select`, `text` and `switch_to_frame` wait for their element.
+/// How long `click`, `fill`, `text` and `switch_to_frame` wait for their element.
 const ELEMENT_WAIT: Duration = Duration::from_secs(10);
 /// How long ChromeDriver gets to answer ready.
 const DRIVER_WAIT: Duration = Duration::from_secs(10);
@@ -117,7 +117,11 @@ impl Browser {
         };
         // `--window-size` cannot go below 500 px wide (the viewport came out 500 wide);
         // WebDriver's Set Window Rect can.
-        browser.resize_window(WIDTH, HEIGHT).await;
+        browser
+            .client
+            .set_window_size(WIDTH, HEIGHT)
+            .await
+            .expect("a phone-sized window");
         browser
     }
 
@@ -197,15 +201,6 @@ impl Browser {
             .send_keys(text)
             .await
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
-    }
-
-    /// Picks the option with `value` in the `<select>` matching `css`.
-    pub async fn select(&self, css: &str, value: &str) {
-        self.wait_for(css, ELEMENT_WAIT)
-            .await
-            .select_by_value(value)
-            .await
-            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
     }
 
     /// The rendered text of the displayed element matching `css`.
@@ -316,15 +311,6 @@ impl Browser {
             .issue_cmd(SwitchToTopFrame)
             .await
             .expect("switch to the top-level document");
-    }
-
-    /// Resizes the current window; the viewport gets `width` (narrower than the 500 px
-    /// `--window-size` allows) and `height` minus headless Chromium's toolbar.
-    pub async fn resize_window(&self, width: u32, height: u32) {
-        self.client
-            .set_window_size(width, height)
-            .await
-            .unwrap_or_else(|e| panic!("resize the window to {width}x{height}: {e}"));
     }
 
     /// Saves a PNG of the current window's viewport as
@@ -590,213 +576,4 @@ fn client_page(aisle_url: &str) -> String {
 </html>
 "#;
     PAGE.replace("{aisle}", aisle_url)
-}
-
-mod stub {
-    //! A stand-in for the Aisle origin until the real widget exists: its `widget.js` embeds an
-    //! iframe whose button opens a popup; the popup tells its opener, the frame tells the page.
-
-    use axum::{Router, http::header::CONTENT_TYPE, response::Html, routing::get};
-    use tokio::net::TcpListener;
-
-    const WIDGET_JS: &str = r#"(function () {
-  var aisle = new URL(document.currentScript.src).origin;
-  window.Aisle = {
-    embed: function (o) {
-      var iframe = document.createElement('iframe');
-      iframe.title = 'Bank sign-in';
-      iframe.style.width = '100%';
-      iframe.style.height = '360px';
-      iframe.style.border = '0';
-      iframe.src = aisle + '/frame.html?' + new URLSearchParams({
-        parent: location.origin, ownerExternalId: o.ownerExternalId, locale: o.locale,
-        forceSca: String(o.forceSca)
-      });
-      document.getElementById(o.divId).appendChild(iframe);
-      window.addEventListener('message', function (e) {
-        if (e.origin !== aisle || e.source !== iframe.contentWindow) return;
-        var d = e.data;
-        if (d.event === 'started') o.onStarted();
-        if (d.event === 'success') o.onSuccess(d.target, d.sessionId, 'signature', { ownerExternalId: o.ownerExternalId, country: d.country });
-        if (d.event === 'close') o.onClose();
-      });
-      return { remove: function () { iframe.remove(); } };
-    }
-  };
-})();
-"#;
-
-    const FRAME_HTML: &str = r#"<!doctype html>
-<html><head><meta charset="utf-8"><title>Stub frame</title>
-<style>
-  body { margin: 0; padding: 16px; font-family: system-ui, sans-serif; background: #dde8ff; }
-  button, input, select { font-size: 16px; margin: 4px 0; }
-</style></head>
-<body><main data-screen="stub">
-<p id="options"></p>
-<p><label>Session <input id="session"></label></p>
-<p><select id="country"><option value="">All countries</option><option value="DE">Germany</option><option value="PL">Poland</option></select></p>
-<button id="go">Continue to the bank</button>
-<p id="status">Not started</p>
-</main>
-<script>
-  var query = new URLSearchParams(location.search);
-  var parentOrigin = query.get('parent');
-  // Not `status`: a top-level `var status` is `window.status`, which keeps only strings.
-  var statusLine = document.getElementById('status');
-  document.getElementById('options').textContent = 'owner ' + query.get('ownerExternalId') +
-    ', locale ' + query.get('locale') + ', forceSca ' + query.get('forceSca');
-  function post(event, fields) { parent.postMessage(Object.assign({ event: event }, fields), parentOrigin); }
-  var popup = null;
-  document.getElementById('go').addEventListener('click', function () {
-    popup = window.open('/popup.html', 'aisle-bank', 'popup,width=480,height=720');
-    if (!popup) { statusLine.textContent = 'Popup blocked'; return; }
-    statusLine.textContent = 'Waiting for the bank';
-    var timer = setInterval(function () {
-      if (popup.closed) { clearInterval(timer); statusLine.textContent = 'Popup closed'; post('close', {}); }
-    }, 100);
-  });
-  window.addEventListener('message', function (e) {
-    if (e.origin !== location.origin || e.source !== popup || e.data.type !== 'aisle:popup-done') return;
-    statusLine.textContent = 'Approved';
-    post('success', { target: 'stub', sessionId: document.getElementById('session').value,
-                      country: document.getElementById('country').value });
-  });
-  post('started', {});
-</script>
-</body></html>
-"#;
-
-    const POPUP_HTML: &str = r#"<!doctype html>
-<html><head><meta charset="utf-8"><title>Stub bank</title>
-<style>body { margin: 0; padding: 24px; font-family: system-ui, sans-serif; background: #ffe9c7; }</style>
-</head><body>
-<h1>Stub bank</h1>
-<p id="opener"></p>
-<button id="approve">Approve access</button>
-<script>
-  document.getElementById('opener').textContent = window.opener ? 'Opened by the widget' : 'No opener';
-  document.getElementById('approve').addEventListener('click', function () {
-    window.opener.postMessage({ type: 'aisle:popup-done' }, location.origin);
-    document.getElementById('approve').textContent = 'Approved';
-  });
-</script>
-</body></html>
-"#;
-
-    /// Serves the stub on 127.0.0.1:{a free port} until the test ends; returns its origin.
-    pub async fn serve() -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let app = Router::new()
-            .route(
-                "/widget.js",
-                get(|| async { ([(CONTENT_TYPE, "text/javascript")], WIDGET_JS) }),
-            )
-            .route("/frame.html", get(|| async { Html(FRAME_HTML) }))
-            .route("/popup.html", get(|| async { Html(POPUP_HTML) }));
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        origin
-    }
-}
-
-#[tokio::test]
-async fn the_harness_drives_a_cross_origin_frame_and_its_popup() {
-    const WAIT: Duration = Duration::from_secs(10);
-    let aisle = stub::serve().await;
-    let page = ClientPage::serve(&aisle).await;
-    let started = Instant::now();
-    let browser = Browser::start().await;
-    eprintln!("browser started in {:?}", started.elapsed());
-
-    browser
-        .goto(&page.url(&[
-            ("client", "7d1c5a52-0000-4000-8000-000000000001"),
-            ("ownerExternalId", "owner 1"),
-            ("locale", "de"),
-            ("forceSca", "true"),
-        ]))
-        .await;
-    browser
-        .wait_until_js(
-            "window.aisleEvents.some(e => e.event === 'onStarted')",
-            WAIT,
-        )
-        .await;
-    assert_eq!(browser.eval("window.aisleErrors").await, json!([]));
-    assert_eq!(browser.eval("innerWidth").await, json!(420));
-    // The popup blocker is on: a script (no user gesture) cannot open a window.
-    assert_eq!(
-        browser.eval("window.open('about:blank')").await,
-        json!(null)
-    );
-    browser.screenshot("embedded").await;
-
-    // Inside the frame: another origin, with the options the page was given.
-    browser.switch_to_frame("#widget iframe").await;
-    assert_eq!(browser.eval("location.origin").await, json!(aisle));
-    assert_eq!(
-        browser.text("#options").await,
-        "owner owner 1, locale de, forceSca true"
-    );
-    browser.fill("#session", "session-42").await;
-    browser.select("#country", "PL").await;
-    browser.click("#go").await;
-    assert_eq!(browser.text("#status").await, "Waiting for the bank");
-
-    // The click was a user gesture: the popup opened, with the frame as its opener.
-    let popup = browser.wait_for_new_window(WAIT).await;
-    assert_ne!(popup, browser.main_window());
-    assert_eq!(browser.windows().await.len(), 2);
-    browser.switch_to(&popup).await;
-    assert_eq!(browser.text("#opener").await, "Opened by the widget");
-    browser.click("#approve").await;
-    browser.screenshot("popup").await;
-
-    // popup → opener → page: the page's onSuccess ran.
-    browser.switch_to(&browser.main_window()).await;
-    browser
-        .wait_until_js(
-            "window.aisleEvents.some(e => e.event === 'onSuccess')",
-            WAIT,
-        )
-        .await;
-
-    // The owner closes the popup; the frame notices and the page hears onClose.
-    browser.switch_to(&popup).await;
-    browser.close_window().await;
-    browser.switch_to(&browser.main_window()).await;
-    assert_eq!(browser.windows().await, vec![browser.main_window()]);
-    browser
-        .wait_until_js("window.aisleEvents.some(e => e.event === 'onClose')", WAIT)
-        .await;
-    assert_eq!(
-        browser.eval("window.aisleEvents").await,
-        json!([
-            {"event": "onStarted", "args": []},
-            {"event": "onSuccess", "args": [
-                "stub", "session-42", "signature", {"ownerExternalId": "owner 1", "country": "PL"}
-            ]},
-            {"event": "onClose", "args": []},
-        ])
-    );
-
-    browser.switch_to_frame("#widget iframe").await;
-    assert_eq!(browser.text("#status").await, "Popup closed");
-    browser.switch_to_top().await;
-    assert_eq!(browser.eval("location.origin").await, json!(page.origin()));
-    browser.screenshot("closed").await;
-
-    browser.resize_window(360, 740).await;
-    assert_eq!(browser.eval("innerWidth").await, json!(360));
-    let screenshot = browser.screenshot("narrow").await;
-    assert!(
-        std::fs::read(&screenshot)
-            .unwrap()
-            .starts_with(b"\x89PNG\r\n\x1a\n"),
-        "{} is a PNG",
-        screenshot.display()
-    );
-    browser.close().await;
-    eprintln!("the harness test took {:?}", started.elapsed());
 }

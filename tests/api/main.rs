@@ -12,3 +12,4 @@ mod idempotency;
 mod isolation;
 mod service_endpoints;
 mod signin;
+mod widget;
