@@ -34,6 +34,8 @@ pub struct Config {
     /// How long an owner has to finish a sign-in (widget or redirection).
     #[serde(with = "secs")]
     pub signin_ttl: Duration,
+    /// Sign-in starts (widget opens, bank picks, retries) one address may make per minute.
+    pub signin_starts_per_minute: u32,
     /// Whether to take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     pub worker: WorkerConfig,
@@ -99,6 +101,7 @@ impl Default for Config {
             secrets_key: None,
             session_ttl: Duration::from_secs(60 * 60),
             signin_ttl: Duration::from_secs(30 * 60),
+            signin_starts_per_minute: 30,
             trust_forwarded_for: false,
             worker: WorkerConfig {
                 concurrency: 8,
@@ -145,9 +148,14 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.worker.concurrency == 0 || self.worker.max_attempts == 0 {
+        if self.worker.concurrency == 0
+            || self.worker.max_attempts == 0
+            || self.signin_starts_per_minute == 0
+        {
             return Err(ConfigError::Rule(
-                "worker.concurrency and worker.max_attempts must be at least 1".into(),
+                "worker.concurrency, worker.max_attempts and signin_starts_per_minute must be \
+                 at least 1"
+                    .into(),
             ));
         }
         if let Some(key) = &self.session_signing_key

@@ -1,6 +1,6 @@
 //! The service assembled from its configuration: database, registry, API and workers.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, num::NonZeroU32, sync::Arc};
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::net::TcpListener;
@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use crate::{
     config::Config,
     engine::{import::ImportContext, retry::RetryPolicy, worker},
+    http::throttle::SignInThrottle,
     registry::{Registry, RegistryError},
     signin::{
         sealing::{SealingError, SecretSealer},
@@ -43,6 +44,7 @@ pub struct Service {
     pub registry: Arc<Registry>,
     signer: SessionSigner,
     sealer: SecretSealer,
+    throttle: Arc<SignInThrottle>,
 }
 
 impl Service {
@@ -76,12 +78,16 @@ impl Service {
             &config.bank_secrets,
             http,
         )?;
+        let throttle = Arc::new(SignInThrottle::per_minute(
+            NonZeroU32::new(config.signin_starts_per_minute).unwrap_or(NonZeroU32::MIN),
+        ));
         Ok(Self {
             config: Arc::new(config),
             pool,
             registry: Arc::new(registry),
             signer,
             sealer,
+            throttle,
         })
     }
 
@@ -91,6 +97,7 @@ impl Service {
             registry: self.registry.clone(),
             signer: self.signer.clone(),
             sealer: self.sealer.clone(),
+            throttle: self.throttle.clone(),
             config: self.config.clone(),
         }
     }

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use crate::{
     config::Config,
+    http::throttle::SignInThrottle,
     registry::Registry,
     signin::{flow::Flow, sealing::SecretSealer, session::Issuer, signature::SessionSigner},
 };
@@ -16,6 +17,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub signer: SessionSigner,
     pub sealer: SecretSealer,
+    pub throttle: Arc<SignInThrottle>,
     pub config: Arc<Config>,
 }
 

@@ -43,6 +43,8 @@ pub enum ApiError {
     SignInClosed,
     #[error("{0}")]
     SignInConflict(String),
+    #[error("too many sign-ins from this address; try again in {} s", .0.as_secs().max(1))]
+    RateLimited(std::time::Duration),
     #[error("{detail}")]
     SignIn { code: &'static str, detail: String },
     #[error("internal error")]
@@ -85,6 +87,7 @@ impl ApiError {
             Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, "InvalidRedirectUri"),
             Self::SignInClosed => (StatusCode::CONFLICT, "SignInClosed"),
             Self::SignInConflict(_) => (StatusCode::CONFLICT, "SignInConflict"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RateLimited"),
             Self::SignIn { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
         }
@@ -128,6 +131,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::RateLimited(wait) = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
         response
     }
 }

@@ -11,6 +11,7 @@ mod redirections;
 mod sandbox;
 mod signin_frame;
 mod signin_pages;
+pub mod throttle;
 
 use std::{future::Future, net::SocketAddr};
 

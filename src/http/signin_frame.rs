@@ -222,6 +222,7 @@ async fn choose_bank(
     CallerIp(ip): CallerIp,
     AppJson(body): AppJson<ChooseBank>,
 ) -> Result<Json<SignInView>, ApiError> {
+    state.throttle.check(ip).map_err(ApiError::RateLimited)?;
     let signin = state
         .flow()
         .choose_bank(parse_id(&id)?, &body.bank, ip)
@@ -265,6 +266,7 @@ async fn retry(
     Path(id): Path<String>,
     CallerIp(ip): CallerIp,
 ) -> Result<Json<Retried>, ApiError> {
+    state.throttle.check(ip).map_err(ApiError::RateLimited)?;
     let signin = state.flow().retry(parse_id(&id)?, ip).await?;
     Ok(Json(Retried { id: signin.id }))
 }

@@ -138,6 +138,17 @@ async fn widget_entry(
     CallerIp(ip): CallerIp,
     Query(query): Query<WidgetQuery>,
 ) -> Response {
+    if let Err(wait) = state.throttle.check(ip) {
+        let mut page = problem_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins from this address. Please wait a minute and try again.",
+        );
+        page.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return page;
+    }
     let new = match widget_signin(&state, query).await {
         Ok(new) => new,
         Err(Refusal::Bad(message)) => return problem_page(StatusCode::BAD_REQUEST, &message),

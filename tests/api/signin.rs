@@ -418,3 +418,36 @@ async fn bank_secrets_are_sealed_at_rest_and_erased_with_the_banks_consent_when_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn an_address_opening_sign_ins_too_fast_is_told_to_wait() {
+    let app = spawn_app().await;
+    let origin = "http://127.0.0.1:7000";
+    app.register(app.client_id, &[origin], &[]).await;
+    let client = app.client_id.to_string();
+    let query = [
+        ("client", client.as_str()),
+        ("origin", origin),
+        ("state", "0123456789abcdef0123456789abcdef"),
+        ("ownerExternalId", "owner-1"),
+    ];
+    let open = || {
+        browser()
+            .get(format!("{}/signin/widget", app.address))
+            .query(&query)
+            .send()
+    };
+    // The default quota: 30 a minute, in a burst.
+    for _ in 0..30 {
+        assert_eq!(open().await.unwrap().status(), StatusCode::SEE_OTHER);
+    }
+    let refused = open().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(app.count("select count(*) from signins").await, 30);
+}
