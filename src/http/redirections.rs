@@ -167,7 +167,7 @@ async fn get_redirection(
     let id = Uuid::parse_str(&redirection_id).map_err(|_| ApiError::InvalidRedirectionId)?;
     let signin = signins::find_for_client(&state.pool, client.id, id)
         .await?
-        .filter(|signin| signin.channel == Channel::Redirection)
+        .filter(|signin| signin.opened.channel == Channel::Redirection)
         .ok_or(ApiError::InvalidRedirectionId)?;
     let (status, error) = outcome(&signin);
     let session_id = signin.session_id.filter(|_| status == Status::Succeeded);
@@ -182,7 +182,7 @@ async fn get_redirection(
         session_id_signature: session_id.map(|session| {
             state
                 .signer
-                .sign(client.id, session, &signin.owner_external_id)
+                .sign(client.id, session, &signin.opened.owner_external_id)
         }),
         target: signin.bank_id.clone(),
         error: error.map(|(code, detail)| RedirectionError { code, detail }),

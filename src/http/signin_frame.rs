@@ -99,7 +99,7 @@ pub const EXPIRED: &str = "SignInExpired";
 
 /// Where a redirection returns the owner: the registered URI with `redirectionId` added.
 pub fn return_to(signin: &SignIn) -> Option<String> {
-    let mut uri = url::Url::parse(signin.redirect_uri.as_deref()?).ok()?;
+    let mut uri = url::Url::parse(signin.opened.redirect_uri.as_deref()?).ok()?;
     uri.query_pairs_mut()
         .append_pair("redirectionId", &signin.id.to_string());
     Some(uri.into())
@@ -127,8 +127,9 @@ impl SignInView {
         signer: &SessionSigner,
     ) -> Self {
         let (status, error) = outcome(signin);
-        let banks = offered(registry, signin.country.as_deref());
+        let banks = offered(registry, signin.opened.country.as_deref());
         let unsupported_bank = signin
+            .opened
             .preselected_bank
             .clone()
             .filter(|id| !banks.iter().any(|bank| &bank.entry.id == id));
@@ -145,15 +146,15 @@ impl SignInView {
             }),
             _ => None,
         };
-        let widget = signin.channel == Channel::Widget;
+        let widget = signin.opened.channel == Channel::Widget;
         let session = match (widget, status, signin.session_id, &signin.bank_id) {
             (true, Status::Succeeded, Some(session_id), Some(target)) => Some(SessionView {
                 target: target.clone(),
                 session_id,
                 session_id_signature: signer.sign(
-                    signin.client_id,
+                    signin.opened.client_id,
                     session_id,
-                    &signin.owner_external_id,
+                    &signin.opened.owner_external_id,
                 ),
             }),
             _ => None,
@@ -161,13 +162,13 @@ impl SignInView {
         let ended = matches!(status, Status::Succeeded | Status::Failed);
         Self {
             id: signin.id,
-            channel: signin.channel,
+            channel: signin.opened.channel,
             status,
             client_name,
-            parent_origin: signin.parent_origin.clone(),
-            state: signin.widget_state.clone(),
-            locale: signin.locale.clone(),
-            country: signin.country.clone(),
+            parent_origin: signin.opened.parent_origin.clone(),
+            state: signin.opened.widget_state.clone(),
+            locale: signin.opened.locale.clone(),
+            country: signin.opened.country.clone(),
             unsupported_bank,
             banks: banks
                 .into_iter()
@@ -188,7 +189,7 @@ impl SignInView {
 }
 
 async fn render(state: &AppState, signin: &SignIn) -> Result<Json<SignInView>, ApiError> {
-    let client_name = clients::find(&state.pool, signin.client_id)
+    let client_name = clients::find(&state.pool, signin.opened.client_id)
         .await?
         .map(|client| client.name)
         .unwrap_or_default();

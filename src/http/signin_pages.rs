@@ -299,7 +299,7 @@ async fn frame(State(state): State<AppState>, Path(id): Path<String>) -> Respons
 }
 
 fn frame_ancestors(signin: &SignIn) -> String {
-    match (&signin.channel, &signin.parent_origin) {
+    match (&signin.opened.channel, &signin.opened.parent_origin) {
         (Channel::Widget, Some(origin)) => origin.clone(),
         _ => "'none'".into(),
     }
@@ -345,7 +345,7 @@ async fn bank_callback(
 /// redirection continues on its page or returns to the client.
 fn after_bank(signin: &SignIn) -> Response {
     let ended = matches!(signin.status, Status::Succeeded | Status::Failed);
-    match signin.channel {
+    match signin.opened.channel {
         Channel::Widget => Redirect::to("/signin/done").into_response(),
         Channel::Redirection if ended => match return_to(signin) {
             Some(uri) => Redirect::to(&uri).into_response(),

@@ -84,22 +84,12 @@ impl Flow<'_> {
             .await?
             .ok_or(FlowError::NotFound)?;
         let ended = old.status == signins::Status::Failed || old.expired(chrono::Utc::now());
-        if old.channel != signins::Channel::Widget || !ended {
+        if old.opened.channel != signins::Channel::Widget || !ended {
             return Err(FlowError::WrongStep);
         }
         let new = NewSignIn {
-            client_id: old.client_id,
-            channel: old.channel,
-            owner_external_id: old.owner_external_id,
-            parent_origin: old.parent_origin,
-            widget_state: old.widget_state,
-            redirect_uri: old.redirect_uri,
-            locale: old.locale,
-            country: old.country,
-            preselected_bank: old.preselected_bank,
-            max_import_date: old.max_import_date,
-            force_sca: old.force_sca,
             expires_at: chrono::Utc::now() + self.ttl,
+            ..old.opened
         };
         self.start(&new, owner_ip).await
     }
@@ -112,7 +102,7 @@ impl Flow<'_> {
         owner_ip: Option<IpAddr>,
     ) -> Result<SignIn, FlowError> {
         let signin = self.claim(id, ClaimFrom::AnyOpen).await?;
-        let Some(bank) = offered(self.registry, signin.country.as_deref())
+        let Some(bank) = offered(self.registry, signin.opened.country.as_deref())
             .into_iter()
             .find(|bank| bank.entry.id == bank_id)
         else {
@@ -129,8 +119,8 @@ impl Flow<'_> {
                     "{}/signin/callback/{token}",
                     self.public_url.trim_end_matches('/')
                 ),
-                max_import_date: signin.max_import_date,
-                force_sca: signin.force_sca,
+                max_import_date: signin.opened.max_import_date,
+                force_sca: signin.opened.force_sca,
             })
             .await;
         tracing::info!(signin = %id, bank = %bank.entry.id, ok = begun.is_ok(), "sign-in begun");
@@ -223,11 +213,11 @@ impl Flow<'_> {
                     .issue(
                         &mut tx,
                         &SignedIn {
-                            client_id: signin.client_id,
+                            client_id: signin.opened.client_id,
                             bank_id: &bank.entry.id,
-                            owner_external_id: &signin.owner_external_id,
-                            max_import_date: signin.max_import_date,
-                            force_sca: signin.force_sca,
+                            owner_external_id: &signin.opened.owner_external_id,
+                            max_import_date: signin.opened.max_import_date,
+                            force_sca: signin.opened.force_sca,
                         },
                         &bank_session,
                     )

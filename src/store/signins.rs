@@ -47,17 +47,9 @@ pub struct Field {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignIn {
     pub id: Uuid,
-    pub client_id: Uuid,
-    pub channel: Channel,
-    pub owner_external_id: String,
-    pub parent_origin: Option<String>,
-    pub widget_state: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub locale: String,
-    pub country: Option<String>,
-    pub preselected_bank: Option<String>,
-    pub max_import_date: Option<NaiveDate>,
-    pub force_sca: bool,
+    /// What it was opened with; unchanged for its whole life.
+    #[sqlx(flatten)]
+    pub opened: NewSignIn,
     pub status: Status,
     pub bank_id: Option<String>,
     pub step: Option<Json<Step>>,
@@ -66,17 +58,16 @@ pub struct SignIn {
     pub session_id: Option<Uuid>,
     pub error_code: Option<String>,
     pub error_detail: Option<String>,
-    pub expires_at: DateTime<Utc>,
 }
 
 impl SignIn {
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at <= now
+        self.opened.expires_at <= now
     }
 }
 
 /// What a new sign-in starts from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NewSignIn {
     pub client_id: Uuid,
     pub channel: Channel,

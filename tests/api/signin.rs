@@ -68,6 +68,18 @@ async fn open_redirection(app: &TestApp, bank: Option<&str>) -> String {
     id
 }
 
+/// What the sign-in pages read about sign-in `id`.
+async fn signin_view(app: &TestApp, id: &str) -> Value {
+    let response = app
+        .http
+        .get(format!("{}/signin/api/{id}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
 async fn frame_api(app: &TestApp, id: &str, action: &str, body: Value) -> Value {
     let response = app
         .http
@@ -205,15 +217,7 @@ async fn a_replayed_bank_callback_changes_nothing_and_an_unknown_one_is_not_foun
 async fn a_form_bank_is_signed_in_on_aisles_own_form_one_step_at_a_time() {
     let app = spawn_app().await;
     let id = open_redirection(&app, Some("sandbox-partner")).await;
-    let view: Value = app
-        .http
-        .get(format!("{}/signin/api/{id}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view = signin_view(&app, &id).await;
     assert_eq!(
         view["status"], "in_progress",
         "the preselected bank is begun"
@@ -349,15 +353,7 @@ async fn the_widget_opens_only_for_a_registered_origin_and_only_that_origin_may_
     assert!(csp.contains("script-src 'self'"), "{csp}");
 
     let id = frame.trim_start_matches("/signin/s/");
-    let view: Value = app
-        .http
-        .get(format!("{}/signin/api/{id}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view = signin_view(&app, id).await;
     assert_eq!(view["parentOrigin"], origin);
     assert_eq!(view["state"], state);
     assert_eq!(view["clientName"], "test client");
