@@ -111,7 +111,7 @@ struct DemoClient {
 
 /// The demo client, kept in the state directory so its key survives restarts. It is a local
 /// developer's convenience: a real client's key is shown once and never stored. Its widget
-/// origin and redirect URI are the demo site's, registered anew at every start.
+/// origin is the demo site's, registered anew at every start.
 async fn demo_client(service: &Service, demo_url: &str) -> CliResult<DemoClient> {
     let path = service.config.state_dir.join("demo-client.json");
     let kept = match fs::read_to_string(&path)
@@ -144,7 +144,7 @@ async fn demo_client(service: &Service, demo_url: &str) -> CliResult<DemoClient>
         &service.pool,
         demo.client_id,
         &[origins::widget_origin(demo_url)?],
-        &[origins::redirect_uri(&format!("{demo_url}/demo"))?],
+        &[],
     )
     .await?;
     Ok(demo)
