@@ -123,7 +123,7 @@ impl Flow<'_> {
                 force_sca: signin.opened.force_sca,
             })
             .await;
-        tracing::info!(signin = %id, bank = %bank.entry.id, ok = begun.is_ok(), "sign-in begun");
+        tracing::info!(signin = %log_id(id), bank = %bank.entry.id, ok = begun.is_ok(), "sign-in begun");
         match begun {
             Ok(step) => self.next_step(&signin, bank, step, &token).await,
             Err(e) => self.failed(&signin, bank, &e).await,
@@ -192,7 +192,7 @@ impl Flow<'_> {
             .as_deref()
             .map(|sealed| self.issuer.sealer.open(sealed, signin.id.as_bytes()));
         let Some(Ok(pending)) = pending else {
-            tracing::error!(signin = %signin.id, "the sign-in's pending state does not open");
+            tracing::error!(signin = %log_id(signin.id), "the sign-in's pending state does not open");
             let detail = "the sign-in's state could not be read";
             return Ok(signins::fail(self.pool, signin.id, None, "Internal", detail).await?);
         };
@@ -200,7 +200,7 @@ impl Flow<'_> {
             .connector
             .complete_sign_in(&SignInCallback { pending, params })
             .await;
-        tracing::info!(signin = %signin.id, bank = %bank_id, ok = completed.is_ok(), "sign-in step answered");
+        tracing::info!(signin = %log_id(signin.id), bank = %bank_id, ok = completed.is_ok(), "sign-in step answered");
         match completed {
             Ok(SignInProgress::Next(step)) => {
                 let token = signin.callback_token.clone().unwrap_or_else(random_token);
@@ -264,7 +264,7 @@ impl Flow<'_> {
         bank: &Bank,
         error: &ConnectorError,
     ) -> Result<SignIn, FlowError> {
-        tracing::info!(signin = %signin.id, bank = %bank.entry.id, %error, "sign-in failed");
+        tracing::info!(signin = %log_id(signin.id), bank = %bank.entry.id, %error, "sign-in failed");
         Ok(signins::fail(
             self.pool,
             signin.id,
@@ -345,6 +345,12 @@ fn field_kind(kind: FormFieldKind) -> &'static str {
         FormFieldKind::Secret => "secret",
         FormFieldKind::OneTimeCode => "oneTimeCode",
     }
+}
+
+/// How logs name a sign-in: its id is the owner's capability, so only its first 32 bits, enough
+/// to follow one sign-in through the logs and far too few to use.
+fn log_id(id: Uuid) -> String {
+    id.simple().to_string()[..8].to_string()
 }
 
 /// 256 random bits as hex: the part of a sign-in the bank sees.
