@@ -203,9 +203,6 @@ pub async fn insert_transactions(
     rows: &[(String, Transaction)],
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(CHUNK) {
-        let column = |f: fn(&Transaction) -> Option<String>| -> Vec<Option<String>> {
-            chunk.iter().map(|(_, t)| f(t)).collect()
-        };
         sqlx::query(
             "insert into transactions (id, client_id, command_id, account_id, identity,
                 bank_transaction_id, status, booking_date, value_date, amount, currency,
@@ -224,39 +221,19 @@ pub async fn insert_transactions(
         .bind(scope.client_id)
         .bind(scope.command_id)
         .bind(account_id)
-        .bind(chunk.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
-        .bind(column(|t| t.bank_id.clone()))
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.status.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.booking_date)
-                .collect::<Vec<_>>(),
-        )
-        .bind(chunk.iter().map(|(_, t)| t.value_date).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|(_, t)| t.amount).collect::<Vec<_>>())
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.currency.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(|t| t.counterparty_name.clone()))
-        .bind(column(|t| t.counterparty_account.clone()))
-        .bind(column(|t| t.description.clone()))
-        .bind(column(|t| t.bank_transaction_code.clone()))
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.balance_after)
-                .collect::<Vec<_>>(),
-        )
+        .bind(new_ids(chunk))
+        .bind(identities(chunk))
+        .bind(column(chunk, |t| t.bank_id.as_deref()))
+        .bind(column(chunk, |t| t.status.as_str()))
+        .bind(column(chunk, |t| t.booking_date))
+        .bind(column(chunk, |t| t.value_date))
+        .bind(column(chunk, |t| t.amount))
+        .bind(column(chunk, |t| t.currency.as_str()))
+        .bind(column(chunk, |t| t.counterparty_name.as_deref()))
+        .bind(column(chunk, |t| t.counterparty_account.as_deref()))
+        .bind(column(chunk, |t| t.description.as_deref()))
+        .bind(column(chunk, |t| t.bank_transaction_code.as_deref()))
+        .bind(column(chunk, |t| t.balance_after))
         .execute(&mut *conn)
         .await?;
     }
@@ -272,9 +249,6 @@ pub async fn insert_card_transactions(
     rows: &[(String, CardTransaction)],
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(CHUNK) {
-        let column = |f: fn(&CardTransaction) -> Option<String>| -> Vec<Option<String>> {
-            chunk.iter().map(|(_, t)| f(t)).collect()
-        };
         sqlx::query(
             "insert into card_transactions (id, client_id, command_id, card_id, identity,
                 bank_transaction_id, status, transaction_date, booking_date, amount, currency,
@@ -294,48 +268,38 @@ pub async fn insert_card_transactions(
         .bind(scope.client_id)
         .bind(scope.command_id)
         .bind(card_id)
-        .bind(chunk.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
-        .bind(column(|t| t.bank_id.clone()))
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.status.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.transaction_date)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.booking_date)
-                .collect::<Vec<_>>(),
-        )
-        .bind(chunk.iter().map(|(_, t)| t.amount).collect::<Vec<_>>())
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.currency.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chunk
-                .iter()
-                .map(|(_, t)| t.original_amount)
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(|t| t.original_currency.clone()))
-        .bind(column(|t| t.description.clone()))
-        .bind(column(|t| t.merchant_name.clone()))
-        .bind(column(|t| t.merchant_category_code.clone()))
+        .bind(new_ids(chunk))
+        .bind(identities(chunk))
+        .bind(column(chunk, |t| t.bank_id.as_deref()))
+        .bind(column(chunk, |t| t.status.as_str()))
+        .bind(column(chunk, |t| t.transaction_date))
+        .bind(column(chunk, |t| t.booking_date))
+        .bind(column(chunk, |t| t.amount))
+        .bind(column(chunk, |t| t.currency.as_str()))
+        .bind(column(chunk, |t| t.original_amount))
+        .bind(column(chunk, |t| t.original_currency.as_deref()))
+        .bind(column(chunk, |t| t.description.as_deref()))
+        .bind(column(chunk, |t| t.merchant_name.as_deref()))
+        .bind(column(chunk, |t| t.merchant_category_code.as_deref()))
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
+}
+
+/// One field of every row in `chunk`, as the array `unnest` reads a column from.
+fn column<'a, T, V>(chunk: &'a [(String, T)], field: impl Fn(&'a T) -> V) -> Vec<V> {
+    chunk.iter().map(|(_, row)| field(row)).collect()
+}
+
+/// The rows' identities (the key they are stored under).
+fn identities<T>(chunk: &[(String, T)]) -> Vec<&str> {
+    chunk.iter().map(|(identity, _)| identity.as_str()).collect()
+}
+
+/// A fresh id for every row.
+fn new_ids<T>(chunk: &[(String, T)]) -> Vec<Uuid> {
+    chunk.iter().map(|_| Uuid::now_v7()).collect()
 }
 
 /// Assembles the client's import result for a command.
