@@ -113,8 +113,7 @@ async fn relay(request: reqwest::RequestBuilder) -> Response {
             return (StatusCode::BAD_GATEWAY, "Aisle is unreachable").into_response();
         }
     };
-    let status =
-        StatusCode::from_u16(answered.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let status = answered.status();
     let content_type = answered
         .headers()
         .get(reqwest::header::CONTENT_TYPE)

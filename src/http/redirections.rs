@@ -14,14 +14,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    auth::Authenticated, error::ApiError, json::AppJson, signin_frame::outcome,
-    signin_pages::Common,
-};
+use super::{auth::Authenticated, error::ApiError, json::AppJson, signin_frame::outcome};
 use crate::{
-    signin::origins,
+    signin::{
+        options::{Opener, SignInOptions},
+        origins,
+    },
     state::AppState,
-    store::signins::{self, Channel, NewSignIn, Status},
+    store::signins::{self, Channel, Status},
 };
 
 pub fn router() -> Router<AppState> {
@@ -108,30 +108,22 @@ async fn create_redirection(
                 "redirectUri is not one of the client's registered redirect URIs".into(),
             )
         })?;
-    let common = Common::parse(
-        Some(request.owner_external_id),
-        request.country,
-        request.locale,
-        request.bank,
-        request.max_import_date.map(|date| date.to_string()),
-        Some(if request.force_sca { "true" } else { "false" }),
+    let options = SignInOptions::new(
+        &request.owner_external_id,
+        request.country.as_deref(),
+        request.locale.as_deref(),
+        request.bank.as_deref(),
+        request.max_import_date,
+        request.force_sca,
+        Utc::now().date_naive(),
     )
-    .map_err(ApiError::InvalidParameter)?;
+    .map_err(|message| ApiError::InvalidParameter(message.into()))?;
     let flow = state.flow();
-    let new = NewSignIn {
-        client_id: client.id,
-        channel: Channel::Redirection,
-        owner_external_id: common.owner_external_id,
-        parent_origin: None,
-        widget_state: None,
-        redirect_uri: Some(redirect_uri),
-        locale: common.locale,
-        country: common.country,
-        preselected_bank: common.bank,
-        max_import_date: common.max_import_date,
-        force_sca: common.force_sca,
-        expires_at: Utc::now() + flow.ttl,
-    };
+    let new = options.open(
+        client.id,
+        Opener::Redirection { redirect_uri },
+        Utc::now() + flow.ttl,
+    );
     // The owner is not here yet: their address reaches the bank only when they pick it.
     let signin = flow.start(&new, None).await?;
     Ok((

@@ -19,7 +19,11 @@ use uuid::Uuid;
 
 use super::{auth::CallerIp, signin_frame::return_to};
 use crate::{
-    signin::{flow::FlowError, origins},
+    signin::{
+        flow::FlowError,
+        options::{Opener, SignInOptions},
+        origins,
+    },
     state::AppState,
     store::{
         clients,
@@ -33,9 +37,6 @@ const FRAME_JS: &str = include_str!("../signin/assets/frame.js");
 const FRAME_CSS: &str = include_str!("../signin/assets/frame.css");
 const DONE_HTML: &str = include_str!("../signin/assets/done.html");
 const DONE_JS: &str = include_str!("../signin/assets/done.js");
-
-/// The locales the pages have texts for; anything else shows English.
-const LOCALES: [&str; 3] = ["en", "de", "pl"];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,15 +105,15 @@ fn html(status: StatusCode, body: String, frame_ancestors: &str) -> Response {
 }
 
 /// A page that explains why there is no sign-in to show. It holds nothing secret, so any page
-/// may frame it: the developer embedding the widget wrongly sees why.
-fn problem_page(status: StatusCode, message: &str) -> Response {
+/// may frame it: the developer embedding the widget wrongly sees why. The message is ours, a
+/// constant, never text from the request, so it needs no escaping.
+fn problem_page(status: StatusCode, message: &'static str) -> Response {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Bank sign-in</title><link rel=\"stylesheet\" href=\"/signin/assets/frame.css\">\
          </head><body><main data-screen=\"problem\"><h1>Bank sign-in unavailable</h1>\
-         <p role=\"alert\">{}</p></main></body></html>\n",
-        escape(message)
+         <p role=\"alert\">{message}</p></main></body></html>\n"
     );
     html(status, body, "*")
 }
@@ -151,18 +152,24 @@ async fn widget_entry(
     }
     let new = match widget_signin(&state, query).await {
         Ok(new) => new,
-        Err(Refusal::Bad(message)) => return problem_page(StatusCode::BAD_REQUEST, &message),
+        Err(Refusal::Bad(message)) => return problem_page(StatusCode::BAD_REQUEST, message),
         Err(Refusal::Database(e)) => return database_problem(&e),
     };
     match state.flow().start(&new, ip).await {
         Ok(signin) => Redirect::to(&format!("/signin/s/{}", signin.id)).into_response(),
         Err(FlowError::Database(e)) => database_problem(&e),
-        Err(e) => problem_page(StatusCode::CONFLICT, &e.to_string()),
+        Err(e) => {
+            tracing::warn!(error = %e, "a widget sign-in could not start");
+            problem_page(
+                StatusCode::CONFLICT,
+                "This sign-in cannot start. Please try again.",
+            )
+        }
     }
 }
 
 enum Refusal {
-    Bad(String),
+    Bad(&'static str),
     Database(sqlx::Error),
 }
 
@@ -173,116 +180,56 @@ impl From<sqlx::Error> for Refusal {
 }
 
 async fn widget_signin(state: &AppState, query: WidgetQuery) -> Result<NewSignIn, Refusal> {
-    let bad = |message: &str| Refusal::Bad(message.to_string());
     let client_id = query
         .client
         .as_deref()
         .and_then(|id| Uuid::parse_str(id).ok())
-        .ok_or_else(|| bad("`client` must be the client's id"))?;
+        .ok_or(Refusal::Bad("`client` must be the client's id"))?;
     let client = clients::find(&state.pool, client_id)
         .await?
-        .ok_or_else(|| bad("no client has this id"))?;
-    let origin = query
+        .ok_or(Refusal::Bad("no client has this id"))?;
+    let parent_origin = query
         .origin
         .as_deref()
         .and_then(|origin| origins::widget_origin(origin).ok())
         .filter(|origin| client.widget_origins.contains(origin))
-        .ok_or_else(|| {
-            bad(
-                "this page's origin is not registered for the client's widget \
-                 (aisle client register --widget-origin)",
-            )
-        })?;
+        .ok_or(Refusal::Bad(
+            "this page's origin is not registered for the client's widget \
+             (aisle client register --widget-origin)",
+        ))?;
     let widget_state = query
         .state
         .filter(|s| (16..=128).contains(&s.len()) && s.bytes().all(is_token_byte))
-        .ok_or_else(|| bad("`state` must be 16 to 128 letters, digits, `-` or `_`"))?;
-    let common = Common::parse(
-        query.owner_external_id,
-        query.country,
-        query.locale,
-        query.bank,
-        query.max_import_date,
-        query.force_sca.as_deref(),
+        .ok_or(Refusal::Bad(
+            "`state` must be 16 to 128 letters, digits, `-` or `_`",
+        ))?;
+    let max_import_date = match query.max_import_date.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(date) => Some(
+            NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|_| Refusal::Bad("maxImportDate must be a date, YYYY-MM-DD"))?,
+        ),
+    };
+    let force_sca = match query.force_sca.as_deref() {
+        None | Some("" | "false") => false,
+        Some("true") => true,
+        Some(_) => return Err(Refusal::Bad("forceSca must be true or false")),
+    };
+    let options = SignInOptions::new(
+        query.owner_external_id.as_deref().unwrap_or_default(),
+        query.country.as_deref(),
+        query.locale.as_deref(),
+        query.bank.as_deref(),
+        max_import_date,
+        force_sca,
+        Utc::now().date_naive(),
     )
     .map_err(Refusal::Bad)?;
-    Ok(NewSignIn {
-        client_id,
-        channel: Channel::Widget,
-        owner_external_id: common.owner_external_id,
-        parent_origin: Some(origin),
-        widget_state: Some(widget_state),
-        redirect_uri: None,
-        locale: common.locale,
-        country: common.country,
-        preselected_bank: common.bank,
-        max_import_date: common.max_import_date,
-        force_sca: common.force_sca,
-        expires_at: Utc::now() + state.flow().ttl,
-    })
-}
-
-/// What the widget and a redirection both say about the sign-in they open.
-pub struct Common {
-    pub owner_external_id: String,
-    pub country: Option<String>,
-    pub locale: String,
-    pub bank: Option<String>,
-    pub max_import_date: Option<NaiveDate>,
-    pub force_sca: bool,
-}
-
-impl Common {
-    /// Checks and normalises the fields; the error is a message for the developer.
-    pub fn parse(
-        owner_external_id: Option<String>,
-        country: Option<String>,
-        locale: Option<String>,
-        bank: Option<String>,
-        max_import_date: Option<String>,
-        force_sca: Option<&str>,
-    ) -> Result<Self, String> {
-        let owner_external_id = owner_external_id
-            .map(|owner| owner.trim().to_string())
-            .filter(|owner| (1..=255).contains(&owner.len()))
-            .ok_or("ownerExternalId must be 1 to 255 characters")?;
-        let country = match country.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
-                Some(c.to_ascii_uppercase())
-            }
-            Some(_) => return Err("country must be an ISO 3166 alpha-2 code".into()),
-        };
-        let locale = locale
-            .map(|l| l.trim().to_ascii_lowercase())
-            .filter(|l| LOCALES.contains(&l.as_str()))
-            .unwrap_or_else(|| "en".into());
-        let bank = bank
-            .map(|b| b.trim().to_string())
-            .filter(|b| !b.is_empty() && b.len() <= 64);
-        let max_import_date = match max_import_date.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(date) => Some(
-                NaiveDate::parse_from_str(date, "%Y-%m-%d")
-                    .ok()
-                    .filter(|date| *date <= Utc::now().date_naive())
-                    .ok_or("maxImportDate must be a past date, YYYY-MM-DD")?,
-            ),
-        };
-        let force_sca = match force_sca {
-            None | Some("" | "false") => false,
-            Some("true") => true,
-            Some(_) => return Err("forceSca must be true or false".into()),
-        };
-        Ok(Self {
-            owner_external_id,
-            country,
-            locale,
-            bank,
-            max_import_date,
-            force_sca,
-        })
-    }
+    let opener = Opener::Widget {
+        parent_origin,
+        state: widget_state,
+    };
+    Ok(options.open(client_id, opener, Utc::now() + state.flow().ttl))
 }
 
 fn is_token_byte(b: u8) -> bool {
@@ -368,12 +315,4 @@ fn database_problem(e: &sqlx::Error) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong on our side. Please try again.",
     )
-}
-
-/// Escapes text for an HTML element.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -2,6 +2,7 @@
 //! proves a session id came from us, and the sealing of bank secrets at rest.
 
 pub mod flow;
+pub mod options;
 pub mod origins;
 pub mod sandbox;
 pub mod sealing;

@@ -294,7 +294,10 @@ fn column<'a, T, V>(chunk: &'a [(String, T)], field: impl Fn(&'a T) -> V) -> Vec
 
 /// The rows' identities (the key they are stored under).
 fn identities<T>(chunk: &[(String, T)]) -> Vec<&str> {
-    chunk.iter().map(|(identity, _)| identity.as_str()).collect()
+    chunk
+        .iter()
+        .map(|(identity, _)| identity.as_str())
+        .collect()
 }
 
 /// A fresh id for every row.
