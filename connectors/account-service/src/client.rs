@@ -4,13 +4,11 @@
 use std::fmt;
 
 use aisle_sdk::ConnectorError;
-use reqwest::header::{HeaderValue, RETRY_AFTER};
-use reqwest::{RequestBuilder, StatusCode};
+use aisle_sdk::http::{self, Answer};
+use reqwest::RequestBuilder;
+use reqwest::header::HeaderValue;
 use serde::Serialize;
 use url::Url;
-use uuid::Uuid;
-
-use aisle_sdk::redact::protocol;
 
 /// The secret half of Aisle's client credentials at the bank; kept out of `Debug` output and
 /// marked sensitive on the wire.
@@ -47,14 +45,6 @@ pub struct ServiceClient {
     http: reqwest::Client,
     client_id: String,
     client_secret: ClientSecret,
-}
-
-/// An answer, body read.
-pub struct Answer {
-    pub status: StatusCode,
-    /// The raw `Retry-After` header.
-    pub retry_after: Option<String>,
-    pub body: String,
 }
 
 impl ServiceClient {
@@ -110,41 +100,10 @@ impl ServiceClient {
     }
 
     async fn send(&self, builder: RequestBuilder) -> Result<Answer, ConnectorError> {
-        let response = builder
+        let builder = builder
             .header("X-Client-Id", &self.client_id)
-            .header("X-Client-Secret", self.client_secret.header_value()?)
-            .header("X-Request-ID", Uuid::new_v4().to_string())
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.text().await.map_err(transport_error)?;
-        Ok(Answer {
-            status,
-            retry_after,
-            body,
-        })
+            .header("X-Client-Secret", self.client_secret.header_value()?);
+        // Reading the answer drops the URL from any error: a query may hold the customer's CIF.
+        http::send(http::standard_headers(builder)).await
     }
-}
-
-fn transport_error(error: reqwest::Error) -> ConnectorError {
-    // The URL may hold the customer's CIF; the message needs no URL to be useful.
-    let error = error.without_url();
-    if error.is_builder() {
-        return ConnectorError::protocol(format!("could not build the request: {error}"), "");
-    }
-    // Timeouts, refused connections and cut-off bodies pass; retrying is the right answer.
-    ConnectorError::Transient(format!("could not reach the bank: {error}"))
-}
-
-/// Parses a body; anything that does not fit is a protocol error, never a panic.
-pub fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
-    serde_json::from_str(body)
-        .map_err(|e| protocol(&format!("unexpected response body: {e}"), body))
 }

@@ -23,7 +23,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::client::{Answer, ClientSecret, ServiceClient, parse};
+use aisle_sdk::http::{Answer, parse};
+
+use crate::client::{ClientSecret, ServiceClient};
 use crate::errors::Stage;
 
 /// The form field holding the owner's legal id (national identity document number).

@@ -21,7 +21,9 @@ use chrono::{FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::client::{AuthToken, PartnerClient, parse};
+use aisle_sdk::http::parse;
+
+use crate::client::{AuthToken, PartnerClient};
 use crate::errors::Stage;
 
 /// The form field holding the account number or IBAN.
