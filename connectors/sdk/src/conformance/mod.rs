@@ -484,6 +484,18 @@ pub async fn every_error_class_is_produced_by_its_trigger(double: &dyn BankDoubl
     }
 }
 
+/// A bank that fails the test, when it is dropped, if the connector called it at all: for
+/// what a connector must answer without asking the bank.
+pub async fn bank_never_called() -> MockServer {
+    let bank = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&bank)
+        .await;
+    bank
+}
+
 /// For a protocol with nothing to revoke ([`BankDouble::ends_session_at_the_bank`] is
 /// `false`): `end_session` succeeds without a single call to the bank, so no fault can reach
 /// it. Not one of the generated checks: a connector with nothing to revoke calls it itself.
@@ -492,12 +504,7 @@ pub async fn ending_the_session_makes_no_call(double: &dyn BankDouble) {
         !double.ends_session_at_the_bank(),
         "the double says end_session calls the bank"
     );
-    let bank = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&bank)
-        .await;
+    let bank = bank_never_called().await;
     double
         .connector(&bank.uri(), http())
         .end_session(&double.session())
