@@ -1,42 +1,11 @@
 //! HTTP to the Account Service: its endpoints, the client credentials every call carries, and
 //! reading answers whatever their status.
 
-use std::fmt;
-
 use aisle_sdk::ConnectorError;
-use aisle_sdk::http::{self, Answer};
+use aisle_sdk::http::{self, Answer, Secret};
 use reqwest::RequestBuilder;
-use reqwest::header::HeaderValue;
 use serde::Serialize;
 use url::Url;
-
-/// The secret half of Aisle's client credentials at the bank; kept out of `Debug` output and
-/// marked sensitive on the wire.
-#[derive(Clone)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    pub fn new(secret: String) -> Self {
-        Self(secret)
-    }
-
-    fn header_value(&self) -> Result<HeaderValue, ConnectorError> {
-        let mut value = HeaderValue::from_str(&self.0).map_err(|_| {
-            ConnectorError::protocol(
-                "the configured client secret is not a valid header value",
-                "",
-            )
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret([redacted])")
-    }
-}
 
 /// The service's root and Aisle's client credentials there.
 #[derive(Debug, Clone)]
@@ -44,16 +13,12 @@ pub struct ServiceClient {
     base: Url,
     http: reqwest::Client,
     client_id: String,
-    client_secret: ClientSecret,
+    /// The secret half of Aisle's client credentials at the bank.
+    client_secret: Secret,
 }
 
 impl ServiceClient {
-    pub fn new(
-        base: Url,
-        http: reqwest::Client,
-        client_id: String,
-        client_secret: ClientSecret,
-    ) -> Self {
+    pub fn new(base: Url, http: reqwest::Client, client_id: String, client_secret: Secret) -> Self {
         Self {
             base,
             http,

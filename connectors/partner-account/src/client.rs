@@ -1,48 +1,19 @@
 //! HTTP to the partner API: the one URL it has, the token every call carries, and reading
 //! answers whatever their status.
 
-use std::fmt;
-
 use aisle_sdk::ConnectorError;
-use aisle_sdk::http::{self, Answer};
+use aisle_sdk::http::{self, Answer, Secret};
 use chrono::{FixedOffset, Offset, Utc};
-use reqwest::header::HeaderValue;
 use url::Url;
-
-/// The token the bank issued to Aisle as a partner. It authenticates every call, so it is
-/// kept out of `Debug` output and marked sensitive on the wire.
-#[derive(Clone)]
-pub struct AuthToken(String);
-
-impl AuthToken {
-    pub fn new(token: String) -> Self {
-        Self(token)
-    }
-
-    fn header_value(&self) -> Result<HeaderValue, ConnectorError> {
-        let mut value = HeaderValue::from_str(&self.0).map_err(|_| {
-            ConnectorError::protocol(
-                "the configured X-Auth-Token is not a valid header value",
-                "",
-            )
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken([redacted])")
-    }
-}
 
 /// What the partner API needs on every call besides the account.
 #[derive(Debug, Clone)]
 pub struct PartnerClient {
     base: Url,
     http: reqwest::Client,
-    token: AuthToken,
+    /// The token the bank issued to Aisle as a partner (`X-Auth-Token`); it authenticates
+    /// every call.
+    token: Secret,
     partner_reference: String,
     program_code: String,
     local_offset: FixedOffset,
@@ -52,7 +23,7 @@ impl PartnerClient {
     pub fn new(
         base: Url,
         http: reqwest::Client,
-        token: AuthToken,
+        token: Secret,
         partner_reference: String,
         program_code: String,
     ) -> Self {

@@ -2,14 +2,48 @@
 //! JSON, an answer is read whole whatever its status, a bank that cannot be reached is a
 //! passing fault, and a body that does not parse is a protocol error quoting it redacted.
 
+use std::fmt;
+
 use chrono::Utc;
-use reqwest::header::RETRY_AFTER;
+use reqwest::header::{HeaderValue, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::redact::protocol;
 use crate::{ConnectorError, parse_retry_after};
+
+/// A credential Aisle sends in a header (a partner token, a client secret): kept out of
+/// `Debug` output and marked sensitive on the wire. Errors name it by `what`, never by value.
+#[derive(Clone)]
+pub struct Secret {
+    what: &'static str,
+    value: String,
+}
+
+impl Secret {
+    pub fn new(what: &'static str, value: String) -> Self {
+        Self { what, value }
+    }
+
+    /// The header value, marked sensitive.
+    pub fn header_value(&self) -> Result<HeaderValue, ConnectorError> {
+        let mut value = HeaderValue::from_str(&self.value).map_err(|_| {
+            ConnectorError::protocol(
+                format!("the configured {} is not a valid header value", self.what),
+                "",
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({}: [redacted])", self.what)
+    }
+}
 
 /// A bank's answer, body read.
 // No `Debug`: the body may hold account numbers.
@@ -91,6 +125,24 @@ pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_named_but_never_shown() {
+        let secret = Secret::new("X-Auth-Token", "tok-very-secret".to_owned());
+        let printed = format!("{secret:?}");
+        assert!(!printed.contains("tok-very-secret"), "{printed}");
+        assert!(printed.contains("X-Auth-Token"), "{printed}");
+        assert!(secret.header_value().is_ok_and(|v| v.is_sensitive()));
+        let Err(ConnectorError::Protocol { message, .. }) =
+            Secret::new("client secret", "line\nbreak".to_owned()).header_value()
+        else {
+            panic!("a line break is no header value");
+        };
+        assert_eq!(
+            message,
+            "the configured client secret is not a valid header value"
+        );
+    }
 
     fn answer(status: u16, retry_after: Option<&str>) -> Answer {
         Answer {
