@@ -1,44 +1,11 @@
 //! HTTP to the Account Service: its endpoints, the client credentials every call carries, and
 //! reading answers whatever their status.
 
-use std::fmt;
-
 use aisle_sdk::ConnectorError;
-use reqwest::header::{HeaderValue, RETRY_AFTER};
-use reqwest::{RequestBuilder, StatusCode};
+use aisle_sdk::http::{self, Answer, Secret};
+use reqwest::RequestBuilder;
 use serde::Serialize;
 use url::Url;
-use uuid::Uuid;
-
-use aisle_sdk::redact::protocol;
-
-/// The secret half of Aisle's client credentials at the bank; kept out of `Debug` output and
-/// marked sensitive on the wire.
-#[derive(Clone)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    pub fn new(secret: String) -> Self {
-        Self(secret)
-    }
-
-    fn header_value(&self) -> Result<HeaderValue, ConnectorError> {
-        let mut value = HeaderValue::from_str(&self.0).map_err(|_| {
-            ConnectorError::protocol(
-                "the configured client secret is not a valid header value",
-                "",
-            )
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret([redacted])")
-    }
-}
 
 /// The service's root and Aisle's client credentials there.
 #[derive(Debug, Clone)]
@@ -46,24 +13,12 @@ pub struct ServiceClient {
     base: Url,
     http: reqwest::Client,
     client_id: String,
-    client_secret: ClientSecret,
-}
-
-/// An answer, body read.
-pub struct Answer {
-    pub status: StatusCode,
-    /// The raw `Retry-After` header.
-    pub retry_after: Option<String>,
-    pub body: String,
+    /// The secret half of Aisle's client credentials at the bank.
+    client_secret: Secret,
 }
 
 impl ServiceClient {
-    pub fn new(
-        base: Url,
-        http: reqwest::Client,
-        client_id: String,
-        client_secret: ClientSecret,
-    ) -> Self {
+    pub fn new(base: Url, http: reqwest::Client, client_id: String, client_secret: Secret) -> Self {
         Self {
             base,
             http,
@@ -110,41 +65,10 @@ impl ServiceClient {
     }
 
     async fn send(&self, builder: RequestBuilder) -> Result<Answer, ConnectorError> {
-        let response = builder
+        let builder = builder
             .header("X-Client-Id", &self.client_id)
-            .header("X-Client-Secret", self.client_secret.header_value()?)
-            .header("X-Request-ID", Uuid::new_v4().to_string())
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.text().await.map_err(transport_error)?;
-        Ok(Answer {
-            status,
-            retry_after,
-            body,
-        })
+            .header("X-Client-Secret", self.client_secret.header_value()?);
+        // Reading the answer drops the URL from any error: a query may hold the customer's CIF.
+        http::send(http::standard_headers(builder)).await
     }
-}
-
-fn transport_error(error: reqwest::Error) -> ConnectorError {
-    // The URL may hold the customer's CIF; the message needs no URL to be useful.
-    let error = error.without_url();
-    if error.is_builder() {
-        return ConnectorError::protocol(format!("could not build the request: {error}"), "");
-    }
-    // Timeouts, refused connections and cut-off bodies pass; retrying is the right answer.
-    ConnectorError::Transient(format!("could not reach the bank: {error}"))
-}
-
-/// Parses a body; anything that does not fit is a protocol error, never a panic.
-pub fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
-    serde_json::from_str(body)
-        .map_err(|e| protocol(&format!("unexpected response body: {e}"), body))
 }

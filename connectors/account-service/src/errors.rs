@@ -3,13 +3,12 @@
 //! The service says what happened in `code`; the HTTP status only matters where the answer did
 //! not come from the service itself (a gateway's 429, a 5xx, an HTML error page).
 
-use aisle_sdk::{ConnectorError, parse_retry_after};
-use chrono::Utc;
+use aisle_sdk::ConnectorError;
+use aisle_sdk::http::Answer;
+use aisle_sdk::redact::protocol;
 use reqwest::StatusCode;
 
-use crate::client::Answer;
 use crate::wire;
-use aisle_sdk::redact::protocol;
 
 /// The answer is a success.
 pub const SUCCESS: &str = "00";
@@ -49,17 +48,8 @@ pub enum Stage {
 /// Classifies an answer that is not a `00` success. `head` is its parsed envelope, when the
 /// body had one.
 pub fn classify(answer: &Answer, head: Option<&wire::Head>, stage: Stage) -> ConnectorError {
-    let rate_limited = || ConnectorError::RateLimited {
-        retry_after: answer
-            .retry_after
-            .as_deref()
-            .and_then(|raw| parse_retry_after(raw, Utc::now())),
-    };
-    if answer.status == StatusCode::TOO_MANY_REQUESTS {
-        return rate_limited();
-    }
-    if answer.status.is_server_error() {
-        return ConnectorError::Transient(format!("the bank answered {}", answer.status));
+    if let Some(error) = answer.status_error() {
+        return error;
     }
     let Some(head) = head else {
         if matches!(
@@ -81,7 +71,7 @@ pub fn classify(answer: &Answer, head: Option<&wire::Head>, stage: Stage) -> Con
         // The customer the session stands for is gone: the access it gave is over.
         (CUSTOMER_UNKNOWN, Stage::Data) => ConnectorError::ConsentExpired,
         (CUSTOMER_BLOCKED | OTP_ATTEMPTS_EXCEEDED, _) => ConnectorError::AccessBlocked,
-        (TOO_MANY_REQUESTS, _) => rate_limited(),
+        (TOO_MANY_REQUESTS, _) => answer.rate_limited(),
         (CORE_UNAVAILABLE | SYSTEM_ERROR, _) => {
             ConnectorError::Transient(format!("the bank answered code {}", head.code))
         }

@@ -12,6 +12,7 @@ mod errors;
 mod mapping;
 mod wire;
 
+use aisle_sdk::http::{Answer, Secret, parse};
 use aisle_sdk::{
     Account, BankProfile, BankSession, Card, CardTransaction, Connector, ConnectorError,
     DateWindow, FormField, FormFieldKind, Owner, Page, PageCursor, SignInCallback, SignInProgress,
@@ -23,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::client::{Answer, ClientSecret, ServiceClient, parse};
+use crate::client::ServiceClient;
 use crate::errors::Stage;
 
 /// The form field holding the owner's legal id (national identity document number).
@@ -158,7 +159,12 @@ impl AccountServiceConnector {
         client_secret: String,
     ) -> Self {
         Self {
-            client: ServiceClient::new(base_url, http, client_id, ClientSecret::new(client_secret)),
+            client: ServiceClient::new(
+                base_url,
+                http,
+                client_id,
+                Secret::new("client secret", client_secret),
+            ),
             profile,
         }
     }

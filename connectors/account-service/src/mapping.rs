@@ -1,10 +1,7 @@
 //! From the Account Service's JSON ([`crate::wire`]) to Aisle's domain types.
 
+use aisle_sdk::lenient::{country, date, joined, non_empty, optional_amount};
 use aisle_sdk::{Account, Balance, ConnectorError, Owner, OwnerKind};
-use rust_decimal::Decimal;
-use serde_json::value::RawValue;
-
-use aisle_sdk::lenient::{self, country, date, non_empty};
 
 use crate::wire;
 
@@ -13,22 +10,15 @@ pub const AVAILABLE: &str = "interimAvailable";
 /// The balance type of `ledgerBalance`: booked entries up to now, intraday included.
 pub const LEDGER: &str = "interimBooked";
 
-fn amount(raw: &Option<Box<RawValue>>) -> Result<Option<Decimal>, ConnectorError> {
-    Ok(raw.as_deref().map(lenient::amount).transpose()?.flatten())
-}
-
 /// One line: street, postal code and city, country.
 fn address(raw: Option<&wire::Address>) -> Option<String> {
     let parts: Vec<String> = match raw? {
         wire::Address::Text(text) => non_empty(Some(text)).into_iter().collect(),
         wire::Address::Parts(parts) => {
-            let town: Vec<String> = [parts.postal_code.as_deref(), parts.city.as_deref()]
-                .into_iter()
-                .filter_map(non_empty)
-                .collect();
+            let town = joined([parts.postal_code.as_deref(), parts.city.as_deref()], " ");
             non_empty(parts.street.as_deref())
                 .into_iter()
-                .chain((!town.is_empty()).then(|| town.join(" ")))
+                .chain(town)
                 .chain(country(parts.country.as_deref()))
                 .collect()
         }
@@ -50,15 +40,8 @@ fn owner_kind(role: Option<&str>) -> OwnerKind {
 
 /// The customer, then the related parties the customer record names.
 pub fn owners(raw: &wire::Customer) -> Result<Vec<Owner>, ConnectorError> {
-    let joined = || {
-        let parts: Vec<String> = [raw.first_name.as_deref(), raw.last_name.as_deref()]
-            .into_iter()
-            .filter_map(non_empty)
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(" "))
-    };
     let name = non_empty(raw.full_name.as_deref())
-        .or_else(joined)
+        .or_else(|| joined([raw.first_name.as_deref(), raw.last_name.as_deref()], " "))
         .ok_or_else(|| ConnectorError::protocol("the customer has no name", ""))?;
     let customer = Owner {
         name: name.clone(),
@@ -112,8 +95,11 @@ pub fn account(
         .ok_or_else(|| ConnectorError::protocol("an account has no currency", ""))?;
     let reference_date = date(info.balance_date.as_deref())?;
     let balances = [
-        (AVAILABLE, amount(&info.available_balance)?),
-        (LEDGER, amount(&info.ledger_balance)?),
+        (
+            AVAILABLE,
+            optional_amount(info.available_balance.as_deref())?,
+        ),
+        (LEDGER, optional_amount(info.ledger_balance.as_deref())?),
     ]
     .into_iter()
     .filter_map(|(kind, amount)| {
@@ -140,7 +126,7 @@ pub fn account(
     account.balances = balances;
     account.opened_on = date(summary.open_date.as_deref())?;
     // An overdraft limit is how far below zero the bank lets the balance go.
-    account.min_allowed_balance = amount(&info.overdraft_limit)?.map(|limit| {
+    account.min_allowed_balance = optional_amount(info.overdraft_limit.as_deref())?.map(|limit| {
         if limit.is_zero() {
             // Negating zero would print as "-0.00".
             limit.abs()
@@ -154,25 +140,6 @@ pub fn account(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn raw(json: &str) -> Box<RawValue> {
-        RawValue::from_string(json.to_owned()).expect("raw json")
-    }
-
-    #[test]
-    fn amounts_are_read_exactly_from_strings_and_numbers() {
-        assert_eq!(
-            lenient::amount(&raw(r#""2480.55""#)).ok().flatten(),
-            Some(Decimal::new(248055, 2))
-        );
-        assert_eq!(
-            lenient::amount(&raw("9007199254740993.01")).ok().flatten(),
-            Some(Decimal::new(900719925474099301, 2))
-        );
-        assert_eq!(lenient::amount(&raw(r#""""#)).ok(), Some(None));
-        assert!(lenient::amount(&raw(r#""1.234,56""#)).is_err());
-        assert!(lenient::amount(&raw("{}")).is_err());
-    }
 
     #[test]
     fn roles_are_read_in_any_spelling() {

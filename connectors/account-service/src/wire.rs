@@ -71,7 +71,7 @@ pub struct Customer {
     pub address: Option<Address>,
     /// ISO 3166-1 alpha-2.
     pub nationality: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub related_parties: Vec<RelatedParty>,
 }
 
@@ -102,7 +102,7 @@ pub struct RelatedParty {
 
 #[derive(Debug, Deserialize)]
 pub struct AccountList {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub accounts: Vec<AccountSummary>,
 }
 
@@ -117,7 +117,7 @@ pub struct AccountSummary {
     pub currency: Option<String>,
     pub status: Option<String>,
     pub open_date: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub holders: Vec<Holder>,
 }
 
@@ -148,23 +148,5 @@ pub struct AccountInfo {
 /// `code` as text; a bank that sends it as a number (`0`) loses its leading zero, which is
 /// put back.
 fn code_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Code {
-        Text(String),
-        Number(u64),
-    }
-    Ok(match Code::deserialize(deserializer)? {
-        Code::Text(text) => text.trim().to_owned(),
-        Code::Number(n) => format!("{n:02}"),
-    })
-}
-
-/// Treats an explicit `null` like an absent field: banks send both.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+    aisle_sdk::lenient::code(deserializer, 2)
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aisle_account_service::{AccountServiceConnector, default_profile};
+use aisle_sdk::conformance::bank_never_called;
 use aisle_sdk::{
     Account, BankSession, Card, Connector, ConnectorError, DateWindow, FormFieldKind, OwnerKind,
     SignInCallback, SignInProgress, SignInRequest, SignInStep,
@@ -13,7 +14,7 @@ use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use url::Url;
-use wiremock::matchers::{any, body_partial_json, header, method, path, query_param};
+use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const CLIENT_ID: &str = "aisle-client";
@@ -172,14 +173,32 @@ async fn bank_past_step_one() -> MockServer {
     bank
 }
 
+/// How the code step ends when the bank answers `response` to the code `otp`.
+async fn code_step_error(otp: &str, response: ResponseTemplate) -> Option<ConnectorError> {
+    let bank = bank_past_step_one().await;
+    code_check_answers(&bank, otp, response).await;
+    let connector = connector(&bank);
+    let pending = first_step(&connector, ALICE_PHONE)
+        .await
+        .expect("code sent");
+    connector
+        .complete_sign_in(&answers(&pending, &[("otp", otp)]))
+        .await
+        .err()
+}
+
+/// The error's class: the free text of `Transient` and `Protocol` is left out.
+fn class(error: ConnectorError) -> ConnectorError {
+    match error {
+        ConnectorError::Transient(_) => ConnectorError::Transient(String::new()),
+        ConnectorError::Protocol { .. } => ConnectorError::protocol("", ""),
+        other => other,
+    }
+}
+
 #[tokio::test]
 async fn the_sign_in_starts_with_a_form_for_legal_id_and_phone_number() {
-    let bank = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&bank)
-        .await;
+    let bank = bank_never_called().await;
     let SignInStep::Form { fields, .. } = connector(&bank)
         .begin_sign_in(&request())
         .await
@@ -233,134 +252,94 @@ async fn legal_id_phone_number_and_texted_code_sign_in_in_two_steps() {
 }
 
 #[tokio::test]
-async fn an_unknown_legal_id_is_invalid_credentials() {
-    let bank = MockServer::start().await;
-    legal_id_answers(&bank, answer(404, "customer-unknown.json")).await;
-    assert_eq!(
-        first_step(&connector(&bank), ALICE_PHONE).await.err(),
-        Some(ConnectorError::InvalidCredentials)
-    );
-}
-
-#[tokio::test]
-async fn a_legal_id_answered_as_not_valid_is_invalid_credentials() {
-    let bank = MockServer::start().await;
+async fn a_refused_first_step_says_why() {
     let not_valid = json!({"code": "00", "message": "Success", "data": {"valid": false}});
-    legal_id_answers(&bank, ResponseTemplate::new(200).set_body_json(not_valid)).await;
-    assert_eq!(
-        first_step(&connector(&bank), ALICE_PHONE).await.err(),
-        Some(ConnectorError::InvalidCredentials)
-    );
-}
-
-#[tokio::test]
-async fn a_blocked_customer_is_access_blocked() {
-    let bank = MockServer::start().await;
-    legal_id_answers(&bank, answer(423, "valid-legal-id.blocked.json")).await;
-    assert_eq!(
-        first_step(&connector(&bank), ALICE_PHONE).await.err(),
-        Some(ConnectorError::AccessBlocked)
-    );
-}
-
-#[tokio::test]
-async fn a_customer_status_blocked_inside_a_success_is_access_blocked() {
-    let bank = MockServer::start().await;
     let blocked = json!({"code": "00", "data": {"valid": true, "cif": ALICE_CIF, "customerStatus": "BLOCKED"}});
-    legal_id_answers(&bank, ResponseTemplate::new(200).set_body_json(blocked)).await;
-    assert_eq!(
-        first_step(&connector(&bank), ALICE_PHONE).await.err(),
-        Some(ConnectorError::AccessBlocked)
-    );
-}
-
-#[tokio::test]
-async fn a_phone_number_that_is_not_the_customers_is_invalid_credentials() {
-    let bank = MockServer::start().await;
-    legal_id_answers(&bank, answer(200, "valid-legal-id.success.json")).await;
-    code_sending_answers(&bank, answer(422, "valid-phone-number.mismatch.json")).await;
-    assert_eq!(
-        first_step(&connector(&bank), ALICE_PHONE).await.err(),
-        Some(ConnectorError::InvalidCredentials)
-    );
-}
-
-#[tokio::test]
-async fn a_wrong_or_expired_code_is_invalid_credentials() {
-    for refusal in [
-        "valid-phone-number.otp-wrong.json",
-        "valid-phone-number.otp-expired.json",
+    for (case, legal_id, code_sending, expected) in [
+        (
+            "an unknown legal id is invalid credentials",
+            answer(404, "customer-unknown.json"),
+            None,
+            ConnectorError::InvalidCredentials,
+        ),
+        (
+            "a legal id answered as not valid is invalid credentials",
+            ResponseTemplate::new(200).set_body_json(not_valid),
+            None,
+            ConnectorError::InvalidCredentials,
+        ),
+        (
+            "a blocked customer is access blocked",
+            answer(423, "valid-legal-id.blocked.json"),
+            None,
+            ConnectorError::AccessBlocked,
+        ),
+        (
+            "a customer status BLOCKED inside a success is access blocked",
+            ResponseTemplate::new(200).set_body_json(blocked),
+            None,
+            ConnectorError::AccessBlocked,
+        ),
+        (
+            "a phone number that is not the customer's is invalid credentials",
+            answer(200, "valid-legal-id.success.json"),
+            Some(answer(422, "valid-phone-number.mismatch.json")),
+            ConnectorError::InvalidCredentials,
+        ),
     ] {
-        let bank = bank_past_step_one().await;
-        code_check_answers(&bank, "654321", answer(422, refusal)).await;
-        let connector = connector(&bank);
-        let pending = first_step(&connector, ALICE_PHONE)
-            .await
-            .expect("code sent");
+        let bank = MockServer::start().await;
+        legal_id_answers(&bank, legal_id).await;
+        if let Some(response) = code_sending {
+            code_sending_answers(&bank, response).await;
+        }
         assert_eq!(
-            connector
-                .complete_sign_in(&answers(&pending, &[("otp", "654321")]))
-                .await
-                .err(),
-            Some(ConnectorError::InvalidCredentials),
-            "{refusal}"
+            first_step(&connector(&bank), ALICE_PHONE).await.err(),
+            Some(expected),
+            "{case}"
         );
     }
 }
 
 #[tokio::test]
-async fn too_many_wrong_codes_block_the_access() {
-    let bank = bank_past_step_one().await;
-    code_check_answers(
-        &bank,
-        "654321",
-        answer(423, "valid-phone-number.otp-attempts-exceeded.json"),
-    )
-    .await;
-    let connector = connector(&bank);
-    let pending = first_step(&connector, ALICE_PHONE)
-        .await
-        .expect("code sent");
-    assert_eq!(
-        connector
-            .complete_sign_in(&answers(&pending, &[("otp", "654321")]))
-            .await
-            .err(),
-        Some(ConnectorError::AccessBlocked)
-    );
-}
-
-#[tokio::test]
-async fn a_code_check_without_an_explicit_yes_is_invalid_credentials() {
-    let bank = bank_past_step_one().await;
+async fn a_refused_code_says_why() {
     let unclear = json!({"code": "00", "message": "Success", "data": {}});
-    code_check_answers(
-        &bank,
-        "123456",
-        ResponseTemplate::new(200).set_body_json(unclear),
-    )
-    .await;
-    let connector = connector(&bank);
-    let pending = first_step(&connector, ALICE_PHONE)
-        .await
-        .expect("code sent");
-    assert_eq!(
-        connector
-            .complete_sign_in(&answers(&pending, &[("otp", "123456")]))
-            .await
-            .err(),
-        Some(ConnectorError::InvalidCredentials)
-    );
+    for (case, otp, response, expected) in [
+        (
+            "a wrong code is invalid credentials",
+            "654321",
+            answer(422, "valid-phone-number.otp-wrong.json"),
+            ConnectorError::InvalidCredentials,
+        ),
+        (
+            "an expired code is invalid credentials",
+            "654321",
+            answer(422, "valid-phone-number.otp-expired.json"),
+            ConnectorError::InvalidCredentials,
+        ),
+        (
+            "too many wrong codes block the access",
+            "654321",
+            answer(423, "valid-phone-number.otp-attempts-exceeded.json"),
+            ConnectorError::AccessBlocked,
+        ),
+        (
+            "a code check without an explicit yes is invalid credentials",
+            "123456",
+            ResponseTemplate::new(200).set_body_json(unclear),
+            ConnectorError::InvalidCredentials,
+        ),
+    ] {
+        assert_eq!(
+            code_step_error(otp, response).await,
+            Some(expected),
+            "{case}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn unusable_answers_are_refused_without_asking_the_bank() {
-    let bank = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&bank)
-        .await;
+    let bank = bank_never_called().await;
     let connector = connector(&bank);
     let SignInStep::Form { pending, .. } =
         connector.begin_sign_in(&request()).await.expect("a form")
@@ -487,12 +466,44 @@ async fn accounts_carry_the_balances_each_account_info_gives_read_leniently() {
 }
 
 #[tokio::test]
-async fn a_customer_gone_after_sign_in_is_an_expired_consent() {
-    let bank = get_answers("get-customer-by-id", answer(404, "customer-unknown.json")).await;
-    assert_eq!(
-        connector(&bank).owners(&session()).await.err(),
-        Some(ConnectorError::ConsentExpired)
-    );
+async fn every_answer_class_of_a_customer_read_maps_to_its_error() {
+    let transient = ConnectorError::Transient(String::new());
+    for (case, response, expected) in [
+        (
+            "a customer gone after sign-in is an expired consent",
+            answer(404, "customer-unknown.json"),
+            ConnectorError::ConsentExpired,
+        ),
+        (
+            "a 5xx with the service's body is transient",
+            answer(500, "system-error.json"),
+            transient.clone(),
+        ),
+        (
+            "a 5xx with a gateway's page is transient",
+            ResponseTemplate::new(503).set_body_raw("<html>down</html>", "text/html"),
+            transient,
+        ),
+        (
+            "a 429 is rate limited for the Retry-After seconds",
+            answer(429, "too-many-requests.json").insert_header("Retry-After", "12"),
+            ConnectorError::RateLimited {
+                retry_after: Some(Duration::from_secs(12)),
+            },
+        ),
+        (
+            "a request the bank calls malformed is a protocol error",
+            answer(400, "invalid-request.json"),
+            ConnectorError::protocol("", ""),
+        ),
+    ] {
+        let bank = get_answers("get-customer-by-id", response).await;
+        assert_eq!(
+            connector(&bank).owners(&session()).await.err().map(class),
+            Some(expected),
+            "{case}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -528,35 +539,6 @@ async fn a_malformed_body_is_a_protocol_error_that_hides_the_account_number() {
 }
 
 #[tokio::test]
-async fn a_5xx_is_transient_whatever_its_body() {
-    for response in [
-        answer(500, "system-error.json"),
-        ResponseTemplate::new(503).set_body_raw("<html>down</html>", "text/html"),
-    ] {
-        let bank = get_answers("get-customer-by-id", response).await;
-        assert!(matches!(
-            connector(&bank).owners(&session()).await,
-            Err(ConnectorError::Transient(_))
-        ));
-    }
-}
-
-#[tokio::test]
-async fn a_429_is_rate_limited_for_the_retry_after_seconds() {
-    let bank = get_answers(
-        "get-customer-by-id",
-        answer(429, "too-many-requests.json").insert_header("Retry-After", "12"),
-    )
-    .await;
-    assert_eq!(
-        connector(&bank).owners(&session()).await.err(),
-        Some(ConnectorError::RateLimited {
-            retry_after: Some(Duration::from_secs(12))
-        })
-    );
-}
-
-#[tokio::test]
 async fn refused_client_credentials_are_a_protocol_error_that_names_the_headers() {
     for response in [
         answer(401, "client-refused.json"),
@@ -571,15 +553,6 @@ async fn refused_client_credentials_are_a_protocol_error_that_names_the_headers(
         assert!(message.contains("X-Client-Secret"), "{message}");
         assert!(!message.contains(CLIENT_SECRET));
     }
-}
-
-#[tokio::test]
-async fn a_request_the_bank_calls_malformed_is_a_protocol_error() {
-    let bank = get_answers("get-customer-by-id", answer(400, "invalid-request.json")).await;
-    assert!(matches!(
-        connector(&bank).owners(&session()).await,
-        Err(ConnectorError::Protocol { .. })
-    ));
 }
 
 #[tokio::test]
@@ -603,12 +576,7 @@ async fn a_connection_refused_is_transient() {
 
 #[tokio::test]
 async fn transactions_and_cards_are_unsupported_and_ending_the_session_asks_nothing() {
-    let bank = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&bank)
-        .await;
+    let bank = bank_never_called().await;
     let connector = connector(&bank);
     let day = NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
     let window = DateWindow::new(day, day).expect("window");

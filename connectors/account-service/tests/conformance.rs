@@ -11,14 +11,16 @@
 //! nothing to revoke: see the README), so the kit breaks no fault on it.
 
 use aisle_account_service::{AccountServiceConnector, default_profile};
-use aisle_sdk::conformance::{self, BankDouble, CLIENT_TIMEOUT, Call, Dataset, Fault, Shape};
+use aisle_sdk::conformance::{
+    self, BankDouble, CLIENT_TIMEOUT, Call, Dataset, Fault, Shape, with_unknown_fields,
+};
 use aisle_sdk::{Account, Balance, BankSession, Connector, OwnerKind};
 use async_trait::async_trait;
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use url::Url;
-use wiremock::matchers::{any, body_partial_json, method, path, query_param};
+use wiremock::matchers::{body_partial_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const CIF: &str = "20000001";
@@ -48,25 +50,6 @@ fn role(kind: OwnerKind) -> &'static str {
         OwnerKind::CoOwner => "CO_OWNER",
         OwnerKind::Attorney => "ATTORNEY",
         OwnerKind::Other => "BENEFICIARY",
-    }
-}
-
-/// Adds a field nobody has heard of to every object in `value`.
-fn with_unknown_fields(value: Value) -> Value {
-    match value {
-        Value::Object(fields) => {
-            let mut fields: serde_json::Map<String, Value> = fields
-                .into_iter()
-                .map(|(k, v)| (k, with_unknown_fields(v)))
-                .collect();
-            fields.insert(
-                "vendorExtension".to_owned(),
-                json!({"flag": true, "list": [1, "two", null]}),
-            );
-            Value::Object(fields)
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(with_unknown_fields).collect()),
-        other => other,
     }
 }
 
@@ -297,48 +280,10 @@ impl BankDouble for ServiceDouble {
     }
 }
 
-#[tokio::test]
-async fn every_scope_item_maps_exactly() {
-    conformance::every_scope_item_maps_exactly(&ServiceDouble).await;
-}
-
-#[tokio::test]
-async fn money_never_passes_through_a_float() {
-    conformance::money_never_passes_through_a_float(&ServiceDouble).await;
-}
-
-#[tokio::test]
-async fn paging_is_followed_to_the_end() {
-    conformance::paging_is_followed_to_the_end(&ServiceDouble).await;
-}
-
-#[tokio::test]
-async fn unknown_fields_are_tolerated() {
-    conformance::unknown_fields_are_tolerated(&ServiceDouble).await;
-}
-
-#[tokio::test]
-async fn a_malformed_body_is_a_protocol_error() {
-    conformance::a_malformed_body_is_a_protocol_error(&ServiceDouble).await;
-}
-
-#[tokio::test]
-async fn every_error_class_is_produced_by_its_trigger() {
-    conformance::every_error_class_is_produced_by_its_trigger(&ServiceDouble).await;
-}
+aisle_sdk::conformance_tests!(ServiceDouble);
 
 /// `end_session` has nothing to revoke, so it makes no call at all.
 #[tokio::test]
 async fn ending_the_session_makes_no_call_for_a_fault_to_break() {
-    let bank = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&bank)
-        .await;
-    let connector = ServiceDouble.connector(&bank.uri(), reqwest::Client::new());
-    connector
-        .end_session(&ServiceDouble.session())
-        .await
-        .expect("nothing to revoke");
+    conformance::ending_the_session_makes_no_call(&ServiceDouble).await;
 }

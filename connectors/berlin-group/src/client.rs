@@ -1,12 +1,10 @@
 //! HTTP to one Berlin Group bank: URLs, the headers every call carries, and turning answers
 //! into typed bodies or classified errors.
 
-use aisle_sdk::ConnectorError;
-use reqwest::header::RETRY_AFTER;
+use aisle_sdk::{ConnectorError, http};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
-use uuid::Uuid;
 
 use crate::errors::{self, Request};
 use crate::state::SessionSecret;
@@ -89,10 +87,7 @@ impl BankClient {
     /// A request carrying a fresh `X-Request-ID` (the spec wants one per request, so a retry
     /// is a new request to the bank too).
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        self.http
-            .request(method, url)
-            .header("X-Request-ID", Uuid::new_v4().to_string())
-            .header("Accept", "application/json")
+        http::standard_headers(self.http.request(method, url))
     }
 
     /// A request under the session's consent: `Consent-ID` on AIS reads (`consent_header`),
@@ -114,16 +109,15 @@ impl BankClient {
         }
     }
 
-    /// Sends `builder` and reads the whole answer, whatever its status.
+    /// Sends `builder` and reads the whole answer, whatever its status. A failure to reach
+    /// the bank leaves the URL out of the error: it can hold a consent id
+    /// (`/v1/consents/{id}`), and the error is logged.
     pub async fn send_raw(&self, builder: RequestBuilder) -> Result<Answer, ConnectorError> {
-        let response = builder.send().await.map_err(transport_error)?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.text().await.map_err(transport_error)?;
+        let http::Answer {
+            status,
+            retry_after,
+            body,
+        } = http::send(builder).await?;
         Ok(Answer {
             status,
             retry_after,
@@ -184,14 +178,4 @@ pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
         let reason = crate::snippet::redacted(&e.to_string());
         errors::protocol(format!("unexpected response body: {reason}"), body)
     })
-}
-
-fn transport_error(error: reqwest::Error) -> ConnectorError {
-    // The URL can hold a consent id (`/v1/consents/{id}`), and this message is logged.
-    let error = error.without_url();
-    if error.is_builder() {
-        return errors::protocol(format!("could not build the request: {error}"), "");
-    }
-    // Timeouts, refused connections and cut-off bodies pass; retrying is the right answer.
-    ConnectorError::Transient(format!("could not reach the bank: {error}"))
 }

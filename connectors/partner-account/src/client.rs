@@ -1,69 +1,29 @@
 //! HTTP to the partner API: the one URL it has, the token every call carries, and reading
 //! answers whatever their status.
 
-use std::fmt;
-
 use aisle_sdk::ConnectorError;
+use aisle_sdk::http::{self, Answer, Secret};
 use chrono::{FixedOffset, Offset, Utc};
-use reqwest::StatusCode;
-use reqwest::header::{HeaderValue, RETRY_AFTER};
 use url::Url;
-use uuid::Uuid;
-
-use aisle_sdk::redact::protocol;
-
-/// The token the bank issued to Aisle as a partner. It authenticates every call, so it is
-/// kept out of `Debug` output and marked sensitive on the wire.
-#[derive(Clone)]
-pub struct AuthToken(String);
-
-impl AuthToken {
-    pub fn new(token: String) -> Self {
-        Self(token)
-    }
-
-    fn header_value(&self) -> Result<HeaderValue, ConnectorError> {
-        let mut value = HeaderValue::from_str(&self.0).map_err(|_| {
-            ConnectorError::protocol(
-                "the configured X-Auth-Token is not a valid header value",
-                "",
-            )
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken([redacted])")
-    }
-}
 
 /// What the partner API needs on every call besides the account.
 #[derive(Debug, Clone)]
 pub struct PartnerClient {
     base: Url,
     http: reqwest::Client,
-    token: AuthToken,
+    /// The token the bank issued to Aisle as a partner (`X-Auth-Token`); it authenticates
+    /// every call.
+    token: Secret,
     partner_reference: String,
     program_code: String,
     local_offset: FixedOffset,
-}
-
-/// An answer, body read.
-pub struct Answer {
-    pub status: StatusCode,
-    /// The raw `Retry-After` header.
-    pub retry_after: Option<String>,
-    pub body: String,
 }
 
 impl PartnerClient {
     pub fn new(
         base: Url,
         http: reqwest::Client,
-        token: AuthToken,
+        token: Secret,
         partner_reference: String,
         program_code: String,
     ) -> Self {
@@ -115,37 +75,8 @@ impl PartnerClient {
         let builder = self
             .http
             .get(url)
-            .header("X-Auth-Token", self.token.header_value()?)
-            .header("X-Request-ID", Uuid::new_v4().to_string())
-            .header("Accept", "application/json");
-        let response = builder.send().await.map_err(transport_error)?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.text().await.map_err(transport_error)?;
-        Ok(Answer {
-            status,
-            retry_after,
-            body,
-        })
+            .header("X-Auth-Token", self.token.header_value()?);
+        // Reading the answer drops the URL from any error: it holds the account number.
+        http::send(http::standard_headers(builder)).await
     }
-}
-
-fn transport_error(error: reqwest::Error) -> ConnectorError {
-    // reqwest prints the URL, and the URL holds the account number.
-    let error = error.without_url();
-    if error.is_builder() {
-        return ConnectorError::protocol(format!("could not build the request: {error}"), "");
-    }
-    // Timeouts, refused connections and cut-off bodies pass; retrying is the right answer.
-    ConnectorError::Transient(format!("could not reach the bank: {error}"))
-}
-
-/// Parses a body; anything that does not fit is a protocol error, never a panic.
-pub fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
-    serde_json::from_str(body)
-        .map_err(|e| protocol(&format!("unexpected response body: {e}"), body))
 }

@@ -3,13 +3,12 @@
 //! The API says what happened in `responseCode`; the HTTP status only matters where the
 //! answer did not come from the API itself (a gateway's 429, a 5xx, an HTML error page).
 
-use aisle_sdk::{ConnectorError, parse_retry_after};
-use chrono::Utc;
+use aisle_sdk::ConnectorError;
+use aisle_sdk::http::Answer;
+use aisle_sdk::redact::protocol;
 use reqwest::StatusCode;
 
-use crate::client::Answer;
 use crate::wire;
-use aisle_sdk::redact::protocol;
 
 /// The answer is a success.
 pub const SUCCESS: &str = "0000";
@@ -45,17 +44,8 @@ pub enum Stage {
 /// Classifies an answer that is not a `0000` success. `head` is its parsed envelope, when
 /// the body had one.
 pub fn classify(answer: &Answer, head: Option<&wire::Head>, stage: Stage) -> ConnectorError {
-    let rate_limited = || ConnectorError::RateLimited {
-        retry_after: answer
-            .retry_after
-            .as_deref()
-            .and_then(|raw| parse_retry_after(raw, Utc::now())),
-    };
-    if answer.status == StatusCode::TOO_MANY_REQUESTS {
-        return rate_limited();
-    }
-    if answer.status.is_server_error() {
-        return ConnectorError::Transient(format!("the bank answered {}", answer.status));
+    if let Some(error) = answer.status_error() {
+        return error;
     }
     let Some(head) = head else {
         if matches!(
@@ -77,7 +67,7 @@ pub fn classify(answer: &Answer, head: Option<&wire::Head>, stage: Stage) -> Con
         // The account the session stands for is gone: the access it gave is over.
         (ACCOUNT_UNKNOWN, Stage::Data) => ConnectorError::ConsentExpired,
         (ACCOUNT_BLOCKED, _) => ConnectorError::AccessBlocked,
-        (TOO_MANY_REQUESTS, _) => rate_limited(),
+        (TOO_MANY_REQUESTS, _) => answer.rate_limited(),
         (PARTNER_NOT_ENROLLED, _) => protocol(
             "the bank does not enrol the configured partnerReference in the configured programCode",
             &answer.body,

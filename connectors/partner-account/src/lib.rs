@@ -11,6 +11,7 @@ mod errors;
 mod mapping;
 mod wire;
 
+use aisle_sdk::http::{Secret, parse};
 use aisle_sdk::{
     Account, BankProfile, BankSession, Card, CardTransaction, Connector, ConnectorError,
     DateWindow, FormField, FormFieldKind, Owner, Page, PageCursor, SignInCallback, SignInProgress,
@@ -21,7 +22,7 @@ use chrono::{FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::client::{AuthToken, PartnerClient, parse};
+use crate::client::PartnerClient;
 use crate::errors::Stage;
 
 /// The form field holding the account number or IBAN.
@@ -90,7 +91,7 @@ impl PartnerAccountConnector {
             client: PartnerClient::new(
                 base_url,
                 http,
-                AuthToken::new(auth_token),
+                Secret::new("X-Auth-Token", auth_token),
                 partner_reference,
                 program_code,
             ),

@@ -77,14 +77,5 @@ pub struct Account {
 /// `responseCode` as text; a partner that sends it as a number (`8`) loses its leading
 /// zeros, which are put back.
 fn code_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Code {
-        Text(String),
-        Number(u64),
-    }
-    Ok(match Code::deserialize(deserializer)? {
-        Code::Text(text) => text.trim().to_owned(),
-        Code::Number(n) => format!("{n:04}"),
-    })
+    aisle_sdk::lenient::code(deserializer, 4)
 }

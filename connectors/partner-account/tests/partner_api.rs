@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aisle_partner_account::{PartnerAccountConnector, default_profile};
+use aisle_sdk::conformance::bank_never_called;
 use aisle_sdk::{
     Account, BankSession, Card, Connector, ConnectorError, DateWindow, FormFieldKind, OwnerKind,
     SignInCallback, SignInProgress, SignInRequest, SignInStep,
@@ -12,7 +13,7 @@ use aisle_sdk::{
 use chrono::{NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use url::Url;
-use wiremock::matchers::{any, header, method, path, query_param};
+use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const TOKEN: &str = "partner-token-1";
@@ -130,14 +131,33 @@ async fn sign_in(
     }
 }
 
+/// The two reads a session makes; both ask for the same account.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Owners,
+    Accounts,
+}
+
+async fn read_error(bank: &MockServer, read: Read) -> Option<ConnectorError> {
+    let connector = connector(bank);
+    match read {
+        Read::Owners => connector.owners(&session()).await.err(),
+        Read::Accounts => connector.accounts(&session()).await.err(),
+    }
+}
+
+/// The error's class: the free text of `Transient` and `Protocol` is left out.
+fn class(error: ConnectorError) -> ConnectorError {
+    match error {
+        ConnectorError::Transient(_) => ConnectorError::Transient(String::new()),
+        ConnectorError::Protocol { .. } => ConnectorError::protocol("", ""),
+        other => other,
+    }
+}
+
 #[tokio::test]
 async fn the_sign_in_form_asks_for_the_account_reference_and_the_birth_date() {
-    let bank = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&bank)
-        .await;
+    let bank = bank_never_called().await;
     let step = connector(&bank)
         .begin_sign_in(&request())
         .await
@@ -184,49 +204,45 @@ async fn an_iban_typed_with_spaces_is_sent_compact_as_accno_type_iban() {
 }
 
 #[tokio::test]
-async fn an_unknown_account_reference_is_invalid_credentials() {
-    let bank = bank(answer(404, "account-unknown.json")).await;
-    assert_eq!(
-        sign_in(&bank, ALICE_ACCNO, "1990-04-12").await.err(),
-        Some(ConnectorError::InvalidCredentials)
-    );
-}
-
-#[tokio::test]
-async fn an_account_reference_the_bank_finds_malformed_is_invalid_credentials() {
-    let bank = bank(answer(400, "reference-malformed.json")).await;
-    assert_eq!(
-        sign_in(&bank, ALICE_ACCNO, "1990-04-12").await.err(),
-        Some(ConnectorError::InvalidCredentials)
-    );
-}
-
-#[tokio::test]
-async fn a_birth_date_that_does_not_match_the_owners_is_invalid_credentials() {
-    let bank = bank(answer(200, "success.json")).await;
-    assert_eq!(
-        sign_in(&bank, ALICE_ACCNO, "1990-04-13").await.err(),
-        Some(ConnectorError::InvalidCredentials)
-    );
-}
-
-#[tokio::test]
-async fn a_blocked_account_is_access_blocked() {
-    let bank = bank(answer(403, "account-blocked.json")).await;
-    assert_eq!(
-        sign_in(&bank, ALICE_ACCNO, "1990-04-12").await.err(),
-        Some(ConnectorError::AccessBlocked)
-    );
+async fn a_refused_sign_in_says_why() {
+    for (case, response, birth_date, expected) in [
+        (
+            "an unknown account reference is invalid credentials",
+            answer(404, "account-unknown.json"),
+            "1990-04-12",
+            ConnectorError::InvalidCredentials,
+        ),
+        (
+            "an account reference the bank finds malformed is invalid credentials",
+            answer(400, "reference-malformed.json"),
+            "1990-04-12",
+            ConnectorError::InvalidCredentials,
+        ),
+        (
+            "a birth date that does not match the owner's is invalid credentials",
+            answer(200, "success.json"),
+            "1990-04-13",
+            ConnectorError::InvalidCredentials,
+        ),
+        (
+            "a blocked account is access blocked",
+            answer(403, "account-blocked.json"),
+            "1990-04-12",
+            ConnectorError::AccessBlocked,
+        ),
+    ] {
+        let bank = bank(response).await;
+        assert_eq!(
+            sign_in(&bank, ALICE_ACCNO, birth_date).await.err(),
+            Some(expected),
+            "{case}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn unusable_answers_are_refused_without_asking_the_bank() {
-    let bank = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(answer(200, "success.json"))
-        .expect(0)
-        .mount(&bank)
-        .await;
+    let bank = bank_never_called().await;
     let connector = connector(&bank);
     for (reference, birth_date) in [
         (ALICE_ACCNO, "12.04.1990"),
@@ -328,12 +344,68 @@ async fn unknown_fields_json_numbers_and_other_spellings_are_read_leniently() {
 }
 
 #[tokio::test]
-async fn a_malformed_body_is_a_protocol_error() {
-    let bank = bank(answer(200, "malformed.json")).await;
-    assert!(matches!(
-        connector(&bank).accounts(&session()).await,
-        Err(ConnectorError::Protocol { .. })
-    ));
+async fn every_answer_class_of_a_read_maps_to_its_error() {
+    let transient = ConnectorError::Transient(String::new());
+    let protocol = ConnectorError::protocol("", "");
+    for (case, response, read, expected) in [
+        (
+            "a malformed body is a protocol error",
+            answer(200, "malformed.json"),
+            Read::Accounts,
+            protocol.clone(),
+        ),
+        (
+            "a 503 is transient",
+            ResponseTemplate::new(503).set_body_string("maintenance"),
+            Read::Owners,
+            transient.clone(),
+        ),
+        (
+            "a system error response code is transient even under HTTP 200",
+            answer(200, "system-error.json"),
+            Read::Owners,
+            transient,
+        ),
+        (
+            "a 429 is rate limited for the Retry-After seconds",
+            answer(429, "too-many-requests.json").insert_header("Retry-After", "30"),
+            Read::Accounts,
+            ConnectorError::RateLimited {
+                retry_after: Some(Duration::from_secs(30)),
+            },
+        ),
+        (
+            "a quota response code is rate limited even without a 429",
+            answer(200, "too-many-requests.json"),
+            Read::Accounts,
+            ConnectorError::RateLimited { retry_after: None },
+        ),
+        (
+            "a partner not enrolled is a protocol error",
+            answer(403, "partner-not-enrolled.json"),
+            Read::Owners,
+            protocol.clone(),
+        ),
+        (
+            "a refused parameter is a protocol error",
+            answer(400, "invalid-request.json"),
+            Read::Owners,
+            protocol,
+        ),
+        (
+            "an account gone after sign-in is an expired consent",
+            answer(404, "account-unknown.json"),
+            Read::Accounts,
+            ConnectorError::ConsentExpired,
+        ),
+    ] {
+        let bank = bank(response).await;
+        assert_eq!(
+            read_error(&bank, read).await.map(class),
+            Some(expected),
+            "{case}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -354,44 +426,6 @@ async fn a_protocol_error_quotes_the_body_without_the_account_number() {
 }
 
 #[tokio::test]
-async fn a_503_is_transient() {
-    let bank = bank(ResponseTemplate::new(503).set_body_string("maintenance")).await;
-    assert!(matches!(
-        connector(&bank).owners(&session()).await,
-        Err(ConnectorError::Transient(_))
-    ));
-}
-
-#[tokio::test]
-async fn a_system_error_response_code_is_transient_even_under_http_200() {
-    let bank = bank(answer(200, "system-error.json")).await;
-    assert!(matches!(
-        connector(&bank).owners(&session()).await,
-        Err(ConnectorError::Transient(_))
-    ));
-}
-
-#[tokio::test]
-async fn a_429_is_rate_limited_for_the_retry_after_seconds() {
-    let bank = bank(answer(429, "too-many-requests.json").insert_header("Retry-After", "30")).await;
-    assert_eq!(
-        connector(&bank).accounts(&session()).await.err(),
-        Some(ConnectorError::RateLimited {
-            retry_after: Some(Duration::from_secs(30))
-        })
-    );
-}
-
-#[tokio::test]
-async fn a_quota_response_code_is_rate_limited_even_without_a_429() {
-    let bank = bank(answer(200, "too-many-requests.json")).await;
-    assert_eq!(
-        connector(&bank).accounts(&session()).await.err(),
-        Some(ConnectorError::RateLimited { retry_after: None })
-    );
-}
-
-#[tokio::test]
 async fn a_refused_token_is_a_protocol_error_that_names_the_token() {
     for response in [
         answer(401, "token-refused.json"),
@@ -406,32 +440,6 @@ async fn a_refused_token_is_a_protocol_error_that_names_the_token() {
         assert!(message.contains("X-Auth-Token"), "{message}");
         assert!(!message.contains(TOKEN));
     }
-}
-
-#[tokio::test]
-async fn a_partner_not_enrolled_or_a_refused_parameter_is_a_protocol_error() {
-    for (status, name) in [
-        (403, "partner-not-enrolled.json"),
-        (400, "invalid-request.json"),
-    ] {
-        let bank = bank(answer(status, name)).await;
-        assert!(
-            matches!(
-                connector(&bank).owners(&session()).await,
-                Err(ConnectorError::Protocol { .. })
-            ),
-            "{name}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn an_account_gone_after_sign_in_is_an_expired_consent() {
-    let bank = bank(answer(404, "account-unknown.json")).await;
-    assert_eq!(
-        connector(&bank).accounts(&session()).await.err(),
-        Some(ConnectorError::ConsentExpired)
-    );
 }
 
 #[tokio::test]
@@ -457,12 +465,7 @@ async fn a_connection_refused_is_transient() {
 
 #[tokio::test]
 async fn transactions_and_cards_are_unsupported_and_ending_the_session_asks_nothing() {
-    let bank = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&bank)
-        .await;
+    let bank = bank_never_called().await;
     let connector = connector(&bank);
     let day = NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
     let window = DateWindow::new(day, day).expect("window");

@@ -9,6 +9,7 @@ pub mod conformance;
 mod connector;
 mod domain;
 mod error;
+pub mod http;
 pub mod lenient;
 mod profile;
 pub mod redact;

@@ -20,7 +20,9 @@ mod dataset;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use wiremock::MockServer;
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::{BankSession, Connector, ConnectorError, Page, PageCursor};
 
@@ -43,6 +45,26 @@ impl Shape {
         page_size: 100,
         unknown_fields: false,
     };
+}
+
+/// `value` with a field nobody has heard of added to every object in it: how a double serves
+/// [`Shape::unknown_fields`].
+pub fn with_unknown_fields(value: Value) -> Value {
+    match value {
+        Value::Object(fields) => {
+            let mut fields: serde_json::Map<String, Value> = fields
+                .into_iter()
+                .map(|(k, v)| (k, with_unknown_fields(v)))
+                .collect();
+            fields.insert(
+                "vendorExtension".to_owned(),
+                json!({"flag": true, "list": [1, "two", null]}),
+            );
+            Value::Object(fields)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(with_unknown_fields).collect()),
+        other => other,
+    }
 }
 
 /// A connector call the kit can break.
@@ -460,6 +482,34 @@ pub async fn every_error_class_is_produced_by_its_trigger(double: &dyn BankDoubl
             }
         }
     }
+}
+
+/// A bank that fails the test, when it is dropped, if the connector called it at all: for
+/// what a connector must answer without asking the bank.
+pub async fn bank_never_called() -> MockServer {
+    let bank = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&bank)
+        .await;
+    bank
+}
+
+/// For a protocol with nothing to revoke ([`BankDouble::ends_session_at_the_bank`] is
+/// `false`): `end_session` succeeds without a single call to the bank, so no fault can reach
+/// it. Not one of the generated checks: a connector with nothing to revoke calls it itself.
+pub async fn ending_the_session_makes_no_call(double: &dyn BankDouble) {
+    assert!(
+        !double.ends_session_at_the_bank(),
+        "the double says end_session calls the bank"
+    );
+    let bank = bank_never_called().await;
+    double
+        .connector(&bank.uri(), http())
+        .end_session(&double.session())
+        .await
+        .expect("nothing to revoke");
 }
 
 /// Generates the kit's tests for a connector: `conformance_tests!(MyDouble::new());` in a
