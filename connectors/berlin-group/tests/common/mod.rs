@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use aisle_berlin_group::{BerlinGroupConnector, default_profile};
 use aisle_sdk::{BankSession, DateWindow, SignInRequest};
 use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use url::Url;
 use wiremock::{MockServer, Request, ResponseTemplate};
@@ -33,13 +35,15 @@ fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/berlin-group")
 }
 
+fn fixture_text(name: &str) -> String {
+    let path = fixtures_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
 /// A fixture file: its wrapper with `source`, `cleaned`, `status` and `body`.
 pub fn fixture(name: &str) -> Value {
-    let path = fixtures_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
     let wrapper: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+        serde_json::from_str(&fixture_text(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
     for key in ["source", "cleaned", "body"] {
         assert!(wrapper.get(key).is_some(), "fixture {name} has no {key}");
     }
@@ -67,19 +71,33 @@ impl Bank {
         Url::parse(&format!("{}/psd2", self.server.uri())).expect("base url")
     }
 
-    /// A fixture's body, the spec's host replaced by this bank's.
+    /// A fixture's body, the spec's host replaced by this bank's, for a test to edit. A
+    /// `Value` holds a JSON number as an `f64`: amounts to be read exactly go out through
+    /// [`Bank::answer`], which sends the file's text.
     pub fn body(&self, name: &str) -> Value {
         let body = fixture(name)["body"].to_string();
         serde_json::from_str(&body.replace(SPEC_HOST, &self.uri())).expect("body")
     }
 
-    /// A fixture as an answer: its status and body (text bodies as `text/plain`).
+    /// A fixture as an answer: its status and its body as the file writes it, the spec's host
+    /// replaced by this bank's (text bodies as `text/plain`). Sent verbatim, so an amount the
+    /// fixture gives as a JSON number reaches the connector digit for digit.
     pub fn answer(&self, name: &str) -> ResponseTemplate {
-        let status = fixture(name)["status"].as_u64().unwrap_or(200);
-        let status = u16::try_from(status).expect("status");
-        match self.body(name) {
-            Value::String(text) => ResponseTemplate::new(status).set_body_string(text),
-            body => ResponseTemplate::new(status).set_body_json(body),
+        /// The wrapper, its body kept as text; `source` and `cleaned` must be there too.
+        #[derive(Deserialize)]
+        struct Verbatim {
+            source: Box<RawValue>,
+            cleaned: Box<RawValue>,
+            status: Option<u16>,
+            body: Box<RawValue>,
+        }
+        let wrapper: Verbatim = serde_json::from_str(&fixture_text(name))
+            .unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+        let status = wrapper.status.unwrap_or(200);
+        let body = wrapper.body.get().replace(SPEC_HOST, &self.uri());
+        match serde_json::from_str::<String>(&body) {
+            Ok(text) => ResponseTemplate::new(status).set_body_string(text),
+            Err(_) => ResponseTemplate::new(status).set_body_raw(body, "application/json"),
         }
     }
 
