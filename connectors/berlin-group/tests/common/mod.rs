@@ -4,6 +4,7 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use aisle_berlin_group::{BerlinGroupConnector, default_profile};
@@ -13,7 +14,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use url::Url;
-use wiremock::{MockServer, Request, ResponseTemplate};
+use wiremock::matchers::{header as has_header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// The absolute host of the spec's examples (`scaRedirect`, `scaOAuth`), served by the mock.
 const SPEC_HOST: &str = "https://www.testbank.com";
@@ -155,4 +157,37 @@ pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 /// The query parameters of a received request.
 pub fn query(request: &Request) -> Vec<(String, String)> {
     request.url.query_pairs().into_owned().collect()
+}
+
+/// The form a received request posted (`application/x-www-form-urlencoded`).
+pub fn form(request: &Request) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+/// Expects an OAuth2 session to end at the bank: its consent deleted under its token, then the
+/// token revoked, each once.
+pub async fn expect_oauth_session_end(bank: &Bank) {
+    Mock::given(method("DELETE"))
+        .and(path(format!("/psd2/v1/consents/{CONSENT_ID}")))
+        .and(has_header(
+            "Authorization",
+            format!("Bearer {ACCESS_TOKEN}").as_str(),
+        ))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&bank.server)
+        .await;
+    expect_revocation(bank, ResponseTemplate::new(200)).await;
+}
+
+/// Expects one token revocation, answered with `answer`.
+pub async fn expect_revocation(bank: &Bank, answer: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .respond_with(answer)
+        .expect(1)
+        .mount(&bank.server)
+        .await;
 }
