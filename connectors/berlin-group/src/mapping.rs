@@ -161,6 +161,19 @@ fn side(raw: &wire::Transaction) -> Side {
     }
 }
 
+/// The rows of a report page, booked then pending, each with its status.
+fn rows<T>(report: wire::Report<T>) -> impl Iterator<Item = (T, TransactionStatus)> {
+    let booked = report
+        .booked
+        .into_iter()
+        .map(|t| (t, TransactionStatus::Booked));
+    let pending = report
+        .pending
+        .into_iter()
+        .map(|t| (t, TransactionStatus::Pending));
+    booked.chain(pending)
+}
+
 /// Applies an explicit debit/credit indicator to an amount the bank quotes unsigned.
 fn signed(amount: Decimal, indicator: Option<&str>) -> Decimal {
     match indicator.map(str::to_ascii_uppercase).as_deref() {
@@ -177,20 +190,10 @@ fn signed(amount: Decimal, indicator: Option<&str>) -> Decimal {
 /// [`AmountSigns::Auto`] a page holding any negative amount is taken as signed; a page
 /// without one is read the unsigned way, where a row naming only a creditor is a debit.
 pub fn transactions(
-    report: wire::AccountReport,
+    report: wire::Report<wire::Transaction>,
     signs: AmountSigns,
 ) -> Result<Vec<Transaction>, ConnectorError> {
-    let rows: Vec<(wire::Transaction, TransactionStatus)> = report
-        .booked
-        .into_iter()
-        .map(|t| (t, TransactionStatus::Booked))
-        .chain(
-            report
-                .pending
-                .into_iter()
-                .map(|t| (t, TransactionStatus::Pending)),
-        )
-        .collect();
+    let rows: Vec<(wire::Transaction, TransactionStatus)> = rows(report).collect();
     let amounts = rows
         .iter()
         .map(|(raw, _)| decimal(&raw.transaction_amount.amount))
@@ -294,9 +297,19 @@ pub fn card(
     })
 }
 
+/// The rows of one card report page (booked, then pending); see [`card_transaction`].
+pub fn card_transactions(
+    report: wire::Report<wire::CardTransaction>,
+    debit_accounting: bool,
+) -> Result<Vec<CardTransaction>, ConnectorError> {
+    rows(report)
+        .map(|(raw, status)| card_transaction(raw, status, debit_accounting))
+        .collect()
+}
+
 /// A card row. With `debit_accounting` the bank quotes purchases positive, so signs flip to
 /// Aisle's debits-are-negative rule.
-pub fn card_transaction(
+fn card_transaction(
     raw: wire::CardTransaction,
     status: TransactionStatus,
     debit_accounting: bool,
@@ -357,7 +370,7 @@ mod tests {
         ));
     }
 
-    fn page(booked: Value) -> wire::AccountReport {
+    fn page(booked: Value) -> wire::Report<wire::Transaction> {
         serde_json::from_str(&json!({"booked": booked, "_links": {}}).to_string())
             .expect("wire report")
     }
