@@ -14,6 +14,7 @@ use aisle_sdk::{
 };
 use chrono::Utc;
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::BerlinGroupConnector;
@@ -238,34 +239,36 @@ impl BerlinGroupConnector {
         };
         let ip = pending.psu_ip_address.as_deref();
 
-        let url = self
-            .client
-            .endpoint(&["v1", "consents", &secret.consent_id, "status"])?;
-        let builder = with_psu(
-            self.client.consented(Method::GET, url, &secret, false),
-            None,
-            ip,
-        );
-        let answer = self.client.send(builder, Request::Other).await?;
-        let status: wire::ConsentStatus = parse(&answer.body)?;
+        let status: wire::ConsentStatus = self.read_consent(&secret, &["status"], ip).await?;
         consent::require_valid(&status.consent_status)?;
-
-        let url = self
-            .client
-            .endpoint(&["v1", "consents", &secret.consent_id])?;
-        let builder = with_psu(
-            self.client.consented(Method::GET, url, &secret, false),
-            None,
-            ip,
-        );
-        let answer = self.client.send(builder, Request::Other).await?;
-        let information: wire::ConsentInformation = parse(&answer.body)?;
+        let information: wire::ConsentInformation = self.read_consent(&secret, &[], ip).await?;
         consent::check_read_back(&information)?;
 
         Ok(BankSession {
             secret: secret.encode()?,
             sca_at: Utc::now(),
         })
+    }
+
+    /// `GET /v1/consents/{id}` and the `suffix` segments under it, as the sign-in finishes:
+    /// with the owner's address (`psu_ip_address`), as they are present, and the OAuth2 token
+    /// when there is one.
+    async fn read_consent<T: DeserializeOwned>(
+        &self,
+        secret: &SessionSecret,
+        suffix: &[&str],
+        psu_ip_address: Option<&str>,
+    ) -> Result<T, ConnectorError> {
+        let mut segments = vec!["v1", "consents", secret.consent_id.as_str()];
+        segments.extend_from_slice(suffix);
+        let url = self.client.endpoint(&segments)?;
+        let builder = with_psu(
+            self.client.consented(Method::GET, url, secret, false),
+            None,
+            psu_ip_address,
+        );
+        let answer = self.client.send(builder, Request::Other).await?;
+        parse(&answer.body)
     }
 }
 
