@@ -24,7 +24,7 @@ use crate::errors::{self, Request};
 use crate::iban;
 use crate::oauth;
 use crate::options::ConsentMode;
-use crate::state::{Owner, Pending, ScaPending, SessionSecret};
+use crate::state::{OAuthPending, Owner, Pending, ScaPending, SessionSecret};
 use crate::wire;
 
 /// The form field of the account-selection step (dedicated-accounts consent).
@@ -215,21 +215,7 @@ impl BerlinGroupConnector {
             ));
         }
         let access_token = match &pending.oauth {
-            Some(flow) => {
-                let state = params.get("state").map(String::as_str).unwrap_or("");
-                if !oauth::state_matches(&flow.state, state) {
-                    return Err(errors::protocol(
-                        "the OAuth state of the callback is not the one sent",
-                        "",
-                    ));
-                }
-                let code = params
-                    .get("code")
-                    .filter(|c| !c.is_empty())
-                    .ok_or_else(|| errors::protocol("the OAuth callback has no code", ""))?;
-                let client_id = self.options.oauth_client_id.as_deref();
-                Some(oauth::exchange_code(&self.client, flow, client_id, code).await?)
-            }
+            Some(flow) => Some(self.oauth_token(flow, params).await?),
             None => None,
         };
         let secret = SessionSecret {
@@ -248,6 +234,28 @@ impl BerlinGroupConnector {
             secret: secret.encode()?,
             sca_at: Utc::now(),
         })
+    }
+
+    /// The access token an OAuth2 callback's `code` is traded for, once its `state` is
+    /// found to be the one sent.
+    async fn oauth_token(
+        &self,
+        flow: &OAuthPending,
+        params: &BTreeMap<String, String>,
+    ) -> Result<String, ConnectorError> {
+        let state = params.get("state").map(String::as_str).unwrap_or("");
+        if !oauth::state_matches(&flow.state, state) {
+            return Err(errors::protocol(
+                "the OAuth state of the callback is not the one sent",
+                "",
+            ));
+        }
+        let code = params
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| errors::protocol("the OAuth callback has no code", ""))?;
+        let client_id = self.options.oauth_client_id.as_deref();
+        oauth::exchange_code(&self.client, flow, client_id, code).await
     }
 
     /// `GET /v1/consents/{id}` and the `suffix` segments under it, as the sign-in finishes:
