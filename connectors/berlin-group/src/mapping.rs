@@ -37,12 +37,19 @@ fn balances(raw: Vec<wire::Balance>) -> Result<Vec<Balance>, ConnectorError> {
     raw.into_iter().map(balance).collect()
 }
 
-/// The names of an account's owners: the `ownerNames` list when given, else `ownerName`.
-fn owner_names(raw: &wire::AccountDetails) -> Vec<String> {
+/// An account's owners and their roles: the `ownerNames` list when given, else `ownerName`
+/// as the owner.
+fn named_owners(raw: &wire::AccountDetails) -> Vec<(String, OwnerKind)> {
     if raw.owner_names.is_empty() {
-        raw.owner_name.iter().cloned().collect()
+        raw.owner_name
+            .iter()
+            .map(|name| (name.clone(), OwnerKind::Owner))
+            .collect()
     } else {
-        raw.owner_names.iter().map(|o| o.name.clone()).collect()
+        raw.owner_names
+            .iter()
+            .map(|o| (o.name.clone(), owner_kind(o.role.as_deref())))
+            .collect()
     }
 }
 
@@ -51,7 +58,10 @@ pub fn account(
     raw: wire::AccountDetails,
     fetched_balances: Option<Vec<wire::Balance>>,
 ) -> Result<Account, ConnectorError> {
-    let owner_names = owner_names(&raw);
+    let owner_names = named_owners(&raw)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     let bank_id = raw
         .resource_id
         .ok_or_else(|| protocol("an account has no resourceId", ""))?;
@@ -89,20 +99,7 @@ fn owner_kind(role: Option<&str>) -> OwnerKind {
 pub fn owners(accounts: &[wire::AccountDetails]) -> Vec<Owner> {
     let mut owners: Vec<Owner> = Vec::new();
     for account in accounts {
-        let named: Vec<(String, OwnerKind)> = if account.owner_names.is_empty() {
-            account
-                .owner_name
-                .iter()
-                .map(|n| (n.clone(), OwnerKind::Owner))
-                .collect()
-        } else {
-            account
-                .owner_names
-                .iter()
-                .map(|o| (o.name.clone(), owner_kind(o.role.as_deref())))
-                .collect()
-        };
-        for (name, kind) in named {
+        for (name, kind) in named_owners(account) {
             let name = name.trim().to_owned();
             if name.is_empty() || owners.iter().any(|o| o.name == name) {
                 continue;
