@@ -87,26 +87,12 @@ pub fn authorisation(
     consent_id: &str,
     redirect_uri: &str,
 ) -> Result<Authorisation, ConnectorError> {
-    let mut url = Url::parse(&metadata.authorization_endpoint).map_err(|e| {
-        errors::protocol(
-            format!("the authorisation endpoint is not a URL: {e}"),
-            &metadata.authorization_endpoint,
-        )
-    })?;
-    let token_endpoint = Url::parse(&metadata.token_endpoint).map_err(|e| {
-        errors::protocol(
-            format!("the token endpoint is not a URL: {e}"),
-            &metadata.token_endpoint,
-        )
-    })?;
+    let mut url = endpoint("authorisation", &metadata.authorization_endpoint)?;
+    let token_endpoint = endpoint("token", &metadata.token_endpoint)?;
     let revocation_endpoint = metadata
         .revocation_endpoint
         .as_deref()
-        .map(|raw| {
-            Url::parse(raw).map_err(|e| {
-                errors::protocol(format!("the revocation endpoint is not a URL: {e}"), raw)
-            })
-        })
+        .map(|raw| endpoint("revocation", raw))
         .transpose()?;
     if !metadata.code_challenge_methods_supported.is_empty()
         && !metadata
@@ -139,6 +125,12 @@ pub fn authorisation(
             revocation_endpoint: revocation_endpoint.map(|u| u.to_string()),
         },
     })
+}
+
+/// The `kind` endpoint the metadata names, which must be a URL.
+fn endpoint(kind: &str, raw: &str) -> Result<Url, ConnectorError> {
+    Url::parse(raw)
+        .map_err(|e| errors::protocol(format!("the {kind} endpoint is not a URL: {e}"), raw))
 }
 
 /// Compares the callback's `state` with ours in constant time.
