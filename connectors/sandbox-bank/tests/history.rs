@@ -69,12 +69,8 @@ async fn short_scas_older_history_closes_five_seconds_after_sca_while_90_days_st
     let older = transactions_path(account, days_ago(200), days_ago(100));
     let (status, _) = report(&bank, &consent, &older).await;
     assert_eq!(status, StatusCode::OK, "open right after SCA");
-    let card = &common::client()
-        .get(format!("{bank}/v1/card-accounts"))
-        .header("Consent-ID", &consent)
-        .send()
+    let card = &data_call(&bank, &consent, "/v1/card-accounts")
         .await
-        .expect("cards")
         .json::<Value>()
         .await
         .expect("json")["cardAccounts"][0];

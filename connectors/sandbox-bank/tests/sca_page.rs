@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use common::{
     REDIRECT_URI, accounts, approve, client, code_of, consent_status, create_consent_with,
-    data_call, received_consent, start_bank, submit,
+    data_call, delete_consent, received_consent, received_consent_with, start_bank, submit,
 };
 
 const NOK_URI: &str = "https://tpp.example/nok";
@@ -35,16 +35,7 @@ async fn page(sca: &str) -> (StatusCode, String, String) {
 
 /// A consent the TPP created without `PSU-ID` and with a NOK redirect.
 async fn anonymous_consent_with_nok(bank: &str) -> (String, String) {
-    let created = create_consent_with(bank, &[("TPP-Nok-Redirect-URI", NOK_URI)]).await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created: Value = created.json().await.expect("json");
-    (
-        created["consentId"].as_str().expect("id").to_owned(),
-        created["_links"]["scaRedirect"]["href"]
-            .as_str()
-            .expect("sca")
-            .to_owned(),
-    )
+    received_consent_with(bank, &[("TPP-Nok-Redirect-URI", NOK_URI)]).await
 }
 
 #[tokio::test]
@@ -246,11 +237,7 @@ async fn a_decided_consent_cannot_be_decided_again_but_a_repeat_approve_lands_on
     assert_eq!(approve(&rejected).await.status(), StatusCode::CONFLICT);
 
     let (terminated_id, terminated) = received_consent(&bank, Some("alice")).await;
-    client()
-        .delete(format!("{bank}/v1/consents/{terminated_id}"))
-        .send()
-        .await
-        .expect("delete");
+    delete_consent(&bank, &terminated_id).await;
     assert_eq!(approve(&terminated).await.status(), StatusCode::CONFLICT);
 }
 
