@@ -12,7 +12,7 @@ use aisle_sdk::{
 };
 use async_trait::async_trait;
 use chrono::Utc;
-use common::fixture;
+use common::fixture_answer;
 use serde_json::{Map, Value, json};
 use url::Url;
 use wiremock::matchers::{method, path, query_param};
@@ -280,19 +280,6 @@ async fn mount_report(
     }
 }
 
-/// An error fixture as the bank's answer.
-fn error_answer(name: &str) -> ResponseTemplate {
-    let wrapper = fixture(name);
-    let status = wrapper["status"]
-        .as_u64()
-        .and_then(|s| u16::try_from(s).ok())
-        .unwrap_or(500);
-    match &wrapper["body"] {
-        Value::String(text) => ResponseTemplate::new(status).set_body_string(text.clone()),
-        body => ResponseTemplate::new(status).set_body_json(body.clone()),
-    }
-}
-
 #[async_trait]
 impl BankDouble for BerlinGroupDouble {
     fn connector(&self, base_url: &str, http: reqwest::Client) -> Box<dyn Connector> {
@@ -399,6 +386,7 @@ impl BankDouble for BerlinGroupDouble {
             Call::EndSession => ("DELETE", consent_path()),
         };
         let report = matches!(call, Call::Transactions | Call::CardTransactions);
+        let error_answer = |name: &str| fixture_answer(name, &bank.uri());
         let answer = match fault {
             // A deletion answers without a body: nothing to garble.
             Fault::Malformed if call == Call::EndSession => return false,

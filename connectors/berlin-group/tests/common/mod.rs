@@ -52,6 +52,28 @@ pub fn fixture(name: &str) -> Value {
     wrapper
 }
 
+/// A fixture as the answer of the bank at `uri`: its status and its body as the file writes
+/// it, the spec's host replaced by `uri` (text bodies as `text/plain`). Sent verbatim, so an
+/// amount the fixture gives as a JSON number reaches the connector digit for digit.
+pub fn fixture_answer(name: &str, uri: &str) -> ResponseTemplate {
+    /// The wrapper, its body kept as text; `source` and `cleaned` must be there too.
+    #[derive(Deserialize)]
+    struct Verbatim {
+        source: Box<RawValue>,
+        cleaned: Box<RawValue>,
+        status: Option<u16>,
+        body: Box<RawValue>,
+    }
+    let wrapper: Verbatim =
+        serde_json::from_str(&fixture_text(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+    let status = wrapper.status.unwrap_or(200);
+    let body = wrapper.body.get().replace(SPEC_HOST, uri);
+    match serde_json::from_str::<String>(&body) {
+        Ok(text) => ResponseTemplate::new(status).set_body_string(text),
+        Err(_) => ResponseTemplate::new(status).set_body_raw(body, "application/json"),
+    }
+}
+
 /// A bank played by wiremock, its XS2A root at `/psd2` as in the spec's links.
 pub struct Bank {
     pub server: MockServer,
@@ -81,26 +103,9 @@ impl Bank {
         serde_json::from_str(&body.replace(SPEC_HOST, &self.uri())).expect("body")
     }
 
-    /// A fixture as an answer: its status and its body as the file writes it, the spec's host
-    /// replaced by this bank's (text bodies as `text/plain`). Sent verbatim, so an amount the
-    /// fixture gives as a JSON number reaches the connector digit for digit.
+    /// A fixture as this bank's answer (see [`fixture_answer`]).
     pub fn answer(&self, name: &str) -> ResponseTemplate {
-        /// The wrapper, its body kept as text; `source` and `cleaned` must be there too.
-        #[derive(Deserialize)]
-        struct Verbatim {
-            source: Box<RawValue>,
-            cleaned: Box<RawValue>,
-            status: Option<u16>,
-            body: Box<RawValue>,
-        }
-        let wrapper: Verbatim = serde_json::from_str(&fixture_text(name))
-            .unwrap_or_else(|e| panic!("fixture {name}: {e}"));
-        let status = wrapper.status.unwrap_or(200);
-        let body = wrapper.body.get().replace(SPEC_HOST, &self.uri());
-        match serde_json::from_str::<String>(&body) {
-            Ok(text) => ResponseTemplate::new(status).set_body_string(text),
-            Err(_) => ResponseTemplate::new(status).set_body_raw(body, "application/json"),
-        }
+        fixture_answer(name, &self.uri())
     }
 
     pub fn connector(&self) -> BerlinGroupConnector {
