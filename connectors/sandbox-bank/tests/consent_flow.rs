@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use common::{
-    REDIRECT_URI, accounts, approve, client, code_of, consent_status, data_call, delete_consent,
-    id_and_sca, signed_in, start_bank,
+    REDIRECT_URI, accounts, approve, assert_refused, client, consent_status, data_call,
+    delete_consent, id_and_sca, signed_in, start_bank,
 };
 
 async fn create_consent(bank: &str, psu: &str) -> reqwest::Response {
@@ -24,11 +24,7 @@ async fn an_approved_consent_reads_accounts_and_a_terminated_one_does_not() {
     assert_eq!(sca, format!("{bank}/sca/{consent_id}"));
 
     let early = data_call(&bank, &consent_id, "/v1/accounts").await;
-    assert_eq!(early.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        code_of(&early.json().await.expect("json")),
-        "CONSENT_INVALID"
-    );
+    assert_refused(early, StatusCode::UNAUTHORIZED, "CONSENT_INVALID").await;
 
     let approved = approve(&sca).await;
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
@@ -44,22 +40,14 @@ async fn an_approved_consent_reads_accounts_and_a_terminated_one_does_not() {
     let deleted = delete_consent(&bank, &consent_id).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let after = data_call(&bank, &consent_id, "/v1/card-accounts").await;
-    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        code_of(&after.json().await.expect("json")),
-        "CONSENT_EXPIRED"
-    );
+    assert_refused(after, StatusCode::UNAUTHORIZED, "CONSENT_EXPIRED").await;
 }
 
 #[tokio::test]
 async fn an_unknown_login_is_refused_at_consent() {
     let bank = start_bank().await;
     let refused = create_consent(&bank, "mallory").await;
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        code_of(&refused.json().await.expect("json")),
-        "PSU_CREDENTIALS_INVALID"
-    );
+    assert_refused(refused, StatusCode::UNAUTHORIZED, "PSU_CREDENTIALS_INVALID").await;
 }
 
 #[tokio::test]
@@ -73,11 +61,7 @@ async fn a_malformed_consent_body_is_a_format_error() {
         .send()
         .await
         .expect("consent request");
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        code_of(&refused.json().await.expect("json")),
-        "FORMAT_ERROR"
-    );
+    assert_refused(refused, StatusCode::BAD_REQUEST, "FORMAT_ERROR").await;
 }
 
 #[tokio::test]

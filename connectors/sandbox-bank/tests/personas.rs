@@ -10,8 +10,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use common::{
-    accounts, balance_breaks, booked_rows, closing_booked, code_of, consent_status, data_call,
-    days_ago, received_consent, signed_in, start_bank, today, transactions_path,
+    accounts, assert_refused, balance_breaks, booked_rows, closing_booked, code_of, consent_status,
+    data_call, days_ago, received_consent, signed_in, start_bank, today, transactions_path,
 };
 
 /// A data call's status, message code and `Retry-After`.
@@ -73,11 +73,7 @@ async fn expiring_answers_consent_expired_after_six_successful_data_calls() {
     assert_eq!(consent_status(&bank, &consent).await, "expired");
     for path in ["/v1/accounts", "/v1/card-accounts"] {
         let refused = data_call(&bank, &consent, path).await;
-        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            code_of(&refused.json().await.expect("json")),
-            "CONSENT_EXPIRED"
-        );
+        assert_refused(refused, StatusCode::UNAUTHORIZED, "CONSENT_EXPIRED").await;
     }
 }
 

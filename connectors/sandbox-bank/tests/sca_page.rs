@@ -7,7 +7,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use common::{
-    REDIRECT_URI, accounts, approve, client, code_of, consent_status, create_consent_with,
+    REDIRECT_URI, accounts, approve, assert_refused, client, consent_status, create_consent_with,
     data_call, delete_consent, received_consent, received_consent_with, start_bank, submit,
 };
 
@@ -124,11 +124,7 @@ async fn a_wrong_password_rejects_the_consent_and_goes_to_the_nok_uri() {
     )
     .await;
     let read = data_call(&bank, &id, "/v1/accounts").await;
-    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        code_of(&read.json().await.expect("json")),
-        "CONSENT_INVALID"
-    );
+    assert_refused(read, StatusCode::UNAUTHORIZED, "CONSENT_INVALID").await;
 }
 
 #[tokio::test]
@@ -205,11 +201,7 @@ async fn a_decided_consent_cannot_be_decided_again_but_a_repeat_approve_lands_on
     assert_eq!(second.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&first), location(&second));
     let deny_after_approve = submit(&sca, &[("decision", "deny")]).await;
-    assert_eq!(deny_after_approve.status(), StatusCode::CONFLICT);
-    assert_eq!(
-        code_of(&deny_after_approve.json().await.expect("json")),
-        "STATUS_INVALID"
-    );
+    assert_refused(deny_after_approve, StatusCode::CONFLICT, "STATUS_INVALID").await;
     assert_eq!(consent_status(&bank, &id).await, "valid");
 
     let (_, rejected) = received_consent(&bank, Some("alice")).await;
@@ -225,9 +217,5 @@ async fn a_decided_consent_cannot_be_decided_again_but_a_repeat_approve_lands_on
 async fn a_locked_psu_id_is_refused_at_consent_creation_with_service_blocked() {
     let bank = start_bank().await;
     let refused = create_consent_with(&bank, &[("PSU-ID", "locked")]).await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        code_of(&refused.json().await.expect("json")),
-        "SERVICE_BLOCKED"
-    );
+    assert_refused(refused, StatusCode::FORBIDDEN, "SERVICE_BLOCKED").await;
 }

@@ -45,6 +45,12 @@ pub fn code_of(body: &Value) -> &str {
     body["tppMessages"][0]["code"].as_str().unwrap_or_default()
 }
 
+/// Asserts that the bank refused with `status` and the Berlin Group message code `code`.
+pub async fn assert_refused(response: Response, status: StatusCode, code: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(code_of(&response.json().await.expect("json")), code);
+}
+
 /// `POST /v1/consents` with `headers` (name, value) added to the usual ones.
 pub async fn create_consent_with(bank: &str, headers: &[(&str, &str)]) -> Response {
     let mut request = client()
