@@ -27,14 +27,8 @@ pub fn classify(
     body: &str,
     request: Request,
 ) -> ConnectorError {
-    let rate_limited = || ConnectorError::RateLimited {
-        retry_after: retry_after.and_then(|raw| parse_retry_after(raw, Utc::now())),
-    };
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return rate_limited();
-    }
-    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-        return ConnectorError::Transient(format!("the bank answered {status}"));
+    if let Some(error) = unavailable(status, retry_after, "the bank") {
+        return error;
     }
     let codes = message_codes(body);
     let has = |wanted: &[&str]| codes.iter().any(|c| wanted.contains(&c.as_str()));
@@ -62,7 +56,7 @@ pub fn classify(
     }
     // frequencyPerDay exhausted; some banks say so with a status other than 429.
     if has(&["ACCESS_EXCEEDED"]) {
-        return rate_limited();
+        return rate_limited(retry_after);
     }
     // Banks in the wild refuse an out-of-range history with a plain 400 and prose.
     if request == Request::Transactions && status == StatusCode::BAD_REQUEST && codes.is_empty() {
@@ -77,13 +71,8 @@ pub fn classify(
 
 /// Classifies a non-success answer of an OAuth2 endpoint (RFC 6749 section 5.2 errors).
 pub fn classify_oauth(status: StatusCode, retry_after: Option<&str>, body: &str) -> ConnectorError {
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return ConnectorError::RateLimited {
-            retry_after: retry_after.and_then(|raw| parse_retry_after(raw, Utc::now())),
-        };
-    }
-    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-        return ConnectorError::Transient(format!("the authorisation server answered {status}"));
+    if let Some(error) = unavailable(status, retry_after, "the authorisation server") {
+        return error;
     }
     let error = serde_json::from_str::<Value>(body)
         .ok()
@@ -96,6 +85,31 @@ pub fn classify_oauth(status: StatusCode, retry_after: Option<&str>, body: &str)
             body,
         ),
         None => protocol(format!("the authorisation server answered {status}"), body),
+    }
+}
+
+/// What a 429, a 408 or a 5xx from `server` means, whatever the body says; `None` for any
+/// other status.
+fn unavailable(
+    status: StatusCode,
+    retry_after: Option<&str>,
+    server: &str,
+) -> Option<ConnectorError> {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Some(rate_limited(retry_after));
+    }
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        return Some(ConnectorError::Transient(format!(
+            "{server} answered {status}"
+        )));
+    }
+    None
+}
+
+/// Rate limited, for as long as the raw `Retry-After` header says if it says.
+fn rate_limited(retry_after: Option<&str>) -> ConnectorError {
+    ConnectorError::RateLimited {
+        retry_after: retry_after.and_then(|raw| parse_retry_after(raw, Utc::now())),
     }
 }
 

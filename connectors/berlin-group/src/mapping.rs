@@ -37,12 +37,19 @@ fn balances(raw: Vec<wire::Balance>) -> Result<Vec<Balance>, ConnectorError> {
     raw.into_iter().map(balance).collect()
 }
 
-/// The names of an account's owners: the `ownerNames` list when given, else `ownerName`.
-fn owner_names(raw: &wire::AccountDetails) -> Vec<String> {
+/// An account's owners and their roles: the `ownerNames` list when given, else `ownerName`
+/// as the owner.
+fn named_owners(raw: &wire::AccountDetails) -> Vec<(String, OwnerKind)> {
     if raw.owner_names.is_empty() {
-        raw.owner_name.iter().cloned().collect()
+        raw.owner_name
+            .iter()
+            .map(|name| (name.clone(), OwnerKind::Owner))
+            .collect()
     } else {
-        raw.owner_names.iter().map(|o| o.name.clone()).collect()
+        raw.owner_names
+            .iter()
+            .map(|o| (o.name.clone(), owner_kind(o.role.as_deref())))
+            .collect()
     }
 }
 
@@ -51,7 +58,10 @@ pub fn account(
     raw: wire::AccountDetails,
     fetched_balances: Option<Vec<wire::Balance>>,
 ) -> Result<Account, ConnectorError> {
-    let owner_names = owner_names(&raw);
+    let owner_names = named_owners(&raw)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     let bank_id = raw
         .resource_id
         .ok_or_else(|| protocol("an account has no resourceId", ""))?;
@@ -89,20 +99,7 @@ fn owner_kind(role: Option<&str>) -> OwnerKind {
 pub fn owners(accounts: &[wire::AccountDetails]) -> Vec<Owner> {
     let mut owners: Vec<Owner> = Vec::new();
     for account in accounts {
-        let named: Vec<(String, OwnerKind)> = if account.owner_names.is_empty() {
-            account
-                .owner_name
-                .iter()
-                .map(|n| (n.clone(), OwnerKind::Owner))
-                .collect()
-        } else {
-            account
-                .owner_names
-                .iter()
-                .map(|o| (o.name.clone(), owner_kind(o.role.as_deref())))
-                .collect()
-        };
-        for (name, kind) in named {
+        for (name, kind) in named_owners(account) {
             let name = name.trim().to_owned();
             if name.is_empty() || owners.iter().any(|o| o.name == name) {
                 continue;
@@ -161,6 +158,19 @@ fn side(raw: &wire::Transaction) -> Side {
     }
 }
 
+/// The rows of a report page, booked then pending, each with its status.
+fn rows<T>(report: wire::Report<T>) -> impl Iterator<Item = (T, TransactionStatus)> {
+    let booked = report
+        .booked
+        .into_iter()
+        .map(|t| (t, TransactionStatus::Booked));
+    let pending = report
+        .pending
+        .into_iter()
+        .map(|t| (t, TransactionStatus::Pending));
+    booked.chain(pending)
+}
+
 /// Applies an explicit debit/credit indicator to an amount the bank quotes unsigned.
 fn signed(amount: Decimal, indicator: Option<&str>) -> Decimal {
     match indicator.map(str::to_ascii_uppercase).as_deref() {
@@ -177,20 +187,10 @@ fn signed(amount: Decimal, indicator: Option<&str>) -> Decimal {
 /// [`AmountSigns::Auto`] a page holding any negative amount is taken as signed; a page
 /// without one is read the unsigned way, where a row naming only a creditor is a debit.
 pub fn transactions(
-    report: wire::AccountReport,
+    report: wire::Report<wire::Transaction>,
     signs: AmountSigns,
 ) -> Result<Vec<Transaction>, ConnectorError> {
-    let rows: Vec<(wire::Transaction, TransactionStatus)> = report
-        .booked
-        .into_iter()
-        .map(|t| (t, TransactionStatus::Booked))
-        .chain(
-            report
-                .pending
-                .into_iter()
-                .map(|t| (t, TransactionStatus::Pending)),
-        )
-        .collect();
+    let rows: Vec<(wire::Transaction, TransactionStatus)> = rows(report).collect();
     let amounts = rows
         .iter()
         .map(|(raw, _)| decimal(&raw.transaction_amount.amount))
@@ -294,9 +294,19 @@ pub fn card(
     })
 }
 
+/// The rows of one card report page (booked, then pending); see [`card_transaction`].
+pub fn card_transactions(
+    report: wire::Report<wire::CardTransaction>,
+    debit_accounting: bool,
+) -> Result<Vec<CardTransaction>, ConnectorError> {
+    rows(report)
+        .map(|(raw, status)| card_transaction(raw, status, debit_accounting))
+        .collect()
+}
+
 /// A card row. With `debit_accounting` the bank quotes purchases positive, so signs flip to
 /// Aisle's debits-are-negative rule.
-pub fn card_transaction(
+fn card_transaction(
     raw: wire::CardTransaction,
     status: TransactionStatus,
     debit_accounting: bool,
@@ -357,7 +367,7 @@ mod tests {
         ));
     }
 
-    fn page(booked: Value) -> wire::AccountReport {
+    fn page(booked: Value) -> wire::Report<wire::Transaction> {
         serde_json::from_str(&json!({"booked": booked, "_links": {}}).to_string())
             .expect("wire report")
     }

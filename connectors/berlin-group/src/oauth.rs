@@ -7,7 +7,7 @@ use aisle_sdk::ConnectorError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -87,26 +87,12 @@ pub fn authorisation(
     consent_id: &str,
     redirect_uri: &str,
 ) -> Result<Authorisation, ConnectorError> {
-    let mut url = Url::parse(&metadata.authorization_endpoint).map_err(|e| {
-        errors::protocol(
-            format!("the authorisation endpoint is not a URL: {e}"),
-            &metadata.authorization_endpoint,
-        )
-    })?;
-    let token_endpoint = Url::parse(&metadata.token_endpoint).map_err(|e| {
-        errors::protocol(
-            format!("the token endpoint is not a URL: {e}"),
-            &metadata.token_endpoint,
-        )
-    })?;
+    let mut url = endpoint("authorisation", &metadata.authorization_endpoint)?;
+    let token_endpoint = endpoint("token", &metadata.token_endpoint)?;
     let revocation_endpoint = metadata
         .revocation_endpoint
         .as_deref()
-        .map(|raw| {
-            Url::parse(raw).map_err(|e| {
-                errors::protocol(format!("the revocation endpoint is not a URL: {e}"), raw)
-            })
-        })
+        .map(|raw| endpoint("revocation", raw))
         .transpose()?;
     if !metadata.code_challenge_methods_supported.is_empty()
         && !metadata
@@ -141,6 +127,12 @@ pub fn authorisation(
     })
 }
 
+/// The `kind` endpoint the metadata names, which must be a URL.
+fn endpoint(kind: &str, raw: &str) -> Result<Url, ConnectorError> {
+    Url::parse(raw)
+        .map_err(|e| errors::protocol(format!("the {kind} endpoint is not a URL: {e}"), raw))
+}
+
 /// Compares the callback's `state` with ours in constant time.
 pub fn state_matches(expected: &str, received: &str) -> bool {
     expected.len() == received.len()
@@ -160,17 +152,14 @@ pub async fn exchange_code(
 ) -> Result<String, ConnectorError> {
     let url = Url::parse(&pending.token_endpoint)
         .map_err(|e| errors::protocol(format!("the token endpoint is not a URL: {e}"), ""))?;
-    let mut form = vec![
+    let form = vec![
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", pending.redirect_uri.as_str()),
         ("code_verifier", pending.code_verifier.as_str()),
     ];
-    if let Some(id) = client_id {
-        form.push(("client_id", id));
-    }
     let answer = client
-        .send_raw(client.request(Method::POST, url).form(&form))
+        .send_raw(form_post(client, url, form, client_id))
         .await?;
     if !answer.status.is_success() {
         return Err(classify_oauth(
@@ -209,6 +198,20 @@ pub async fn exchange_code(
     Ok(token.access_token)
 }
 
+/// A POST of `form` to an endpoint of the authorisation server, with the TPP's `client_id`
+/// when it has one there.
+fn form_post<'a>(
+    client: &BankClient,
+    url: Url,
+    mut form: Vec<(&'a str, &'a str)>,
+    client_id: Option<&'a str>,
+) -> RequestBuilder {
+    if let Some(id) = client_id {
+        form.push(("client_id", id));
+    }
+    client.request(Method::POST, url).form(&form)
+}
+
 /// Revokes `token` at `endpoint` (RFC 7009). A server that cannot revoke access tokens
 /// (`unsupported_token_type`) leaves it to expire: the consent is deleted anyway.
 pub async fn revoke(
@@ -219,12 +222,9 @@ pub async fn revoke(
 ) -> Result<(), ConnectorError> {
     let url = Url::parse(endpoint)
         .map_err(|e| errors::protocol(format!("the revocation endpoint is not a URL: {e}"), ""))?;
-    let mut form = vec![("token", token), ("token_type_hint", "access_token")];
-    if let Some(id) = client_id {
-        form.push(("client_id", id));
-    }
+    let form = vec![("token", token), ("token_type_hint", "access_token")];
     let answer = client
-        .send_raw(client.request(Method::POST, url).form(&form))
+        .send_raw(form_post(client, url, form, client_id))
         .await?;
     if answer.status.is_success() {
         return Ok(());

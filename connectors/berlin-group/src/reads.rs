@@ -4,9 +4,10 @@
 
 use aisle_sdk::{
     Account, BankSession, Card, CardTransaction, ConnectorError, DateWindow, Owner, Page,
-    PageCursor, Transaction, TransactionStatus,
+    PageCursor, Transaction,
 };
 use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::BerlinGroupConnector;
@@ -42,6 +43,42 @@ impl BerlinGroupConnector {
             .append_pair("dateTo", &window.to.to_string())
             .append_pair("bookingStatus", self.booking_status());
         Ok(url)
+    }
+
+    /// GETs a report page (see [`Self::report_url`]): the answer, and the URL it was read at.
+    async fn report_answer<T: DeserializeOwned>(
+        &self,
+        session: &BankSession,
+        segments: &[&str],
+        window: DateWindow,
+        page: Option<&PageCursor>,
+    ) -> Result<(T, Url), ConnectorError> {
+        let secret = SessionSecret::decode(&session.secret)?;
+        let url = self.report_url(segments, window, page)?;
+        let answer = self
+            .client
+            .get(url.clone(), &secret, Request::Transactions)
+            .await?;
+        Ok((answer, url))
+    }
+
+    /// The page a report answer makes: its rows as `map` reads them and the cursor of its
+    /// `next` link; an answer without a report is [`no_report`]'s to say.
+    fn report_page<T, U>(
+        &self,
+        report: Option<wire::Report<T>>,
+        links: &wire::Links,
+        url: &Url,
+        map: impl FnOnce(wire::Report<T>) -> Result<Vec<U>, ConnectorError>,
+    ) -> Result<Page<U>, ConnectorError> {
+        let Some(report) = report else {
+            return no_report(links);
+        };
+        let next = next_cursor(&report.links, url, &self.client)?;
+        Ok(Page {
+            items: map(report)?,
+            next,
+        })
     }
 
     /// `GET /v1/accounts`, with `withBalance=true` when asked. A bank that refuses the
@@ -140,23 +177,17 @@ impl BerlinGroupConnector {
         if !self.profile.supports.transactions {
             return Err(ConnectorError::Unsupported("transactions"));
         }
-        let secret = SessionSecret::decode(&session.secret)?;
-        let url = self.report_url(
-            &["v1", "accounts", &account.bank_id, "transactions"],
-            window,
-            page,
-        )?;
-        let answer: wire::TransactionsResponse = self
-            .client
-            .get(url.clone(), &secret, Request::Transactions)
+        let (answer, url): (wire::TransactionsResponse, _) = self
+            .report_answer(
+                session,
+                &["v1", "accounts", &account.bank_id, "transactions"],
+                window,
+                page,
+            )
             .await?;
-        let Some(report) = answer.transactions else {
-            return no_report(&answer.links);
-        };
-        let next = next_cursor(&report.links, &url, &self.client)?;
-        Ok(Page {
-            items: mapping::transactions(report, self.options.amount_signs)?,
-            next,
+        let signs = self.options.amount_signs;
+        self.report_page(answer.transactions, &answer.links, &url, |report| {
+            mapping::transactions(report, signs)
         })
     }
 
@@ -207,33 +238,18 @@ impl BerlinGroupConnector {
         if !self.profile.supports.cards {
             return Err(ConnectorError::Unsupported("card transactions"));
         }
-        let secret = SessionSecret::decode(&session.secret)?;
-        let url = self.report_url(
-            &["v1", "card-accounts", &card.bank_id, "transactions"],
-            window,
-            page,
-        )?;
-        let answer: wire::CardTransactionsResponse = self
-            .client
-            .get(url.clone(), &secret, Request::Transactions)
+        let (answer, url): (wire::CardTransactionsResponse, _) = self
+            .report_answer(
+                session,
+                &["v1", "card-accounts", &card.bank_id, "transactions"],
+                window,
+                page,
+            )
             .await?;
         // Absent means the spec's default: debits quoted negative, as on payment accounts.
         let debit_accounting = answer.debit_accounting.unwrap_or(false);
-        let Some(report) = answer.card_transactions else {
-            return no_report(&answer.links);
-        };
-        let next = next_cursor(&report.links, &url, &self.client)?;
-        let booked = report
-            .booked
-            .into_iter()
-            .map(|t| mapping::card_transaction(t, TransactionStatus::Booked, debit_accounting));
-        let pending = report
-            .pending
-            .into_iter()
-            .map(|t| mapping::card_transaction(t, TransactionStatus::Pending, debit_accounting));
-        Ok(Page {
-            items: booked.chain(pending).collect::<Result<_, _>>()?,
-            next,
+        self.report_page(answer.card_transactions, &answer.links, &url, |report| {
+            mapping::card_transactions(report, debit_accounting)
         })
     }
 }

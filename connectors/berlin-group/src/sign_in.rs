@@ -14,6 +14,7 @@ use aisle_sdk::{
 };
 use chrono::Utc;
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::BerlinGroupConnector;
@@ -23,7 +24,7 @@ use crate::errors::{self, Request};
 use crate::iban;
 use crate::oauth;
 use crate::options::ConsentMode;
-use crate::state::{Owner, Pending, ScaPending, SessionSecret};
+use crate::state::{OAuthPending, Owner, Pending, ScaPending, SessionSecret};
 use crate::wire;
 
 /// The form field of the account-selection step (dedicated-accounts consent).
@@ -214,21 +215,7 @@ impl BerlinGroupConnector {
             ));
         }
         let access_token = match &pending.oauth {
-            Some(flow) => {
-                let state = params.get("state").map(String::as_str).unwrap_or("");
-                if !oauth::state_matches(&flow.state, state) {
-                    return Err(errors::protocol(
-                        "the OAuth state of the callback is not the one sent",
-                        "",
-                    ));
-                }
-                let code = params
-                    .get("code")
-                    .filter(|c| !c.is_empty())
-                    .ok_or_else(|| errors::protocol("the OAuth callback has no code", ""))?;
-                let client_id = self.options.oauth_client_id.as_deref();
-                Some(oauth::exchange_code(&self.client, flow, client_id, code).await?)
-            }
+            Some(flow) => Some(self.oauth_token(flow, params).await?),
             None => None,
         };
         let secret = SessionSecret {
@@ -238,34 +225,58 @@ impl BerlinGroupConnector {
         };
         let ip = pending.psu_ip_address.as_deref();
 
-        let url = self
-            .client
-            .endpoint(&["v1", "consents", &secret.consent_id, "status"])?;
-        let builder = with_psu(
-            self.client.consented(Method::GET, url, &secret, false),
-            None,
-            ip,
-        );
-        let answer = self.client.send(builder, Request::Other).await?;
-        let status: wire::ConsentStatus = parse(&answer.body)?;
+        let status: wire::ConsentStatus = self.read_consent(&secret, &["status"], ip).await?;
         consent::require_valid(&status.consent_status)?;
-
-        let url = self
-            .client
-            .endpoint(&["v1", "consents", &secret.consent_id])?;
-        let builder = with_psu(
-            self.client.consented(Method::GET, url, &secret, false),
-            None,
-            ip,
-        );
-        let answer = self.client.send(builder, Request::Other).await?;
-        let information: wire::ConsentInformation = parse(&answer.body)?;
+        let information: wire::ConsentInformation = self.read_consent(&secret, &[], ip).await?;
         consent::check_read_back(&information)?;
 
         Ok(BankSession {
             secret: secret.encode()?,
             sca_at: Utc::now(),
         })
+    }
+
+    /// The access token an OAuth2 callback's `code` is traded for, once its `state` is
+    /// found to be the one sent.
+    async fn oauth_token(
+        &self,
+        flow: &OAuthPending,
+        params: &BTreeMap<String, String>,
+    ) -> Result<String, ConnectorError> {
+        let state = params.get("state").map(String::as_str).unwrap_or("");
+        if !oauth::state_matches(&flow.state, state) {
+            return Err(errors::protocol(
+                "the OAuth state of the callback is not the one sent",
+                "",
+            ));
+        }
+        let code = params
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| errors::protocol("the OAuth callback has no code", ""))?;
+        let client_id = self.options.oauth_client_id.as_deref();
+        oauth::exchange_code(&self.client, flow, client_id, code).await
+    }
+
+    /// `GET /v1/consents/{id}` and the `suffix` segments under it, as the sign-in finishes:
+    /// with the owner's address (`psu_ip_address`), as they are present, and the OAuth2 token
+    /// when there is one.
+    async fn read_consent<T: DeserializeOwned>(
+        &self,
+        secret: &SessionSecret,
+        suffix: &[&str],
+        psu_ip_address: Option<&str>,
+    ) -> Result<T, ConnectorError> {
+        let mut segments = vec!["v1", "consents", secret.consent_id.as_str()];
+        segments.extend_from_slice(suffix);
+        let url = self.client.endpoint(&segments)?;
+        let builder = with_psu(
+            self.client.consented(Method::GET, url, secret, false),
+            None,
+            psu_ip_address,
+        );
+        let answer = self.client.send(builder, Request::Other).await?;
+        parse(&answer.body)
     }
 }
 

@@ -191,12 +191,15 @@ pub struct Transaction {
     pub balance_after_transaction: Option<Balance>,
 }
 
+/// A page of a report, the spec's `accountReport` (rows [`Transaction`]) or
+/// `cardAccountReport` (rows [`CardTransaction`]).
 #[derive(Debug, Deserialize)]
-pub struct AccountReport {
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Report<T> {
     #[serde(default, deserialize_with = "null_as_default")]
-    pub booked: Vec<Transaction>,
+    pub booked: Vec<T>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub pending: Vec<Transaction>,
+    pub pending: Vec<T>,
     #[serde(rename = "_links", default)]
     pub links: Links,
 }
@@ -205,7 +208,7 @@ pub struct AccountReport {
 pub struct TransactionsResponse {
     /// Absent when the bank offers the report as a download, or, at some banks, when the
     /// account has no rows in the period.
-    pub transactions: Option<AccountReport>,
+    pub transactions: Option<Report<Transaction>>,
     #[serde(rename = "_links", default)]
     pub links: Links,
 }
@@ -225,21 +228,11 @@ pub struct CardTransaction {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct CardAccountReport {
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub booked: Vec<CardTransaction>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub pending: Vec<CardTransaction>,
-    #[serde(rename = "_links", default)]
-    pub links: Links,
-}
-
-#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CardTransactionsResponse {
     /// When true, debits are quoted positive (spec `debitAccounting`).
     pub debit_accounting: Option<bool>,
-    pub card_transactions: Option<CardAccountReport>,
+    pub card_transactions: Option<Report<CardTransaction>>,
     #[serde(rename = "_links", default)]
     pub links: Links,
 }

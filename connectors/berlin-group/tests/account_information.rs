@@ -44,6 +44,42 @@ async fn serve_get(bank: &Bank, at: &str, answer: &str, times: u64) {
         .await;
 }
 
+/// Serves each account's balances: (resource id, fixture, how many reads are expected).
+async fn serve_balances(bank: &Bank, answers: &[(&str, &str, u64)]) {
+    for (account, answer, times) in answers {
+        serve_get(bank, &balances_path(account), answer, *times).await;
+    }
+}
+
+/// Serves the EUR account's transaction report, expected `times` times.
+async fn serve_report(bank: &Bank, answer: &str, times: u64) {
+    serve_get(bank, &transactions_path(EUR_ACCOUNT), answer, times).await;
+}
+
+/// Serves a report in two pages, each read once under the consent: the first asked for
+/// October 2017 with both booking statuses, the second through its `?page=2` link.
+async fn serve_two_pages(bank: &Bank, report: &str, first: &str, second: &str) {
+    Mock::given(method("GET"))
+        .and(path(report))
+        .and(query_param("page", "2"))
+        .and(has_header("Consent-ID", CONSENT_ID))
+        .respond_with(bank.answer(second))
+        .with_priority(1)
+        .expect(1)
+        .mount(&bank.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(report))
+        .and(query_param("dateFrom", "2017-10-01"))
+        .and(query_param("dateTo", "2017-10-31"))
+        .and(query_param("bookingStatus", "both"))
+        .and(has_header("Consent-ID", CONSENT_ID))
+        .respond_with(bank.answer(first))
+        .expect(1)
+        .mount(&bank.server)
+        .await;
+}
+
 fn balances_of(account: &Account) -> Vec<(&str, Decimal, &str)> {
     account
         .balances
@@ -64,18 +100,12 @@ async fn accounts_come_with_the_balances_asked_for_in_the_list() {
         .mount(&bank.server)
         .await;
     // The first account's balances came inline; only the second needs a call.
-    serve_get(
+    serve_balances(
         &bank,
-        &balances_path(EUR_ACCOUNT),
-        "balances-regular.json",
-        0,
-    )
-    .await;
-    serve_get(
-        &bank,
-        &balances_path(USD_ACCOUNT),
-        "balances-running.json",
-        1,
+        &[
+            (EUR_ACCOUNT, "balances-regular.json", 0),
+            (USD_ACCOUNT, "balances-running.json", 1),
+        ],
     )
     .await;
 
@@ -118,18 +148,12 @@ async fn accounts_come_with_the_balances_asked_for_in_the_list() {
 async fn balances_are_read_per_account_when_the_list_is_not_asked_for_them() {
     let bank = Bank::start().await;
     serve_get(&bank, accounts_path(), "account-list.json", 1).await;
-    serve_get(
+    serve_balances(
         &bank,
-        &balances_path(EUR_ACCOUNT),
-        "balances-regular.json",
-        1,
-    )
-    .await;
-    serve_get(
-        &bank,
-        &balances_path(USD_ACCOUNT),
-        "balances-running.json",
-        1,
+        &[
+            (EUR_ACCOUNT, "balances-regular.json", 1),
+            (USD_ACCOUNT, "balances-running.json", 1),
+        ],
     )
     .await;
     let connector = bank.connector().with_balances_in_account_list(false);
@@ -157,18 +181,12 @@ async fn a_bank_refusing_with_balance_is_asked_again_without_it() {
         .mount(&bank.server)
         .await;
     serve_get(&bank, accounts_path(), "account-list.json", 1).await;
-    serve_get(
+    serve_balances(
         &bank,
-        &balances_path(EUR_ACCOUNT),
-        "balances-regular.json",
-        1,
-    )
-    .await;
-    serve_get(
-        &bank,
-        &balances_path(USD_ACCOUNT),
-        "balances-regular.json",
-        1,
+        &[
+            (EUR_ACCOUNT, "balances-regular.json", 1),
+            (USD_ACCOUNT, "balances-regular.json", 1),
+        ],
     )
     .await;
 
@@ -185,25 +203,25 @@ async fn a_multicurrency_account_keeps_each_balance_in_its_own_currency() {
     let bank = Bank::start().await;
     serve_get(&bank, accounts_path(), "account-list-multicurrency.json", 1).await;
     // The aggregation account links its balances under another id than its own; the link wins.
-    serve_get(
+    serve_balances(
         &bank,
-        &balances_path("3dc3d5b3-7023-4848-9853-f5400a64e333"),
-        "balances-multicurrency.json",
-        1,
-    )
-    .await;
-    serve_get(
-        &bank,
-        &balances_path("3dc3d5b3-7023-4848-9853-f5400a64e80e"),
-        "balances-regular.json",
-        1,
-    )
-    .await;
-    serve_get(
-        &bank,
-        &balances_path("3dc3d5b3-7023-4848-9853-f5400a64e81d"),
-        "balances-regular.json",
-        1,
+        &[
+            (
+                "3dc3d5b3-7023-4848-9853-f5400a64e333",
+                "balances-multicurrency.json",
+                1,
+            ),
+            (
+                "3dc3d5b3-7023-4848-9853-f5400a64e80e",
+                "balances-regular.json",
+                1,
+            ),
+            (
+                "3dc3d5b3-7023-4848-9853-f5400a64e81d",
+                "balances-regular.json",
+                1,
+            ),
+        ],
     )
     .await;
 
@@ -317,21 +335,13 @@ async fn a_bank_without_pending_rows_is_asked_for_booked_ones_only() {
 #[tokio::test]
 async fn transaction_pages_are_followed_through_the_next_link() {
     let bank = Bank::start().await;
-    Mock::given(method("GET"))
-        .and(path(transactions_path(EUR_ACCOUNT)))
-        .and(query_param("page", "2"))
-        .and(has_header("Consent-ID", CONSENT_ID))
-        .respond_with(bank.answer("transactions-page-2.json"))
-        .with_priority(1)
-        .expect(1)
-        .mount(&bank.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(transactions_path(EUR_ACCOUNT)))
-        .respond_with(bank.answer("transactions-page-1.json"))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
+    serve_two_pages(
+        &bank,
+        &transactions_path(EUR_ACCOUNT),
+        "transactions-page-1.json",
+        "transactions-page-2.json",
+    )
+    .await;
     let connector = bank.connector();
 
     let first = connector
@@ -359,13 +369,7 @@ async fn transaction_pages_are_followed_through_the_next_link() {
 #[tokio::test]
 async fn a_multicurrency_report_keeps_each_rows_own_currency() {
     let bank = Bank::start().await;
-    serve_get(
-        &bank,
-        &transactions_path(EUR_ACCOUNT),
-        "transactions-multicurrency.json",
-        1,
-    )
-    .await;
+    serve_report(&bank, "transactions-multicurrency.json", 1).await;
     let rows = one_page(&bank.connector()).await;
     assert_eq!(
         amounts(&rows),
@@ -381,13 +385,7 @@ async fn a_multicurrency_report_keeps_each_rows_own_currency() {
 #[tokio::test]
 async fn unsigned_amounts_are_signed_by_the_side_the_counterparty_is_named_on() {
     let bank = Bank::start().await;
-    serve_get(
-        &bank,
-        &transactions_path(EUR_ACCOUNT),
-        "transactions-unsigned.json",
-        2,
-    )
-    .await;
+    serve_report(&bank, "transactions-unsigned.json", 2).await;
     let rows = one_page(&bank.connector()).await;
     assert_eq!(
         amounts(&rows),
@@ -407,13 +405,7 @@ async fn unsigned_amounts_are_signed_by_the_side_the_counterparty_is_named_on() 
 #[tokio::test]
 async fn amounts_with_a_plus_sign_are_credits() {
     let bank = Bank::start().await;
-    serve_get(
-        &bank,
-        &transactions_path(EUR_ACCOUNT),
-        "transactions-plus-signed.json",
-        1,
-    )
-    .await;
+    serve_report(&bank, "transactions-plus-signed.json", 1).await;
     let rows = one_page(&bank.connector()).await;
     assert_eq!(rows[1].amount, money("343.01"));
     assert_eq!(rows[2].amount, money("100"));
@@ -423,13 +415,7 @@ async fn amounts_with_a_plus_sign_are_credits() {
 #[tokio::test]
 async fn what_real_banks_add_or_leave_out_is_tolerated() {
     let bank = Bank::start().await;
-    serve_get(
-        &bank,
-        &transactions_path(EUR_ACCOUNT),
-        "transactions-lenient.json",
-        1,
-    )
-    .await;
+    serve_report(&bank, "transactions-lenient.json", 1).await;
     let rows = one_page(&bank.connector()).await;
     assert_eq!(rows.len(), 2);
     let john = &rows[0];
@@ -450,13 +436,7 @@ async fn what_real_banks_add_or_leave_out_is_tolerated() {
 #[tokio::test]
 async fn a_report_offered_only_as_a_download_is_unsupported() {
     let bank = Bank::start().await;
-    serve_get(
-        &bank,
-        &transactions_path(EUR_ACCOUNT),
-        "transactions-download.json",
-        1,
-    )
-    .await;
+    serve_report(&bank, "transactions-download.json", 1).await;
     assert!(matches!(
         bank.connector()
             .transactions(&session(), &account(), october_2017(), None)
@@ -528,26 +508,13 @@ fn card() -> Card {
 #[tokio::test]
 async fn card_transactions_are_paged_and_purchases_become_debits() {
     let bank = Bank::start().await;
-    let report = format!("/psd2/v1/card-accounts/{CARD}/transactions");
-    Mock::given(method("GET"))
-        .and(path(report.as_str()))
-        .and(query_param("page", "2"))
-        .and(has_header("Consent-ID", CONSENT_ID))
-        .respond_with(bank.answer("card-transactions-page-2.json"))
-        .with_priority(1)
-        .expect(1)
-        .mount(&bank.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(report.as_str()))
-        .and(query_param("dateFrom", "2017-10-01"))
-        .and(query_param("dateTo", "2017-10-31"))
-        .and(query_param("bookingStatus", "both"))
-        .and(has_header("Consent-ID", CONSENT_ID))
-        .respond_with(bank.answer("card-transactions-page-1.json"))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
+    serve_two_pages(
+        &bank,
+        &format!("/psd2/v1/card-accounts/{CARD}/transactions"),
+        "card-transactions-page-1.json",
+        "card-transactions-page-2.json",
+    )
+    .await;
     let connector = bank.connector();
 
     let first = connector
@@ -646,18 +613,12 @@ async fn owners_are_named_from_the_account_list() {
 async fn a_legacy_session_holding_only_the_consent_id_still_reads() {
     let bank = Bank::start().await;
     serve_get(&bank, accounts_path(), "account-list.json", 1).await;
-    serve_get(
+    serve_balances(
         &bank,
-        &balances_path(EUR_ACCOUNT),
-        "balances-regular.json",
-        1,
-    )
-    .await;
-    serve_get(
-        &bank,
-        &balances_path(USD_ACCOUNT),
-        "balances-regular.json",
-        1,
+        &[
+            (EUR_ACCOUNT, "balances-regular.json", 1),
+            (USD_ACCOUNT, "balances-regular.json", 1),
+        ],
     )
     .await;
     let legacy = aisle_sdk::BankSession {

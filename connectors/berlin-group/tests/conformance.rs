@@ -12,7 +12,7 @@ use aisle_sdk::{
 };
 use async_trait::async_trait;
 use chrono::Utc;
-use common::fixture;
+use common::fixture_answer;
 use serde_json::{Map, Value, json};
 use url::Url;
 use wiremock::matchers::{method, path, query_param};
@@ -67,6 +67,13 @@ fn put(body: &mut Value, key: &str, value: Option<Value>) {
     }
 }
 
+/// [`put`] for each text field: (key, value).
+fn put_texts(body: &mut Value, fields: &[(&str, &Option<String>)]) {
+    for (key, value) in fields {
+        put(body, key, value.as_deref().map(Value::from));
+    }
+}
+
 /// An `accountDetails` with its balances inline (the answer to `withBalance=true`), in the
 /// shape of `account-list-with-balances.json`.
 fn account_details(account: &Account) -> Value {
@@ -79,19 +86,16 @@ fn account_details(account: &Account) -> Value {
             "transactions": {"href": transactions_path(&account.bank_id)},
         },
     });
-    put(&mut body, "iban", account.iban.clone().map(Value::from));
-    put(&mut body, "name", account.name.clone().map(Value::from));
-    put(
+    put_texts(
         &mut body,
-        "product",
-        account.product.clone().map(Value::from),
+        &[
+            ("iban", &account.iban),
+            ("name", &account.name),
+            ("product", &account.product),
+            ("cashAccountType", &account.account_type),
+            ("status", &account.status),
+        ],
     );
-    put(
-        &mut body,
-        "cashAccountType",
-        account.account_type.clone().map(Value::from),
-    );
-    put(&mut body, "status", account.status.clone().map(Value::from));
     // Berlin Group has no co-owner role: every joint owner is an "owner".
     let owners: Vec<Value> = account
         .owner_names
@@ -115,34 +119,23 @@ fn transaction(row: &Transaction) -> Value {
     } else {
         ("debtorName", "debtorAccount")
     };
-    put(
+    put_texts(
         &mut body,
-        "transactionId",
-        row.bank_id.clone().map(Value::from),
+        &[
+            ("transactionId", &row.bank_id),
+            (name, &row.counterparty_name),
+            ("remittanceInformationUnstructured", &row.description),
+            ("bankTransactionCode", &row.bank_transaction_code),
+        ],
     );
     put(&mut body, "bookingDate", row.booking_date.map(|d| json!(d)));
     put(&mut body, "valueDate", row.value_date.map(|d| json!(d)));
-    put(
-        &mut body,
-        name,
-        row.counterparty_name.clone().map(Value::from),
-    );
     put(
         &mut body,
         account,
         row.counterparty_account
             .clone()
             .map(|iban| json!({"iban": iban})),
-    );
-    put(
-        &mut body,
-        "remittanceInformationUnstructured",
-        row.description.clone().map(Value::from),
-    );
-    put(
-        &mut body,
-        "bankTransactionCode",
-        row.bank_transaction_code.clone().map(Value::from),
     );
     put(
         &mut body,
@@ -162,12 +155,10 @@ fn card_details(card: &Card) -> Value {
         "balances": card.balances.iter().map(balance).collect::<Vec<_>>(),
         "_links": {"transactions": {"href": card_transactions_path(&card.bank_id)}},
     });
-    put(
+    put_texts(
         &mut body,
-        "maskedPan",
-        card.masked_pan.clone().map(Value::from),
+        &[("maskedPan", &card.masked_pan), ("name", &card.name)],
     );
-    put(&mut body, "name", card.name.clone().map(Value::from));
     put(
         &mut body,
         "creditLimit",
@@ -178,10 +169,13 @@ fn card_details(card: &Card) -> Value {
 
 fn card_transaction(row: &CardTransaction) -> Value {
     let mut body = json!({"transactionAmount": amount(row.amount, &row.currency)});
-    put(
+    put_texts(
         &mut body,
-        "cardTransactionId",
-        row.bank_id.clone().map(Value::from),
+        &[
+            ("cardTransactionId", &row.bank_id),
+            ("transactionDetails", &row.merchant_name),
+            ("merchantCategoryCode", &row.merchant_category_code),
+        ],
     );
     put(
         &mut body,
@@ -196,16 +190,6 @@ fn card_transaction(row: &CardTransaction) -> Value {
             Some(amount(original, currency)),
         );
     }
-    put(
-        &mut body,
-        "transactionDetails",
-        row.merchant_name.clone().map(Value::from),
-    );
-    put(
-        &mut body,
-        "merchantCategoryCode",
-        row.merchant_category_code.clone().map(Value::from),
-    );
     body
 }
 
@@ -277,19 +261,6 @@ async fn mount_report(
                 .with_priority(1)
         };
         mock.mount(bank).await;
-    }
-}
-
-/// An error fixture as the bank's answer.
-fn error_answer(name: &str) -> ResponseTemplate {
-    let wrapper = fixture(name);
-    let status = wrapper["status"]
-        .as_u64()
-        .and_then(|s| u16::try_from(s).ok())
-        .unwrap_or(500);
-    match &wrapper["body"] {
-        Value::String(text) => ResponseTemplate::new(status).set_body_string(text.clone()),
-        body => ResponseTemplate::new(status).set_body_json(body.clone()),
     }
 }
 
@@ -399,6 +370,7 @@ impl BankDouble for BerlinGroupDouble {
             Call::EndSession => ("DELETE", consent_path()),
         };
         let report = matches!(call, Call::Transactions | Call::CardTransactions);
+        let error_answer = |name: &str| fixture_answer(name, &bank.uri());
         let answer = match fault {
             // A deletion answers without a body: nothing to garble.
             Fault::Malformed if call == Call::EndSession => return false,

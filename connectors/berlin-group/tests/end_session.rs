@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 
 use aisle_sdk::{BankSession, Connector, ConnectorError};
 use chrono::Utc;
-use common::{ACCESS_TOKEN, Bank, CONSENT_ID, header, session};
+use common::{
+    ACCESS_TOKEN, Bank, CONSENT_ID, expect_oauth_session_end, expect_revocation, form, header,
+    session,
+};
 use serde_json::json;
-use wiremock::matchers::{header as has_header, header_exists, method, path};
+use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 fn consent_path() -> String {
@@ -78,33 +81,15 @@ async fn a_consent_already_gone_counts_as_ended() {
 #[tokio::test]
 async fn an_oauth_session_also_revokes_its_token() {
     let bank = Bank::start().await;
-    Mock::given(method("DELETE"))
-        .and(path(consent_path()))
-        .and(has_header(
-            "Authorization",
-            format!("Bearer {ACCESS_TOKEN}").as_str(),
-        ))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/revoke"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
+    expect_oauth_session_end(&bank).await;
     let connector = bank.connector().with_oauth_client_id("aisle-tpp");
     connector
         .end_session(&oauth_session(&bank))
         .await
         .expect("ended");
     let revoke = &bank.received_at("/oauth/revoke").await[0];
-    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&revoke.body)
-        .into_owned()
-        .collect();
     assert_eq!(
-        form,
+        form(revoke),
         BTreeMap::from([
             ("client_id".to_owned(), "aisle-tpp".to_owned()),
             ("token".to_owned(), ACCESS_TOKEN.to_owned()),
@@ -121,13 +106,11 @@ async fn a_server_that_cannot_revoke_access_tokens_leaves_them_to_expire() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&bank.server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/revoke"))
-        .respond_with(
-            ResponseTemplate::new(400).set_body_json(json!({"error": "unsupported_token_type"})),
-        )
-        .mount(&bank.server)
-        .await;
+    expect_revocation(
+        &bank,
+        ResponseTemplate::new(400).set_body_json(json!({"error": "unsupported_token_type"})),
+    )
+    .await;
     assert_eq!(
         bank.connector().end_session(&oauth_session(&bank)).await,
         Ok(())
@@ -142,12 +125,7 @@ async fn a_failed_deletion_is_reported_and_the_token_revoked_all_the_same() {
         .respond_with(bank.answer("error-503-service-unavailable.json"))
         .mount(&bank.server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/revoke"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
+    expect_revocation(&bank, ResponseTemplate::new(200)).await;
     assert!(matches!(
         bank.connector().end_session(&oauth_session(&bank)).await,
         Err(ConnectorError::Transient(_))

@@ -48,6 +48,20 @@ async fn accounts_answer(bank: &Bank, response: ResponseTemplate) -> ConnectorEr
         .expect_err("an error")
 }
 
+/// What beginning a sign-in makes of the bank answering consent creation with `fixture`.
+async fn consent_creation_answer(fixture: &str) -> Option<ConnectorError> {
+    let bank = Bank::start().await;
+    Mock::given(method("POST"))
+        .and(path("/psd2/v1/consents"))
+        .respond_with(bank.answer(fixture))
+        .mount(&bank.server)
+        .await;
+    bank.connector()
+        .begin_sign_in(&sign_in_request())
+        .await
+        .err()
+}
+
 #[tokio::test]
 async fn every_error_fixture_maps_to_its_class_on_a_transactions_request() {
     for (fixture, expected) in [
@@ -181,34 +195,16 @@ async fn access_exceeded_under_another_status_is_rate_limited_too() {
 
 #[tokio::test]
 async fn an_unknown_psu_at_consent_creation_is_invalid_credentials() {
-    let bank = Bank::start().await;
-    Mock::given(method("POST"))
-        .and(path("/psd2/v1/consents"))
-        .respond_with(bank.answer("error-401-psu-credentials-invalid.json"))
-        .mount(&bank.server)
-        .await;
     assert_eq!(
-        bank.connector()
-            .begin_sign_in(&sign_in_request())
-            .await
-            .err(),
+        consent_creation_answer("error-401-psu-credentials-invalid.json").await,
         Some(ConnectorError::InvalidCredentials)
     );
 }
 
 #[tokio::test]
 async fn a_blocked_service_at_consent_creation_is_access_blocked() {
-    let bank = Bank::start().await;
-    Mock::given(method("POST"))
-        .and(path("/psd2/v1/consents"))
-        .respond_with(bank.answer("error-403-service-blocked.json"))
-        .mount(&bank.server)
-        .await;
     assert_eq!(
-        bank.connector()
-            .begin_sign_in(&sign_in_request())
-            .await
-            .err(),
+        consent_creation_answer("error-403-service-blocked.json").await,
         Some(ConnectorError::AccessBlocked)
     );
 }

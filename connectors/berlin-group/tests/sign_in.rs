@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use aisle_berlin_group::{ACCOUNT_REFERENCE_FIELD, ConsentMode};
+use aisle_berlin_group::{ACCOUNT_REFERENCE_FIELD, BerlinGroupConnector, ConsentMode};
 use aisle_sdk::{
     BankSession, Connector, ConnectorError, FormFieldKind, SignInCallback, SignInProgress,
     SignInStep,
@@ -14,14 +14,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Days, Utc};
 use common::{
-    ACCESS_TOKEN, Bank, CONSENT_ID, REDIRECT_URI, USD_ACCOUNT, fixture, header, query,
-    sign_in_request,
+    ACCESS_TOKEN, Bank, CONSENT_ID, REDIRECT_URI, USD_ACCOUNT, expect_oauth_session_end, fixture,
+    form, header, query, sign_in_request,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
 use wiremock::matchers::{body_partial_json, header as has_header, header_exists, method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, ResponseTemplate};
 
 const CONSENTS: &str = "/psd2/v1/consents";
 
@@ -75,6 +75,29 @@ fn callback(pending: &str, params: &[(&str, &str)]) -> SignInCallback {
     }
 }
 
+/// Begins a sign-in with the usual request; the redirect it answers with.
+async fn begun(connector: &BerlinGroupConnector) -> (Url, String) {
+    redirect(
+        connector
+            .begin_sign_in(&sign_in_request())
+            .await
+            .expect("begun"),
+    )
+}
+
+/// The query parameters of a URL the owner is sent to.
+fn query_of(url: &Url) -> BTreeMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+/// A mock of `verb` at `at` that matches only calls carrying the OAuth2 access token.
+fn with_token(verb: &str, at: &str) -> MockBuilder {
+    Mock::given(method(verb)).and(path(at)).and(has_header(
+        "Authorization",
+        format!("Bearer {ACCESS_TOKEN}").as_str(),
+    ))
+}
+
 fn done(progress: SignInProgress) -> BankSession {
     match progress {
         SignInProgress::Done(session) => session,
@@ -101,13 +124,8 @@ async fn an_all_accounts_consent_is_asked_for_single_access_with_the_owners_head
         .mount(&bank.server)
         .await;
 
-    let step = bank
-        .connector()
-        .begin_sign_in(&sign_in_request())
-        .await
-        .expect("consent created");
+    let (url, _) = begun(&bank.connector()).await;
 
-    let (url, _) = redirect(step);
     assert_eq!(
         url.as_str(),
         format!("{}/authentication/{CONSENT_ID}", bank.uri())
@@ -157,11 +175,7 @@ async fn a_bank_offered_consent_leaves_the_choice_of_accounts_to_the_owner() {
         .mount(&bank.server)
         .await;
     let connector = bank.connector().with_consent_mode(ConsentMode::BankOffered);
-    let step = connector
-        .begin_sign_in(&sign_in_request())
-        .await
-        .expect("consent created");
-    redirect(step);
+    begun(&connector).await;
     let sent: Value = bank.received_at(CONSENTS).await[0]
         .body_json()
         .expect("json body");
@@ -256,12 +270,7 @@ async fn an_explicit_authorisation_start_yields_the_sca_redirect() {
         .expect(1)
         .mount(&bank.server)
         .await;
-    let (url, _) = redirect(
-        bank.connector()
-            .begin_sign_in(&sign_in_request())
-            .await
-            .expect("authorisation started"),
-    );
+    let (url, _) = begun(&bank.connector()).await;
     assert_eq!(
         url.as_str(),
         format!("{}/authentication/{CONSENT_ID}", bank.uri())
@@ -274,12 +283,7 @@ async fn the_redirect_approach_finishes_with_a_valid_consent_read_back() {
     mount_consent_created(&bank, "consent-created-redirect.json").await;
     mount_valid_consent(&bank).await;
     let connector = bank.connector();
-    let (_, pending) = redirect(
-        connector
-            .begin_sign_in(&sign_in_request())
-            .await
-            .expect("begun"),
-    );
+    let (_, pending) = begun(&connector).await;
 
     let session = done(
         connector
@@ -310,12 +314,7 @@ async fn errors_the_bank_sends_the_owner_back_with_say_what_happened() {
         .mount(&bank.server)
         .await;
     let connector = bank.connector();
-    let (_, pending) = redirect(
-        connector
-            .begin_sign_in(&sign_in_request())
-            .await
-            .expect("begun"),
-    );
+    let (_, pending) = begun(&connector).await;
     for (error, expected) in [
         ("invalid_credentials", ConnectorError::InvalidCredentials),
         ("access_denied", ConnectorError::InvalidCredentials),
@@ -352,12 +351,7 @@ async fn the_consent_status_after_the_return_decides_the_sign_in() {
             .mount(&bank.server)
             .await;
         let connector = bank.connector();
-        let (_, pending) = redirect(
-            connector
-                .begin_sign_in(&sign_in_request())
-                .await
-                .expect("begun"),
-        );
+        let (_, pending) = begun(&connector).await;
         assert_eq!(
             connector
                 .complete_sign_in(&callback(&pending, &[]))
@@ -374,12 +368,7 @@ async fn a_return_for_another_consent_is_refused() {
     let bank = Bank::start().await;
     mount_consent_created(&bank, "consent-created-redirect.json").await;
     let connector = bank.connector();
-    let (_, pending) = redirect(
-        connector
-            .begin_sign_in(&sign_in_request())
-            .await
-            .expect("begun"),
-    );
+    let (_, pending) = begun(&connector).await;
     assert!(matches!(
         connector
             .complete_sign_in(&callback(&pending, &[("consentId", "someone-else")]))
@@ -403,18 +392,13 @@ async fn the_oauth_approach_sends_the_owner_to_the_authorisation_server_with_pkc
     mount_oauth(&bank).await;
     let connector = bank.connector().with_oauth_client_id("aisle-tpp");
 
-    let (url, _) = redirect(
-        connector
-            .begin_sign_in(&sign_in_request())
-            .await
-            .expect("begun"),
-    );
+    let (url, _) = begun(&connector).await;
 
     assert_eq!(
         url.as_str().split('?').next(),
         Some(format!("{}/oauth/authorize", bank.uri()).as_str())
     );
-    let params: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+    let params = query_of(&url);
     assert_eq!(params["response_type"], "code");
     assert_eq!(params["client_id"], "aisle-tpp");
     assert_eq!(params["scope"], format!("AIS:{CONSENT_ID}"));
@@ -428,64 +412,44 @@ async fn the_oauth_approach_sends_the_owner_to_the_authorisation_server_with_pkc
 async fn the_oauth_return_trades_the_code_for_a_token_that_goes_with_every_call() {
     let bank = Bank::start().await;
     mount_oauth(&bank).await;
-    let bearer = format!("Bearer {ACCESS_TOKEN}");
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .respond_with(bank.answer("oauth-token.json"))
         .expect(1)
         .mount(&bank.server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(consent_path("/status")))
-        .and(has_header("Authorization", bearer.as_str()))
-        .respond_with(bank.answer("consent-status-valid.json"))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(consent_path("")))
-        .and(has_header("Authorization", bearer.as_str()))
-        .respond_with(bank.answer("consent-information.json"))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/psd2/v1/accounts"))
-        .and(has_header("Authorization", bearer.as_str()))
-        .and(has_header("Consent-ID", CONSENT_ID))
-        .respond_with(bank.answer("account-list-with-balances.json"))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/psd2/v1/accounts/{USD_ACCOUNT}/balances")))
-        .and(has_header("Authorization", bearer.as_str()))
-        .and(has_header("Consent-ID", CONSENT_ID))
-        .respond_with(bank.answer("balances-regular.json"))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path(consent_path("")))
-        .and(has_header("Authorization", bearer.as_str()))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/revoke"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&bank.server)
-        .await;
+    // The consent's status and the consent itself, then an AIS read and its balances.
+    for (at, answer) in [
+        (consent_path("/status"), "consent-status-valid.json"),
+        (consent_path(""), "consent-information.json"),
+    ] {
+        with_token("GET", &at)
+            .respond_with(bank.answer(answer))
+            .expect(1)
+            .mount(&bank.server)
+            .await;
+    }
+    for (at, answer) in [
+        (
+            "/psd2/v1/accounts".to_owned(),
+            "account-list-with-balances.json",
+        ),
+        (
+            format!("/psd2/v1/accounts/{USD_ACCOUNT}/balances"),
+            "balances-regular.json",
+        ),
+    ] {
+        with_token("GET", &at)
+            .and(has_header("Consent-ID", CONSENT_ID))
+            .respond_with(bank.answer(answer))
+            .expect(1)
+            .mount(&bank.server)
+            .await;
+    }
+    expect_oauth_session_end(&bank).await;
     let connector = bank.connector().with_oauth_client_id("aisle-tpp");
-    let (url, pending) = redirect(
-        connector
-            .begin_sign_in(&sign_in_request())
-            .await
-            .expect("begun"),
-    );
-    let params: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+    let (url, pending) = begun(&connector).await;
+    let params = query_of(&url);
 
     let session = done(
         connector
@@ -500,27 +464,21 @@ async fn the_oauth_return_trades_the_code_for_a_token_that_goes_with_every_call(
             .expect("signed in"),
     );
 
-    let token_request = &bank.received_at("/oauth/token").await[0];
-    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&token_request.body)
-        .into_owned()
-        .collect();
-    assert_eq!(form["grant_type"], "authorization_code");
-    assert_eq!(form["code"], "SplxlOBeZQQYbYS6WxSbIA");
-    assert_eq!(form["redirect_uri"], REDIRECT_URI);
-    assert_eq!(form["client_id"], "aisle-tpp");
+    let token_form = form(&bank.received_at("/oauth/token").await[0]);
+    assert_eq!(token_form["grant_type"], "authorization_code");
+    assert_eq!(token_form["code"], "SplxlOBeZQQYbYS6WxSbIA");
+    assert_eq!(token_form["redirect_uri"], REDIRECT_URI);
+    assert_eq!(token_form["client_id"], "aisle-tpp");
     // The verifier sent now is the one the challenge was made from.
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(form["code_verifier"].as_bytes()));
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(token_form["code_verifier"].as_bytes()));
     assert_eq!(challenge, params["code_challenge"]);
 
     let accounts = connector.accounts(&session).await.expect("accounts");
     assert_eq!(accounts.len(), 2);
     connector.end_session(&session).await.expect("ended");
-    let revoke = &bank.received_at("/oauth/revoke").await[0];
-    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&revoke.body)
-        .into_owned()
-        .collect();
-    assert_eq!(form["token"], ACCESS_TOKEN);
-    assert_eq!(form["token_type_hint"], "access_token");
+    let revoke = form(&bank.received_at("/oauth/revoke").await[0]);
+    assert_eq!(revoke["token"], ACCESS_TOKEN);
+    assert_eq!(revoke["token_type_hint"], "access_token");
 }
 
 #[tokio::test]
@@ -534,12 +492,7 @@ async fn an_oauth_return_with_a_foreign_state_is_refused_before_any_token_is_ask
         .mount(&bank.server)
         .await;
     let connector = bank.connector().with_oauth_client_id("aisle-tpp");
-    let (_, pending) = redirect(
-        connector
-            .begin_sign_in(&sign_in_request())
-            .await
-            .expect("begun"),
-    );
+    let (_, pending) = begun(&connector).await;
     for params in [
         vec![("code", "c"), ("state", "forged")],
         vec![("code", "c")],
@@ -563,20 +516,11 @@ async fn a_used_or_expired_code_means_signing_in_again() {
         .mount(&bank.server)
         .await;
     let connector = bank.connector().with_oauth_client_id("aisle-tpp");
-    let (url, pending) = redirect(
-        connector
-            .begin_sign_in(&sign_in_request())
-            .await
-            .expect("begun"),
-    );
-    let state = url
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .expect("state");
+    let (url, pending) = begun(&connector).await;
+    let state = &query_of(&url)["state"];
     assert_eq!(
         connector
-            .complete_sign_in(&callback(&pending, &[("code", "old"), ("state", &state)]))
+            .complete_sign_in(&callback(&pending, &[("code", "old"), ("state", state)]))
             .await
             .err(),
         Some(ConnectorError::InvalidCredentials)

@@ -216,14 +216,13 @@ struct LegalIdQuery {
 
 /// `GET /get-customer-info?legalId=`: the customer record found by ID card number. Not used
 /// by the connector, which learns the CIF at sign-in; here so the face has every endpoint.
-async fn customer_info(Query(query): Query<LegalIdQuery>) -> Reply {
-    let Some(legal_id) = query.legal_id.filter(|l| !l.trim().is_empty()) else {
-        return Reply::invalid("Missing parameter: legalId");
-    };
-    match form_identities::by_legal_id(&legal_id) {
-        Some(identity) => Reply::ok("Success", customer(identity)),
-        None => Reply::customer_unknown(),
-    }
+async fn customer_info(Query(query): Query<LegalIdQuery>) -> Result<Reply, Reply> {
+    let legal_id = query
+        .legal_id
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| Reply::invalid("Missing parameter: legalId"))?;
+    let identity = form_identities::by_legal_id(&legal_id).ok_or_else(Reply::customer_unknown)?;
+    Ok(Reply::ok("Success", customer(identity)))
 }
 
 #[derive(Deserialize)]
@@ -232,11 +231,9 @@ struct CifQuery {
 }
 
 /// `GET /get-customer-by-id?cif=`.
-async fn customer_by_id(Query(query): Query<CifQuery>) -> Reply {
-    match customer_of(query.cif.as_deref()) {
-        Ok(identity) => Reply::ok("Success", customer(identity)),
-        Err(refusal) => refusal,
-    }
+async fn customer_by_id(Query(query): Query<CifQuery>) -> Result<Reply, Reply> {
+    let identity = customer_of(query.cif.as_deref())?;
+    Ok(Reply::ok("Success", customer(identity)))
 }
 
 fn summary(account: &FormAccount) -> Value {
@@ -259,17 +256,13 @@ fn summary(account: &FormAccount) -> Value {
 }
 
 /// `GET /get-list-account-by-customer?cif=`.
-async fn list_accounts(Query(query): Query<CifQuery>) -> Reply {
-    match customer_of(query.cif.as_deref()) {
-        Ok(identity) => {
-            let accounts: Vec<Value> = identity.accounts.iter().map(summary).collect();
-            Reply::ok(
-                "Success",
-                json!({"cif": identity.cif, "accounts": accounts}),
-            )
-        }
-        Err(refusal) => refusal,
-    }
+async fn list_accounts(Query(query): Query<CifQuery>) -> Result<Reply, Reply> {
+    let identity = customer_of(query.cif.as_deref())?;
+    let accounts: Vec<Value> = identity.accounts.iter().map(summary).collect();
+    Ok(Reply::ok(
+        "Success",
+        json!({"cif": identity.cif, "accounts": accounts}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -280,27 +273,21 @@ struct AccountInfoBody {
 }
 
 /// `POST /get-account-info {cif, accountNumber}`: balances as of today.
-async fn account_info(bytes: Bytes) -> Reply {
-    let request: AccountInfoBody = match body(&bytes) {
-        Ok(request) => request,
-        Err(refusal) => return refusal,
-    };
-    let identity = match customer_of(Some(&request.cif)) {
-        Ok(identity) => identity,
-        Err(refusal) => return refusal,
-    };
-    let Some(account) = identity
+async fn account_info(bytes: Bytes) -> Result<Reply, Reply> {
+    let request: AccountInfoBody = body(&bytes)?;
+    let identity = customer_of(Some(&request.cif))?;
+    let account = identity
         .accounts
         .iter()
         .find(|a| a.number == request.account_number.trim())
-    else {
-        return Reply::refuse(
-            StatusCode::NOT_FOUND,
-            "21",
-            "Account not found for customer",
-        );
-    };
-    Reply::ok(
+        .ok_or_else(|| {
+            Reply::refuse(
+                StatusCode::NOT_FOUND,
+                "21",
+                "Account not found for customer",
+            )
+        })?;
+    Ok(Reply::ok(
         "Success",
         json!({
             "accountNumber": account.number,
@@ -313,7 +300,7 @@ async fn account_info(bytes: Bytes) -> Reply {
             "overdraftLimit": money(account.overdraft_cents),
             "balanceDate": Utc::now().date_naive().to_string(),
         }),
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -323,21 +310,17 @@ struct LegalIdBody {
 }
 
 /// `POST /valid-legal-id {legalId}`: the CIF of the customer with this ID card.
-async fn valid_legal_id(bytes: Bytes) -> Reply {
-    let request: LegalIdBody = match body(&bytes) {
-        Ok(request) => request,
-        Err(refusal) => return refusal,
-    };
-    let Some(identity) = form_identities::by_legal_id(&request.legal_id) else {
-        return Reply::customer_unknown();
-    };
+async fn valid_legal_id(bytes: Bytes) -> Result<Reply, Reply> {
+    let request: LegalIdBody = body(&bytes)?;
+    let identity =
+        form_identities::by_legal_id(&request.legal_id).ok_or_else(Reply::customer_unknown)?;
     if identity.blocked {
-        return Reply::customer_blocked();
+        return Err(Reply::customer_blocked());
     }
-    Reply::ok(
+    Ok(Reply::ok(
         "Success",
         json!({"valid": true, "cif": identity.cif, "customerStatus": "ACTIVE"}),
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -375,24 +358,18 @@ fn masked(phone: &str) -> String {
 
 /// `POST /valid-phone-number`: without `otp`, checks the number and "texts" a code; with
 /// `otp` and `otpReference`, checks the code.
-async fn valid_phone_number(State(state): State<Shared>, bytes: Bytes) -> Reply {
-    let request: PhoneBody = match body(&bytes) {
-        Ok(request) => request,
-        Err(refusal) => return refusal,
-    };
-    let identity = match customer_of(Some(&request.cif)) {
-        Ok(identity) => identity,
-        Err(refusal) => return refusal,
-    };
+async fn valid_phone_number(State(state): State<Shared>, bytes: Bytes) -> Result<Reply, Reply> {
+    let request: PhoneBody = body(&bytes)?;
+    let identity = customer_of(Some(&request.cif))?;
     if identity.blocked {
-        return Reply::customer_blocked();
+        return Err(Reply::customer_blocked());
     }
     if compact_phone(&request.phone_number) != identity.phone_number {
-        return Reply::refuse(
+        return Err(Reply::refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             "11",
             "Phone number does not match the customer",
-        );
+        ));
     }
     // A poisoned lock only means a handler panicked mid-request; the map is still whole.
     let mut challenges = state
@@ -412,7 +389,7 @@ async fn valid_phone_number(State(state): State<Shared>, bytes: Bytes) -> Reply 
         );
         let expires_at = Utc::now()
             + chrono::Duration::from_std(OTP_LIFETIME).unwrap_or(chrono::Duration::zero());
-        return Reply::ok(
+        return Ok(Reply::ok(
             "One-time code sent",
             json!({
                 "valid": true,
@@ -420,11 +397,11 @@ async fn valid_phone_number(State(state): State<Shared>, bytes: Bytes) -> Reply 
                 "otpExpiresAt": expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
                 "maskedPhoneNumber": masked(identity.phone_number),
             }),
-        );
+        ));
     };
-    let Some(reference) = request.otp_reference else {
-        return Reply::invalid("Missing field: otpReference");
-    };
+    let reference = request
+        .otp_reference
+        .ok_or_else(|| Reply::invalid("Missing field: otpReference"))?;
     let expired = || {
         Reply::refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -432,37 +409,35 @@ async fn valid_phone_number(State(state): State<Shared>, bytes: Bytes) -> Reply 
             "One-time code expired or unknown",
         )
     };
-    let Some(challenge) = challenges.get_mut(&reference) else {
-        return expired();
-    };
+    let challenge = challenges.get_mut(&reference).ok_or_else(expired)?;
     if challenge.cif != identity.cif {
-        return expired();
+        return Err(expired());
     }
     if otp.trim() == TEST_OTP {
         challenges.remove(&reference);
-        return Reply::ok(
+        return Ok(Reply::ok(
             "One-time code verified",
             json!({"valid": true, "otpVerified": true}),
-        );
+        ));
     }
     challenge.wrong_attempts = challenge.wrong_attempts.saturating_add(1);
     if challenge.wrong_attempts >= OTP_ATTEMPTS {
         challenges.remove(&reference);
-        return Reply::refuse(
+        return Err(Reply::refuse(
             StatusCode::LOCKED,
             "14",
             "Too many wrong one-time codes; remote access blocked",
-        );
+        ));
     }
     let attempts_left = OTP_ATTEMPTS - challenge.wrong_attempts;
-    Reply {
+    Err(Reply {
         data: Some(json!({"attemptsLeft": attempts_left})),
         ..Reply::refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             "12",
             "Wrong one-time code",
         )
-    }
+    })
 }
 
 #[cfg(test)]

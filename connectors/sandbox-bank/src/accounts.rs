@@ -6,34 +6,24 @@ use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::data_access::ConsentedData;
 use crate::errors::BankError;
-use crate::history;
 use crate::knobs::Fault;
 use crate::ledger::{AccountData, AccountRow, PersonaData};
 use crate::personas::RowQuirk;
-use crate::report::{self, ReportQuery, balance, money};
+use crate::report::{self, ReportQuery, money};
 
 const CURRENCY: &str = "EUR";
 
 fn balances(data: &PersonaData, account: &AccountData) -> Value {
-    json!([
-        balance(
-            "closingBooked",
-            account.closing_booked,
-            CURRENCY,
-            data.today
-        ),
-        balance(
-            "interimAvailable",
-            account.available(),
-            CURRENCY,
-            data.today
-        ),
-    ])
+    report::balances(
+        account.closing_booked,
+        account.available(),
+        CURRENCY,
+        data.today,
+    )
 }
 
 fn details(data: &PersonaData, account: &AccountData, with_balance: bool) -> Value {
@@ -150,31 +140,18 @@ pub async fn transactions(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, BankError> {
     let account = lookup(&data, &id)?;
+    let query = ReportQuery::admitted(&query, &data, sca_at)?;
     let knobs = &data.persona.knobs;
-    let query = ReportQuery::parse(&query, data.today)?;
-    history::check(query.from, query.to, knobs, data.today, sca_at, Utc::now())?;
-    let booked = if query.status.booked() {
-        account.booked_within(query.from, query.to)
-    } else {
-        &[]
-    };
-    let pending: Vec<&AccountRow> = account
-        .pending
-        .iter()
-        .filter(|r| query.status.pending() && query.covers(r.value_date))
-        .collect();
-    let path = format!("/v1/accounts/{id}/transactions");
-    let page = report::paginate(&query, &path, knobs.page_size, booked, pending);
     let with_ids = data.persona.quirk != RowQuirk::TwinsWithoutIds;
-    let render = |rows: Vec<&AccountRow>| -> Vec<Value> {
-        rows.into_iter().map(|r| transaction(r, with_ids)).collect()
-    };
-    let mut report = json!({"booked": render(page.booked), "_links": page.links});
-    if query.status.pending()
-        && let Some(fields) = report.as_object_mut()
-    {
-        fields.insert("pending".into(), Value::Array(render(page.pending)));
-    }
+    let report = report::page_body(
+        &query,
+        &format!("/v1/accounts/{id}/transactions"),
+        knobs.page_size,
+        account.booked_within(query.from, query.to),
+        &account.pending,
+        |r| r.value_date,
+        |r| transaction(r, with_ids),
+    );
     let body = json!({"account": {"iban": account.iban}, "transactions": report});
     if knobs.fault == Fault::GarbageTransactions {
         return Ok(truncated(&body));

@@ -3,6 +3,8 @@
 //! Each day draws from its own PRNG, seeded by persona, product and date, so adding days at
 //! the end never changes earlier days.
 
+use std::fmt::Display;
+
 use chrono::{Datelike, Days, NaiveDate};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -198,20 +200,7 @@ pub fn account_day(activity: Activity, ctx: &Context<'_>, date: NaiveDate) -> Ve
             }
             // Five days out of six show spending.
             if rng.random_ratio(5, 6) {
-                for _ in 0..rng.random_range(1..=3) {
-                    if rng.random_ratio(1, 8) {
-                        let name = *pick(&mut rng, &["Stadtwerke Berlin", "Telekom", "HUK24"]);
-                        let amount = cents(&mut rng, 2_000, 12_000);
-                        rows.push(debit(
-                            name,
-                            amount,
-                            format!("Kd-Nr 4711 {month}"),
-                            "PMNT-RDDT-ESDD",
-                        ));
-                    } else {
-                        rows.push(card_payment(&mut rng));
-                    }
-                }
+                household_spending(&mut rng, &month, &mut rows);
             }
         }
         Activity::Savings => {
@@ -282,6 +271,25 @@ pub fn account_day(activity: Activity, ctx: &Context<'_>, date: NaiveDate) -> Ve
         Activity::Retail => retail_day(&mut rng, date, &month.to_string(), &mut rows),
     }
     rows
+}
+
+/// A household's spending on a day it spends: one to three card payments, or now and then a
+/// direct debit for a bill.
+fn household_spending(rng: &mut StdRng, month: impl Display, rows: &mut Vec<Draft>) {
+    for _ in 0..rng.random_range(1..=3) {
+        if rng.random_ratio(1, 8) {
+            let name = *pick(rng, &["Stadtwerke Berlin", "Telekom", "HUK24"]);
+            let amount = cents(rng, 2_000, 12_000);
+            rows.push(debit(
+                name,
+                amount,
+                format!("Kd-Nr 4711 {month}"),
+                "PMNT-RDDT-ESDD",
+            ));
+        } else {
+            rows.push(card_payment(rng));
+        }
+    }
 }
 
 /// A shop's day: the till's card takings, one by one, then most of them swept away at night

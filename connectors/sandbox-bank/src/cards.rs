@@ -4,23 +4,18 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query};
-use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::data_access::ConsentedData;
 use crate::errors::BankError;
-use crate::history;
 use crate::ledger::{CardData, CardRow, PersonaData};
-use crate::report::{self, ReportQuery, balance, money};
+use crate::report::{self, ReportQuery, money};
 
 const CURRENCY: &str = "EUR";
 
 fn balances(data: &PersonaData, card: &CardData) -> Value {
-    json!([
-        balance("closingBooked", card.closing_booked, CURRENCY, data.today),
-        balance("interimAvailable", card.available(), CURRENCY, data.today),
-    ])
+    report::balances(card.closing_booked, card.available(), CURRENCY, data.today)
 }
 
 fn details(data: &PersonaData, card: &CardData) -> Value {
@@ -105,30 +100,16 @@ pub async fn transactions(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, BankError> {
     let card = lookup(&data, &id)?;
-    let knobs = &data.persona.knobs;
-    let query = ReportQuery::parse(&query, data.today)?;
-    history::check(query.from, query.to, knobs, data.today, sca_at, Utc::now())?;
-    let booked = if query.status.booked() {
-        card.booked_within(query.from, query.to)
-    } else {
-        &[]
-    };
-    let pending: Vec<&CardRow> = card
-        .pending
-        .iter()
-        .filter(|r| query.status.pending() && query.covers(r.transaction_date))
-        .collect();
-    let path = format!("/v1/card-accounts/{id}/transactions");
-    let page = report::paginate(&query, &path, knobs.page_size, booked, pending);
-    let render = |rows: Vec<&CardRow>| -> Vec<Value> {
-        rows.into_iter().map(|r| transaction(card, r)).collect()
-    };
-    let mut report = json!({"booked": render(page.booked), "_links": page.links});
-    if query.status.pending()
-        && let Some(fields) = report.as_object_mut()
-    {
-        fields.insert("pending".into(), Value::Array(render(page.pending)));
-    }
+    let query = ReportQuery::admitted(&query, &data, sca_at)?;
+    let report = report::page_body(
+        &query,
+        &format!("/v1/card-accounts/{id}/transactions"),
+        data.persona.knobs.page_size,
+        card.booked_within(query.from, query.to),
+        &card.pending,
+        |r| r.transaction_date,
+        |r| transaction(card, r),
+    );
     Ok(Json(json!({
         "cardAccount": {"maskedPan": card.plan.masked_pan},
         "debitAccounting": false,

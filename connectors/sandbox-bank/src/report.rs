@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::errors::BankError;
+use crate::history;
+use crate::ledger::PersonaData;
 
 /// Which rows a report includes (Berlin Group `bookingStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +94,19 @@ impl ReportQuery {
         })
     }
 
+    /// Parses the query of a report on `data` and checks its period may be read now by a
+    /// consent whose SCA happened at `sca_at` (see [`history::check`]).
+    pub fn admitted(
+        query: &HashMap<String, String>,
+        data: &PersonaData,
+        sca_at: Option<DateTime<Utc>>,
+    ) -> Result<Self, BankError> {
+        let query = Self::parse(query, data.today)?;
+        let knobs = &data.persona.knobs;
+        history::check(query.from, query.to, knobs, data.today, sca_at, Utc::now())?;
+        Ok(query)
+    }
+
     pub fn covers(&self, date: NaiveDate) -> bool {
         self.from <= date && date <= self.to
     }
@@ -109,14 +124,14 @@ impl ReportQuery {
 }
 
 /// One page of a report: booked rows first, then pending, a page size in all.
-pub struct ReportPage<'a, B, P> {
-    pub booked: Vec<&'a B>,
-    pub pending: Vec<&'a P>,
+struct ReportPage<'a, B, P> {
+    booked: Vec<&'a B>,
+    pending: Vec<&'a P>,
     /// The `_links` object of the report, with `next` when rows remain.
-    pub links: Value,
+    links: Value,
 }
 
-pub fn paginate<'a, B, P>(
+fn paginate<'a, B, P>(
     query: &ReportQuery,
     path: &str,
     page_size: usize,
@@ -149,13 +164,54 @@ pub fn paginate<'a, B, P>(
     }
 }
 
+/// The report object of one page (`transactions` or `cardTransactions`): of the period's
+/// `booked` rows and the `pending` rows whose `date` it covers, those of the query's booking
+/// status and page, each as `render` prints it, with the page's `_links`.
+pub fn page_body<R>(
+    query: &ReportQuery,
+    path: &str,
+    page_size: usize,
+    booked: &[R],
+    pending: &[R],
+    date: impl Fn(&R) -> NaiveDate,
+    render: impl Fn(&R) -> Value,
+) -> Value {
+    let booked = if query.status.booked() { booked } else { &[] };
+    let pending: Vec<&R> = pending
+        .iter()
+        .filter(|r| query.status.pending() && query.covers(date(r)))
+        .collect();
+    let page = paginate(query, path, page_size, booked, pending);
+    let render_all = |rows: Vec<&R>| -> Vec<Value> { rows.into_iter().map(&render).collect() };
+    let mut report = json!({"booked": render_all(page.booked), "_links": page.links});
+    if query.status.pending()
+        && let Some(fields) = report.as_object_mut()
+    {
+        fields.insert("pending".into(), Value::Array(render_all(page.pending)));
+    }
+    report
+}
+
+/// The `balances` of an account or a card: booked at today's close, and what may be spent.
+pub fn balances(
+    closing_booked: Decimal,
+    available: Decimal,
+    currency: &str,
+    today: NaiveDate,
+) -> Value {
+    json!([
+        balance("closingBooked", closing_booked, currency, today),
+        balance("interimAvailable", available, currency, today),
+    ])
+}
+
 /// A Berlin Group `amount` object; the amount is a string, as the spec requires.
 pub fn money(amount: Decimal, currency: &str) -> Value {
     json!({"currency": currency, "amount": amount.to_string()})
 }
 
 /// A Berlin Group `balance` object.
-pub fn balance(kind: &str, amount: Decimal, currency: &str, date: NaiveDate) -> Value {
+fn balance(kind: &str, amount: Decimal, currency: &str, date: NaiveDate) -> Value {
     json!({"balanceAmount": money(amount, currency), "balanceType": kind, "referenceDate": date})
 }
 

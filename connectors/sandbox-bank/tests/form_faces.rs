@@ -1,27 +1,18 @@
 //! The partner account and account service faces over real HTTP: they check their
 //! credentials, serve the form personas, and speak the dialect of the connectors' fixtures.
 
-use aisle_sandbox_bank::{SandboxOptions, form_answer, serve};
+mod common;
+
+use aisle_sandbox_bank::form_answer;
 use reqwest::StatusCode;
+use serde::Serialize;
 use serde_json::{Value, json};
+
+use common::start_bank;
 
 const TOKEN: &str = "sandbox-partner-token";
 const CLIENT_ID: &str = "aisle-sandbox";
 const CLIENT_SECRET: &str = "sandbox-client-secret";
-
-/// Starts a bank on a free port; it stops when the test's runtime ends.
-async fn start_bank() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a free port");
-    let address = listener.local_addr().expect("local address");
-    tokio::spawn(serve(
-        listener,
-        SandboxOptions::default(),
-        std::future::pending(),
-    ));
-    format!("http://{address}")
-}
 
 fn fixture(face: &str, name: &str) -> Value {
     let file = format!(
@@ -67,7 +58,7 @@ fn without(mut value: Value, keys: &[&str]) -> Value {
 async fn partner_get(
     bank: &str,
     accno: &str,
-    query: &[(&str, &str)],
+    query: &(impl Serialize + ?Sized),
     token: &str,
 ) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
@@ -111,8 +102,7 @@ async fn partner_code(
     query: &[(&'static str, String)],
     token: &str,
 ) -> (StatusCode, String) {
-    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, body) = partner_get(bank, accno, &query, token).await;
+    let (status, body) = partner_get(bank, accno, query, token).await;
     (
         status,
         body["responseCode"].as_str().unwrap_or_default().to_owned(),
@@ -136,7 +126,6 @@ async fn the_partner_face_answers_alice_as_the_fixture_shows() {
 async fn the_partner_face_finds_an_account_by_iban_too() {
     let bank = start_bank().await;
     let query = query_with("accnoType", "IBAN");
-    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, body) = partner_get(&bank, "DE20100200300098765432", &query, TOKEN).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["owner"]["lastName"], "Builder");
@@ -296,13 +285,9 @@ async fn the_account_service_signs_alice_in_with_the_fixed_code() {
         "",
     );
     let reference = service.send_code().await;
-    let (status, verified) = service
-        .post(
-            "valid-phone-number",
-            json!({"cif": "10000001", "phoneNumber": "+4915100000001",
-                   "otpReference": reference, "otp": "123456"}),
-        )
-        .await;
+    let verify = json!({"cif": "10000001", "phoneNumber": "+4915100000001",
+                        "otpReference": reference, "otp": "123456"});
+    let (status, verified) = service.post("valid-phone-number", verify.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert_within(
         &without(verified, &["traceId"]),
@@ -310,13 +295,7 @@ async fn the_account_service_signs_alice_in_with_the_fixed_code() {
         "",
     );
     // A code is good once.
-    let (_, again) = service
-        .post(
-            "valid-phone-number",
-            json!({"cif": "10000001", "phoneNumber": "+4915100000001",
-                   "otpReference": reference, "otp": "123456"}),
-        )
-        .await;
+    let (_, again) = service.post("valid-phone-number", verify).await;
     assert_eq!(code_of(&again), "13");
 }
 
@@ -397,38 +376,25 @@ async fn the_account_service_refuses_with_the_documented_codes() {
 #[tokio::test]
 async fn the_account_service_shows_customers_and_accounts_as_the_fixtures_do() {
     let service = Service::start().await;
-    let (_, alice) = service
-        .get("get-customer-info", &[("legalId", "T220001293")])
-        .await;
-    assert_within(
-        &without(alice, &["traceId"]),
-        &fixture("account-service", "get-customer-info.json"),
-        "",
-    );
-    let (_, bob) = service
-        .get("get-customer-by-id", &[("cif", "10000002")])
-        .await;
-    assert_within(
-        &without(bob, &["traceId"]),
-        &fixture("account-service", "get-customer-by-id.json"),
-        "",
-    );
-    let (_, list) = service
-        .get("get-list-account-by-customer", &[("cif", "10000001")])
-        .await;
-    assert_within(
-        &without(list, &["traceId"]),
-        &fixture("account-service", "get-list-account-by-customer.json"),
-        "",
-    );
+    for (operation, query) in [
+        ("get-customer-info", ("legalId", "T220001293")),
+        ("get-customer-by-id", ("cif", "10000002")),
+        ("get-list-account-by-customer", ("cif", "10000001")),
+    ] {
+        let (_, answer) = service.get(operation, &[query]).await;
+        assert_within(
+            &without(answer, &["traceId"]),
+            &fixture("account-service", &format!("{operation}.json")),
+            operation,
+        );
+    }
     let (_, mut info) = service
         .post(
             "get-account-info",
             json!({"cif": "10000001", "accountNumber": "0012345678"}),
         )
         .await;
-    let today = chrono::Utc::now().date_naive().to_string();
-    assert_eq!(info["data"]["balanceDate"], today);
+    assert_eq!(info["data"]["balanceDate"], common::today().to_string());
     info["data"] = without(info["data"].take(), &["balanceDate"]);
     assert_within(
         &without(info, &["traceId"]),

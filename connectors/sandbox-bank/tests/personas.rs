@@ -10,8 +10,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use common::{
-    accounts, balance_breaks, booked_rows, client, closing_booked, code_of, consent_status,
-    create_consent_with, data_call, days_ago, signed_in, start_bank, today, transactions_path,
+    accounts, assert_refused, balance_breaks, booked_rows, closing_booked, code_of, consent_status,
+    data_call, days_ago, received_consent, signed_in, start_bank, today, transactions_path,
 };
 
 /// A data call's status, message code and `Retry-After`.
@@ -73,11 +73,7 @@ async fn expiring_answers_consent_expired_after_six_successful_data_calls() {
     assert_eq!(consent_status(&bank, &consent).await, "expired");
     for path in ["/v1/accounts", "/v1/card-accounts"] {
         let refused = data_call(&bank, &consent, path).await;
-        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            code_of(&refused.json().await.expect("json")),
-            "CONSENT_EXPIRED"
-        );
+        assert_refused(refused, StatusCode::UNAUTHORIZED, "CONSENT_EXPIRED").await;
     }
 }
 
@@ -247,17 +243,7 @@ async fn twins_rows_carry_no_ids_and_a_week_ago_two_of_them_are_identical() {
 #[tokio::test]
 async fn a_consent_without_psu_id_reads_nothing_until_approved() {
     let bank = start_bank().await;
-    let created: Value = create_consent_with(&bank, &[])
-        .await
-        .json()
-        .await
-        .expect("json");
-    let id = created["consentId"].as_str().expect("id");
-    let early = client()
-        .get(format!("{bank}/v1/accounts"))
-        .header("Consent-ID", id)
-        .send()
-        .await
-        .expect("accounts");
+    let (id, _) = received_consent(&bank, None).await;
+    let early = data_call(&bank, &id, "/v1/accounts").await;
     assert_eq!(early.status(), StatusCode::UNAUTHORIZED);
 }

@@ -45,6 +45,12 @@ pub fn code_of(body: &Value) -> &str {
     body["tppMessages"][0]["code"].as_str().unwrap_or_default()
 }
 
+/// Asserts that the bank refused with `status` and the Berlin Group message code `code`.
+pub async fn assert_refused(response: Response, status: StatusCode, code: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(code_of(&response.json().await.expect("json")), code);
+}
+
 /// `POST /v1/consents` with `headers` (name, value) added to the usual ones.
 pub async fn create_consent_with(bank: &str, headers: &[(&str, &str)]) -> Response {
     let mut request = client()
@@ -62,18 +68,37 @@ pub async fn create_consent_with(bank: &str, headers: &[(&str, &str)]) -> Respon
     request.send().await.expect("consent request")
 }
 
-/// A consent for `psu`, created but not yet approved: its id and SCA page URL.
-pub async fn received_consent(bank: &str, psu: Option<&str>) -> (String, String) {
-    let headers: Vec<(&str, &str)> = psu.map(|p| ("PSU-ID", p)).into_iter().collect();
-    let created = create_consent_with(bank, &headers).await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created: Value = created.json().await.expect("json");
+/// The consent id and SCA page URL a consent-creation answer names.
+pub fn id_and_sca(created: &Value) -> (String, String) {
     let id = created["consentId"].as_str().expect("consentId").to_owned();
     let sca = created["_links"]["scaRedirect"]["href"]
         .as_str()
         .expect("scaRedirect")
         .to_owned();
     (id, sca)
+}
+
+/// A consent created with `headers` added to the usual ones, not yet approved: its id and SCA
+/// page URL.
+pub async fn received_consent_with(bank: &str, headers: &[(&str, &str)]) -> (String, String) {
+    let created = create_consent_with(bank, headers).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    id_and_sca(&created.json().await.expect("json"))
+}
+
+/// A consent for `psu`, created but not yet approved: its id and SCA page URL.
+pub async fn received_consent(bank: &str, psu: Option<&str>) -> (String, String) {
+    let headers: Vec<(&str, &str)> = psu.map(|p| ("PSU-ID", p)).into_iter().collect();
+    received_consent_with(bank, &headers).await
+}
+
+/// `DELETE /v1/consents/{consent}`, as a TPP ends a consent.
+pub async fn delete_consent(bank: &str, consent: &str) -> Response {
+    client()
+        .delete(format!("{bank}/v1/consents/{consent}"))
+        .send()
+        .await
+        .expect("delete")
 }
 
 /// Posts the SCA page's form.
