@@ -117,9 +117,9 @@ pub struct AccountDetails {
     pub cash_account_type: Option<String>,
     pub status: Option<String>,
     pub owner_name: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub owner_names: Vec<AccountOwner>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub balances: Vec<Balance>,
     #[serde(rename = "_links", default)]
     pub links: Links,
@@ -127,7 +127,7 @@ pub struct AccountDetails {
 
 #[derive(Debug, Deserialize)]
 pub struct AccountList {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub accounts: Vec<AccountDetails>,
 }
 
@@ -135,7 +135,7 @@ pub struct AccountList {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BalancesResponse {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub balances: Vec<Balance>,
     /// Card accounts only: debits, and so the balances, are quoted positive.
     pub debit_accounting: Option<bool>,
@@ -153,7 +153,7 @@ pub struct CardAccountDetails {
     pub product: Option<String>,
     pub debit_accounting: Option<bool>,
     pub credit_limit: Option<Amount>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub balances: Vec<Balance>,
     #[serde(rename = "_links", default)]
     pub links: Links,
@@ -162,7 +162,7 @@ pub struct CardAccountDetails {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CardAccountList {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub card_accounts: Vec<CardAccountDetails>,
 }
 
@@ -183,7 +183,7 @@ pub struct Transaction {
     pub debtor_name: Option<String>,
     pub debtor_account: Option<Value>,
     pub remittance_information_unstructured: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub remittance_information_unstructured_array: Vec<String>,
     pub additional_information: Option<String>,
     pub bank_transaction_code: Option<String>,
@@ -196,9 +196,9 @@ pub struct Transaction {
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub struct Report<T> {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub booked: Vec<T>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub pending: Vec<T>,
     #[serde(rename = "_links", default)]
     pub links: Links,
@@ -244,7 +244,7 @@ pub struct ServerMetadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub revocation_endpoint: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
     pub code_challenge_methods_supported: Vec<String>,
 }
 
@@ -257,15 +257,6 @@ pub struct TokenResponse {
 
 fn no_currency() -> String {
     "XXX".to_owned()
-}
-
-/// Treats an explicit `null` like an absent field: banks send both.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 mod common;
 
 use aisle_berlin_group::{BerlinGroupConnector, default_profile};
-use aisle_sdk::conformance::{BankDouble, CLIENT_TIMEOUT, Call, Dataset, Fault, Shape};
+use aisle_sdk::conformance::{self, BankDouble, CLIENT_TIMEOUT, Call, Dataset, Fault, Shape};
 use aisle_sdk::{
     Account, Balance, BankSession, Card, CardTransaction, Connector, OwnerKind, Transaction,
     TransactionStatus,
@@ -193,25 +193,12 @@ fn card_transaction(row: &CardTransaction) -> Value {
     body
 }
 
-/// Every object gets a field the connector has never heard of.
-fn with_unknown_fields(value: &mut Value) {
-    match value {
-        Value::Object(fields) => {
-            fields.values_mut().for_each(with_unknown_fields);
-            fields.insert(
-                "x-aisleUnknown".to_owned(),
-                json!({"nested": [1, "two", null], "flag": true}),
-            );
-        }
-        Value::Array(items) => items.iter_mut().for_each(with_unknown_fields),
-        _ => {}
-    }
-}
-
-fn ok_json(mut body: Value, shape: Shape) -> ResponseTemplate {
-    if shape.unknown_fields {
-        with_unknown_fields(&mut body);
-    }
+fn ok_json(body: Value, shape: Shape) -> ResponseTemplate {
+    let body = if shape.unknown_fields {
+        conformance::with_unknown_fields(body)
+    } else {
+        body
+    };
     ResponseTemplate::new(200).set_body_json(body)
 }
 
