@@ -68,6 +68,17 @@ pub struct WorkerConfig {
     /// An import running longer than this ends with `Timeout`.
     #[serde(with = "secs")]
     pub import_timeout: Duration,
+    /// A running import's lease on its command; renewed every third of it. A run that dies
+    /// is taken over once its lease has lapsed.
+    #[serde(with = "secs")]
+    pub lease_ttl: Duration,
+    /// How long an import that is ready to store waits for an unavailable database before it
+    /// hands its job back to the queue.
+    #[serde(with = "secs")]
+    pub database_patience: Duration,
+    /// How often the reaper looks for commands that nothing else would end.
+    #[serde(with = "secs")]
+    pub reaper_interval: Duration,
 }
 
 /// The secrets one bank's connector needs; which ones depends on the connector.
@@ -110,6 +121,9 @@ impl Default for Config {
                 poll_interval: Duration::from_secs(2),
                 max_attempts: 3,
                 import_timeout: Duration::from_secs(15 * 60),
+                lease_ttl: Duration::from_secs(30),
+                database_patience: Duration::from_secs(5 * 60),
+                reaper_interval: Duration::from_secs(30),
             },
             sandbox_bank: SandboxBankConfig {
                 listen: ([127, 0, 0, 1], 8090).into(),
@@ -148,6 +162,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.worker.lease_ttl < Duration::from_secs(3) || self.worker.reaper_interval.is_zero() {
+            return Err(ConfigError::Rule(
+                "worker.lease_ttl must be at least 3 s and worker.reaper_interval at least 1 s"
+                    .into(),
+            ));
+        }
         if self.worker.concurrency == 0
             || self.worker.max_attempts == 0
             || self.signin_starts_per_minute == 0

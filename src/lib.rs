@@ -1,14 +1,16 @@
 //! Aisle: single-access account-information imports. `main.rs` is a thin CLI over this crate.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod dev;
 pub mod devdb;
 pub mod engine;
 pub mod http;
+pub mod model;
 pub mod registry;
-pub mod result;
+pub mod sealing;
 pub mod service;
 pub mod signin;
 pub mod state;

@@ -10,10 +10,8 @@ use crate::{
     engine::{import::ImportContext, retry::RetryPolicy, worker},
     http::throttle::SignInThrottle,
     registry::{Registry, RegistryError},
-    signin::{
-        sealing::{SealingError, SecretSealer},
-        signature::SessionSigner,
-    },
+    sealing::{SealingError, SecretSealer},
+    signin::signature::SessionSigner,
     state::AppState,
     store::{self, MigrateError},
 };
@@ -123,6 +121,8 @@ impl Service {
             retry: RetryPolicy::default(),
             import_timeout: self.config.worker.import_timeout,
             max_attempts: self.config.worker.max_attempts,
+            lease_ttl: self.config.worker.lease_ttl,
+            database_patience: self.config.worker.database_patience,
         };
         worker::run(
             self.pool.clone(),

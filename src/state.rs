@@ -8,7 +8,8 @@ use crate::{
     config::Config,
     http::throttle::SignInThrottle,
     registry::Registry,
-    signin::{flow::Flow, sealing::SecretSealer, session::Issuer, signature::SessionSigner},
+    sealing::SecretSealer,
+    signin::{flow::Flow, session::Issuer, signature::SessionSigner},
 };
 
 #[derive(Clone)]

@@ -2,15 +2,15 @@
 //! rows seen twice are kept once, and the obtained history is the unbroken stretch from
 //! today back to the first day that could not be read.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use aisle_sdk::{CardTransaction, Transaction, TransactionStatus};
+use aisle_sdk::{CardTransaction, ConnectorError, Transaction, TransactionStatus};
 use chrono::Days;
 
 use super::continuity;
-use super::history::{Row, WindowRun};
+use super::history::{Holder, Row, WindowRun};
 use super::planner::Plan;
-use super::receipt::{Continuity, DateRange, Receipt, Shortfall, ShortfallReason};
+use crate::model::receipt::{Continuity, DateRange, Receipt, Shortfall, ShortfallReason};
 
 /// One account's or card's history, ready to store.
 #[derive(Debug)]
@@ -47,17 +47,25 @@ impl Collected {
     }
 }
 
-/// Splits `runs` by target (`0..targets`) and assembles each.
-pub fn collect(plan: &Plan, runs: Vec<WindowRun>, targets: usize) -> Vec<Collected> {
-    let mut by_target: Vec<Vec<WindowRun>> = (0..targets).map(|_| Vec::new()).collect();
+/// Sorts `runs` by holder and assembles each of `holders`' history (a holder with no runs gets
+/// an empty one). Fails when the bank's numbers cannot be added up.
+pub fn collect(
+    plan: &Plan,
+    runs: Vec<WindowRun>,
+    holders: impl IntoIterator<Item = Holder>,
+) -> Result<HashMap<Holder, Collected>, ConnectorError> {
+    let mut by_holder: HashMap<Holder, Vec<WindowRun>> = holders
+        .into_iter()
+        .map(|holder| (holder, Vec::new()))
+        .collect();
     for run in runs {
-        if let Some(slot) = by_target.get_mut(run.target) {
+        if let Some(slot) = by_holder.get_mut(&run.holder) {
             slot.push(run);
         }
     }
-    by_target
+    by_holder
         .into_iter()
-        .map(|runs| assemble(plan, runs))
+        .map(|(holder, runs)| Ok((holder, assemble(plan, runs)?)))
         .collect()
 }
 
@@ -85,7 +93,7 @@ pub fn not_supported(plan: &Plan, what: &str) -> Collected {
     }
 }
 
-fn assemble(plan: &Plan, mut runs: Vec<WindowRun>) -> Collected {
+fn assemble(plan: &Plan, mut runs: Vec<WindowRun>) -> Result<Collected, ConnectorError> {
     runs.sort_by_key(|run| std::cmp::Reverse(run.planned.to));
     let oldest_planned = plan.bank_history_starts.unwrap_or(plan.requested.from);
     let mut shortfalls = Vec::new();
@@ -162,9 +170,9 @@ fn assemble(plan: &Plan, mut runs: Vec<WindowRun>) -> Collected {
         balance_continuity: continuity::check(rows.iter().filter_map(|(id, row)| match row {
             Row::Account(t) => Some((id.as_str(), t)),
             Row::Card(_) => None,
-        })),
+        }))?,
     };
-    Collected { rows, receipt }
+    Ok(Collected { rows, receipt })
 }
 
 fn row_status(row: &Row) -> TransactionStatus {
@@ -207,7 +215,7 @@ mod tests {
 
     fn run(from: &str, to: &str, rows: Vec<Row>, missing: Option<Missing>) -> WindowRun {
         WindowRun {
-            target: 0,
+            holder: Holder::Account(0),
             planned: DateWindow {
                 from: day(from),
                 to: day(to),
@@ -252,15 +260,16 @@ mod tests {
             ],
             None,
         );
-        let collected = collect(&plan(), vec![older, newer], 1);
+        let collected = collect(&plan(), vec![older, newer], [Holder::Account(0)]).unwrap();
+        let collected = &collected[&Holder::Account(0)];
         assert_eq!(
-            collected[0].rows.len(),
+            collected.rows.len(),
             4,
             "twice the twins, the 1st and the 2nd"
         );
-        assert_eq!(collected[0].receipt.booked, 4);
+        assert_eq!(collected.receipt.booked, 4);
         assert_eq!(
-            collected[0].receipt.obtained,
+            collected.receipt.obtained,
             Some(DateRange {
                 from: day("2026-08-01"),
                 to: day("2026-11-21"),
@@ -281,7 +290,8 @@ mod tests {
                 detail: "closed".into(),
             }),
         );
-        let receipt = &collect(&plan(), vec![newer, older], 1)[0].receipt;
+        let collected = collect(&plan(), vec![newer, older], [Holder::Account(0)]).unwrap();
+        let receipt = &collected[&Holder::Account(0)].receipt;
         assert_eq!(receipt.obtained.map(|r| r.from), Some(day("2026-08-20")));
         assert_eq!(
             receipt.shortfalls[0].reason,

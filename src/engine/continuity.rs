@@ -1,14 +1,19 @@
 //! The balance continuity check: each booked row's balance after must be the previous row's
 //! plus its amount. Banks list a day's rows oldest or newest first and rarely say which, so
 //! both readings are tried and the one with fewer breaks is believed.
+//!
+//! The arithmetic is checked: amounts are the bank's, and a sum past what a decimal holds
+//! says the bank sent nonsense, which is a protocol error, never a panic.
 
-use aisle_sdk::{Transaction, TransactionStatus};
+use aisle_sdk::{ConnectorError, Transaction, TransactionStatus};
 
-use super::receipt::{BalanceBreak, Continuity};
+use crate::model::receipt::{BalanceBreak, Continuity};
 
 /// Checks an account's rows as fetched (`(identity, row)`, in the bank's order per window).
 /// A card's rows carry no balance after, so they are never checked.
-pub fn check<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Transaction)>) -> Continuity {
+pub fn check<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a Transaction)>,
+) -> Result<Continuity, ConnectorError> {
     let booked: Vec<(&str, &Transaction)> = rows
         .into_iter()
         .filter(|(_, t)| {
@@ -18,9 +23,9 @@ pub fn check<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Transaction)>) -> 
         })
         .collect();
     if booked.len() < 2 {
-        return Continuity::NotChecked {
+        return Ok(Continuity::NotChecked {
             reason: "fewer than two booked rows carry a balance after".into(),
-        };
+        });
     }
     let mut as_listed = booked.clone();
     as_listed.sort_by_key(|(_, t)| t.booking_date);
@@ -28,23 +33,23 @@ pub fn check<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Transaction)>) -> 
     day_reversed.reverse();
     day_reversed.sort_by_key(|(_, t)| t.booking_date);
 
-    let (listed_breaks, listed_first) = breaks(&as_listed);
-    let (reversed_breaks, reversed_first) = breaks(&day_reversed);
+    let (listed_breaks, listed_first) = breaks(&as_listed)?;
+    let (reversed_breaks, reversed_first) = breaks(&day_reversed)?;
     let first = if reversed_breaks < listed_breaks {
         reversed_first
     } else {
         listed_first
     };
-    match first {
+    Ok(match first {
         None => Continuity::Consistent {
             checked_rows: u32::try_from(as_listed.len()).unwrap_or(u32::MAX),
         },
         Some(first_break) => Continuity::Inconsistent { first_break },
-    }
+    })
 }
 
 /// How many rows break the chain, and the first one.
-fn breaks(chain: &[(&str, &Transaction)]) -> (usize, Option<BalanceBreak>) {
+fn breaks(chain: &[(&str, &Transaction)]) -> Result<(usize, Option<BalanceBreak>), ConnectorError> {
     let mut count = 0;
     let mut first = None;
     for pair in chain.windows(2) {
@@ -52,7 +57,12 @@ fn breaks(chain: &[(&str, &Transaction)]) -> (usize, Option<BalanceBreak>) {
         let (Some(before), Some(after)) = (previous.balance_after, row.balance_after) else {
             continue;
         };
-        let expected = before + row.amount;
+        let expected = before.checked_add(row.amount).ok_or_else(|| {
+            ConnectorError::protocol(
+                "a balance plus a transaction's amount is larger than any amount can be",
+                "",
+            )
+        })?;
         if expected != after {
             count += 1;
             first.get_or_insert_with(|| BalanceBreak {
@@ -63,7 +73,7 @@ fn breaks(chain: &[(&str, &Transaction)]) -> (usize, Option<BalanceBreak>) {
             });
         }
     }
-    (count, first)
+    Ok((count, first))
 }
 
 #[cfg(test)]
@@ -106,7 +116,7 @@ mod tests {
         newest_first.reverse();
         for rows in [oldest_first, newest_first] {
             assert_eq!(
-                check(listed(&rows)),
+                check(listed(&rows)).unwrap(),
                 Continuity::Consistent { checked_rows: 3 }
             );
         }
@@ -119,7 +129,7 @@ mod tests {
             row("b", "2026-11-02", -250, 9_350),
             row("c", "2026-11-03", 1_000, 10_250),
         ];
-        let Continuity::Inconsistent { first_break } = check(listed(&rows)) else {
+        let Continuity::Inconsistent { first_break } = check(listed(&rows)).unwrap() else {
             panic!("a row is off by one euro");
         };
         assert_eq!(first_break.transaction_id, "b");
@@ -128,11 +138,26 @@ mod tests {
     }
 
     #[test]
+    fn a_balance_that_overflows_with_the_next_amount_is_a_protocol_error_not_a_panic() {
+        let mut rows = vec![
+            row("a", "2026-11-01", 100, 0),
+            row("b", "2026-11-02", 100, 0),
+        ];
+        rows[0].1.balance_after = Some(Decimal::MAX);
+        rows[1].1.amount = Decimal::MAX;
+        rows[1].1.balance_after = Some(Decimal::MAX);
+        assert!(matches!(
+            check(listed(&rows)),
+            Err(ConnectorError::Protocol { .. })
+        ));
+    }
+
+    #[test]
     fn without_balances_after_the_rows_nothing_is_checked() {
         let mut rows = vec![row("a", "2026-11-01", -500, 9_500)];
         rows[0].1.balance_after = None;
         assert!(matches!(
-            check(listed(&rows)),
+            check(listed(&rows)).unwrap(),
             Continuity::NotChecked { .. }
         ));
     }

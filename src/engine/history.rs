@@ -6,8 +6,12 @@
 //! window the bank refuses (`PeriodInvalid`) is halved towards its recent edge and retried; the
 //! smaller span is remembered for the windows that follow. A refusal of a single day ends that
 //! account's history there: beyond the free days it means the bank's SCA window has closed.
+//!
+//! A bank cannot make the fetch run forever or without bound: a window's `next` links that
+//! loop, a window with more pages than the bank's profile allows, and an import with more rows
+//! than it allows each halt the fetch with a protocol error.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -21,14 +25,31 @@ use futures_util::StreamExt;
 use super::identity::{self, Fingerprint};
 use super::pace::Pace;
 use super::planner::{Plan, tile};
-use super::receipt::ShortfallReason;
 use super::retry::RetryPolicy;
+use crate::model::receipt::ShortfallReason;
 
-/// Whose history a window belongs to.
+/// Whose history a window belongs to: an account or a card, by its place in the list the bank
+/// gave. Carried with every window and row, so histories never pair with the wrong listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Holder {
+    Account(usize),
+    Card(usize),
+}
+
+/// An account or a card whose history is fetched.
 #[derive(Debug, Clone, Copy)]
 pub enum Listing<'a> {
-    Account(&'a Account),
-    Card(&'a Card),
+    Account(usize, &'a Account),
+    Card(usize, &'a Card),
+}
+
+impl Listing<'_> {
+    pub fn holder(&self) -> Holder {
+        match self {
+            Self::Account(at, _) => Holder::Account(*at),
+            Self::Card(at, _) => Holder::Card(*at),
+        }
+    }
 }
 
 /// A fetched row of either kind.
@@ -66,7 +87,7 @@ pub struct Missing {
 /// One planned window's run.
 #[derive(Debug)]
 pub struct WindowRun {
-    pub target: usize,
+    pub holder: Holder,
     pub planned: DateWindow,
     /// Rows with their identities, numbered within this window (see [`identity`]).
     pub rows: Vec<(String, Row)>,
@@ -79,7 +100,6 @@ pub struct WindowRun {
 
 #[derive(Debug, Clone, Copy)]
 struct Task<'a> {
-    target: usize,
     listing: Listing<'a>,
     window: DateWindow,
     deep: bool,
@@ -97,7 +117,9 @@ pub struct HistoryFetch<'a> {
     windows_done: &'a AtomicU32,
     learnt_span: AtomicU32,
     deep_closed: AtomicBool,
-    cutoffs: Mutex<Vec<Option<Missing>>>,
+    /// Rows read so far, against the profile's `max_rows_per_import`.
+    rows_read: AtomicU32,
+    cutoffs: Mutex<HashMap<Holder, Missing>>,
     halt: Mutex<Option<ConnectorError>>,
 }
 
@@ -112,16 +134,21 @@ impl<'a> HistoryFetch<'a> {
         let profile = connector.profile();
         let window = chrono::Duration::from_std(profile.sca_history_window)
             .unwrap_or(chrono::Duration::zero());
+        let sca_window_closes = session
+            .sca_at
+            .checked_add_signed(window)
+            .unwrap_or(session.sca_at);
         Self {
             connector,
             session,
             retry,
             pace,
-            sca_window_closes: session.sca_at + window,
+            sca_window_closes,
             windows_done,
             learnt_span: AtomicU32::new(profile.max_days_per_request.max(1)),
             deep_closed: AtomicBool::new(false),
-            cutoffs: Mutex::new(Vec::new()),
+            rows_read: AtomicU32::new(0),
+            cutoffs: Mutex::new(HashMap::new()),
             halt: Mutex::new(None),
         }
     }
@@ -133,13 +160,11 @@ impl<'a> HistoryFetch<'a> {
         listings: &[Listing<'a>],
         plan: &Plan,
     ) -> (Vec<WindowRun>, Option<ConnectorError>) {
-        *lock(&self.cutoffs) = vec![None; listings.len()];
         let mut tasks = Vec::with_capacity(listings.len() * plan.windows_per_listing());
         for (windows, deep) in [(&plan.recent, false), (&plan.deep, true)] {
             for window in windows {
-                for (target, listing) in listings.iter().enumerate() {
+                for listing in listings {
                     tasks.push(Task {
-                        target,
                         listing: *listing,
                         window: *window,
                         deep,
@@ -165,7 +190,7 @@ impl<'a> HistoryFetch<'a> {
 
     async fn run_window(&self, task: Task<'_>) -> WindowRun {
         let mut run = WindowRun {
-            target: task.target,
+            holder: task.listing.holder(),
             planned: task.window,
             rows: Vec::new(),
             requests: 0,
@@ -178,7 +203,7 @@ impl<'a> HistoryFetch<'a> {
             run.rows = identity::identify(rows);
         }
         if let Some(missing) = &run.missing {
-            self.cut(task.target, missing);
+            self.cut(task.listing.holder(), missing);
         }
         self.windows_done.fetch_add(1, Ordering::Relaxed);
         run
@@ -195,7 +220,7 @@ impl<'a> HistoryFetch<'a> {
         if lock(&self.halt).is_some() {
             return missing(None, "the import halted");
         }
-        if let Some(cut) = &lock(&self.cutoffs)[task.target]
+        if let Some(cut) = lock(&self.cutoffs).get(&task.listing.holder())
             && task.window.to <= cut.newest_day
         {
             return missing(cut.reason, &cut.detail);
@@ -281,32 +306,61 @@ impl<'a> HistoryFetch<'a> {
         rows
     }
 
-    /// Follows one window's pages to the end, retrying each page on its own.
+    /// Follows one window's pages to the end, retrying each page on its own. `pages` counts
+    /// the pages of the whole planned window, against the profile's cap.
     async fn all_pages(
         &self,
         listing: Listing<'_>,
         window: DateWindow,
         pages: &mut u32,
     ) -> Result<Vec<Row>, ConnectorError> {
+        let profile = self.connector.profile();
         let mut rows = Vec::new();
         let mut cursor: Option<PageCursor> = None;
+        let mut seen = HashSet::new();
         loop {
             let (items, next) = self
                 .pace
                 .call(self.retry, || self.page(listing, window, cursor.as_ref()))
                 .await?;
             *pages += 1;
-            rows.extend(items);
-            match next {
-                Some(next) if Some(&next) == cursor.as_ref() => {
-                    return Err(ConnectorError::protocol(
-                        "the bank's next page link points at the same page",
-                        "",
-                    ));
-                }
-                Some(next) => cursor = Some(next),
-                None => return Ok(rows),
+            let read = u32::try_from(items.len()).unwrap_or(u32::MAX);
+            let total = self
+                .rows_read
+                .fetch_add(read, Ordering::Relaxed)
+                .saturating_add(read);
+            if total > profile.max_rows_per_import {
+                return Err(ConnectorError::protocol(
+                    format!(
+                        "the bank sent more than {} rows for one import",
+                        profile.max_rows_per_import
+                    ),
+                    "",
+                ));
             }
+            rows.extend(items);
+            let Some(next) = next else {
+                return Ok(rows);
+            };
+            if *pages >= profile.max_pages_per_window {
+                return Err(ConnectorError::protocol(
+                    format!(
+                        "the bank's pages for one date window go on past {}",
+                        profile.max_pages_per_window
+                    ),
+                    "",
+                ));
+            }
+            if let Some(current) = cursor.take() {
+                seen.insert(current);
+            }
+            if seen.contains(&next) {
+                return Err(ConnectorError::protocol(
+                    "the bank's next page links go round in a loop",
+                    "",
+                ));
+            }
+            cursor = Some(next);
         }
     }
 
@@ -318,7 +372,7 @@ impl<'a> HistoryFetch<'a> {
     ) -> Result<(Vec<Row>, Option<PageCursor>), ConnectorError> {
         let (connector, session) = (self.connector, self.session);
         Ok(match listing {
-            Listing::Account(account) => {
+            Listing::Account(_, account) => {
                 let page = connector
                     .transactions(session, account, window, cursor)
                     .await?;
@@ -327,7 +381,7 @@ impl<'a> HistoryFetch<'a> {
                     page.next,
                 )
             }
-            Listing::Card(card) => {
+            Listing::Card(_, card) => {
                 let page = connector
                     .card_transactions(session, card, window, cursor)
                     .await?;
@@ -336,15 +390,14 @@ impl<'a> HistoryFetch<'a> {
         })
     }
 
-    /// Remembers that `target` has nothing older than `missing.newest_day`.
-    fn cut(&self, target: usize, missing: &Missing) {
+    /// Remembers that `holder` has nothing older than `missing.newest_day`.
+    fn cut(&self, holder: Holder, missing: &Missing) {
         let mut cutoffs = lock(&self.cutoffs);
-        if let Some(slot) = cutoffs.get_mut(target)
-            && slot
-                .as_ref()
-                .is_none_or(|cut| cut.newest_day < missing.newest_day)
-        {
-            *slot = Some(missing.clone());
+        let newer = cutoffs
+            .get(&holder)
+            .is_none_or(|cut| cut.newest_day < missing.newest_day);
+        if newer {
+            cutoffs.insert(holder, missing.clone());
         }
     }
 }

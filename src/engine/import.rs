@@ -1,30 +1,48 @@
-//! One Default Import: fetch the owner's data from the bank, store it, end the command.
+//! One delivery of a Default Import's job: take the command's lease, fetch the owner's data
+//! from the bank, then store the result and end the command in one transaction.
 //!
-//! Delivery is at least once, so the run is idempotent: it first clears what an earlier
-//! attempt stored, and a finished command is never run again.
+//! Delivery is at least once, and a delivery may arrive while an earlier run is still alive,
+//! so a run first takes the command's lease ([`commands::take_lease`]): a delivery that finds
+//! a live run waits for it instead of running beside it, and every write a run makes is
+//! fenced on its lease. Each taken lease counts an attempt; a delivery past `max_attempts`
+//! (a job that keeps killing its worker, say) ends the command instead of running again. A
+//! panic ends this import alone, as `Internal`.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
-use aisle_sdk::{BankSession, Connector, ConnectorError};
-use chrono::Utc;
+use aisle_sdk::{
+    Account, BankSession, Card, CardTransaction, Connector, ConnectorError, Owner, Transaction,
+};
+use chrono::{NaiveDate, Utc};
+use futures_util::FutureExt;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
     collect::{collect, not_supported},
-    history::{HistoryFetch, Listing},
-    outcome,
+    history::{HistoryFetch, Holder, Listing},
     pace::Pace,
     planner::{Plan, PlanInput},
     retry::RetryPolicy,
 };
 use crate::{
+    commands::finish::{Finisher, Target, finish_in},
+    model::{
+        command::{CommandErrorCode, Outcome, Progress, Stage},
+        receipt::Receipt,
+    },
     registry::Registry,
-    signin::sealing::SecretSealer,
+    sealing::SecretSealer,
     store::{
-        commands::{self, Command, CommandState, Outcome, Progress},
+        self,
+        commands::{self, Command, Fence, LeaseTake},
         results::{self, Scope},
         sessions,
     },
@@ -38,253 +56,428 @@ pub struct ImportContext {
     pub sealer: SecretSealer,
     pub retry: RetryPolicy,
     pub import_timeout: Duration,
+    /// Deliveries of one job that may run; the next one ends the command as `Internal`.
     pub max_attempts: usize,
+    /// How long a run's lease lasts unless renewed. A run renews it three times as often.
+    pub lease_ttl: Duration,
+    /// How long a run waits for an unavailable database before it gives its work back.
+    pub database_patience: Duration,
 }
 
-/// Why a run could not reach an outcome; the queue will run it again.
+impl ImportContext {
+    pub fn finisher(&self) -> Finisher {
+        Finisher {
+            pool: self.pool.clone(),
+            registry: self.registry.clone(),
+            sealer: self.sealer.clone(),
+        }
+    }
+}
+
+/// Why a delivery gave its work back to the queue.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
 
-/// Why fetching stopped.
-enum Stop {
-    Bank(ConnectorError),
-    Database(sqlx::Error),
+/// Why a run stopped without ending its command.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("another run took the command's lease over")]
+    LeaseLost,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
-impl From<sqlx::Error> for Stop {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Database(e)
-    }
-}
-
-impl From<ConnectorError> for Stop {
-    fn from(e: ConnectorError) -> Self {
-        Self::Bank(e)
-    }
-}
-
-/// Runs the import for `command_id`. On its last attempt a database failure ends the command
-/// with `Internal` rather than leaving it in progress forever.
-pub async fn run(context: &ImportContext, command_id: Uuid) -> Result<(), ImportError> {
+/// Handles one delivery of `command_id`'s job.
+pub async fn deliver(context: &ImportContext, command_id: Uuid) -> Result<(), ImportError> {
     let pool = &context.pool;
+    let lease = Uuid::new_v4();
+    let attempt = loop {
+        match commands::take_lease(pool, command_id, lease, context.lease_ttl).await? {
+            LeaseTake::Ended => return Ok(()),
+            LeaseTake::Taken { attempt } => break attempt,
+            // A live run has it: this delivery is a duplicate. Wait until that run ends the
+            // command, or dies and lets its lease expire, and take over then.
+            LeaseTake::HeldByLiveRun => tokio::time::sleep(lease_poll(context.lease_ttl)).await,
+        }
+    };
     let Some(command) = commands::find_for_job(pool, command_id).await? else {
-        tracing::warn!("a job names a command that does not exist; dropping it");
         return Ok(());
     };
-    if command.state != CommandState::InProgress {
-        return Ok(());
-    }
     tracing::Span::current().record("bank", command.bank_id.as_str());
-    // Counted by us: apalis's own attempt counter is not reliable (see APALIS.md).
-    let attempt = commands::start_attempt(pool, command.client_id, command_id).await?;
     tracing::debug!(attempt, "import started");
-    let last_attempt = usize::try_from(attempt).unwrap_or(usize::MAX) >= context.max_attempts;
-    let scope = Scope {
-        client_id: command.client_id,
+    let target = Target {
         command_id,
-    };
-    let session = sessions::find(pool, scope.client_id, command.session_id).await?;
-    let Some((sealed, sca_at, max_import_date)) = session.and_then(|s| {
-        s.bank_secret
-            .map(|sealed| (sealed, s.sca_at, s.max_import_date))
-    }) else {
-        let outcome = error("SessionExpired", "the session's bank access has ended");
-        return finish(pool, &command, &outcome).await;
-    };
-    let Ok(secret) = context.sealer.open(&sealed, command.session_id.as_bytes()) else {
-        tracing::error!("the session's bank secret does not open with the configured key");
-        let outcome = error("Internal", "the session's bank secret could not be read");
-        return finish(pool, &command, &outcome).await;
-    };
-    let Some(bank) = context.registry.get(&command.bank_id) else {
-        let detail = format!("bank {} is no longer in the registry", command.bank_id);
-        return finish(pool, &command, &error("Internal", &detail)).await;
-    };
-    let bank_session = BankSession { secret, sca_at };
-    let connector = bank.connector.as_ref();
-
-    let fetched = tokio::time::timeout(
-        context.import_timeout,
-        fetch_and_store(context, connector, &bank_session, &command, max_import_date),
-    )
-    .await;
-    let outcome = match fetched {
-        Ok(Ok(())) => Outcome::Successful,
-        Ok(Err(Stop::Bank(e))) => {
-            tracing::warn!(error = %e, "the bank failed the import");
-            outcome::for_bank_error(&e)
-        }
-        Ok(Err(Stop::Database(e))) if !last_attempt => return Err(e.into()),
-        Ok(Err(Stop::Database(e))) => {
-            tracing::error!(error = %e, "the import's last attempt failed on the database");
-            error("Internal", "the import could not be stored")
-        }
-        Err(_) => error("Timeout", "the import took longer than allowed"),
-    };
-    finish(pool, &command, &outcome).await?;
-    // Single access: end the bank's side too. The consent expires on its own if this fails.
-    if let Err(e) = connector.end_session(&bank_session).await {
-        tracing::info!(error = %e, "could not end the bank session");
-    }
-    Ok(())
-}
-
-fn error(code: &'static str, detail: &str) -> Outcome {
-    Outcome::Error {
-        code,
-        detail: detail.into(),
-    }
-}
-
-/// Ends the command and erases the session's bank secret in one transaction.
-async fn finish(pool: &PgPool, command: &Command, outcome: &Outcome) -> Result<(), ImportError> {
-    let mut tx = pool.begin().await?;
-    commands::finish(&mut tx, command.client_id, command.id, outcome).await?;
-    sessions::erase_secret(&mut tx, command.client_id, command.session_id).await?;
-    tx.commit().await?;
-    tracing::info!(?outcome, "import finished");
-    Ok(())
-}
-
-async fn fetch_and_store(
-    context: &ImportContext,
-    connector: &dyn Connector,
-    session: &BankSession,
-    command: &Command,
-    max_import_date: Option<chrono::NaiveDate>,
-) -> Result<(), Stop> {
-    let pool = &context.pool;
-    let retry = &context.retry;
-    let scope = Scope {
         client_id: command.client_id,
-        command_id: command.id,
+        session_id: command.session_id,
+        bank_id: command.bank_id.clone(),
     };
-    let profile = connector.profile();
-    let pace = Pace::for_bank(profile);
-    let mut progress = Progress::stage("accounts");
-    let report = async |progress: &Progress| {
-        commands::set_progress(pool, scope.client_id, scope.command_id, progress).await
-    };
-    report(&progress).await?;
-
-    let mut conn = pool.acquire().await?;
-    results::clear(&mut conn, scope).await?;
-
-    // Owners, accounts and cards do not depend on each other: read them at once.
-    let (owners, accounts, cards) = tokio::join!(
-        async {
-            if profile.supports.owners {
-                optional(pace.call(retry, || connector.owners(session)).await)
-            } else {
-                Ok(Vec::new())
-            }
-        },
-        pace.call(retry, || connector.accounts(session)),
-        async {
-            if profile.supports.cards {
-                optional(pace.call(retry, || connector.cards(session)).await)
-            } else {
-                Ok(Vec::new())
-            }
-        },
-    );
-    let (owners, accounts, cards) = (owners?, accounts?, cards?);
-    tracing::debug!(
-        accounts = accounts.len(),
-        cards = cards.len(),
-        "accounts read"
-    );
-    results::insert_owners(&mut conn, scope, &owners).await?;
-
-    let plan = Plan::new(PlanInput {
-        today: Utc::now().date_naive(),
-        since: command.since,
-        max_import_date,
-        profile,
-    });
-    let mut listings = Vec::new();
-    if profile.supports.transactions {
-        listings.extend(accounts.iter().map(Listing::Account));
+    let finisher = context.finisher();
+    if usize::try_from(attempt).unwrap_or(usize::MAX) > context.max_attempts {
+        let outcome = Outcome::error(
+            CommandErrorCode::Internal,
+            format!("the import was delivered {attempt} times without ending; it is not run again"),
+        );
+        tracing::error!(attempt, "giving up on an import that never ends");
+        finisher
+            .finish(&target, Fence::Lease(lease), &outcome)
+            .await?;
+        return Ok(());
     }
-    listings.extend(cards.iter().map(Listing::Card));
-    progress.stage = "history".into();
-    progress.windows_total =
-        u32::try_from(listings.len() * plan.windows_per_listing()).unwrap_or(u32::MAX);
-    report(&progress).await?;
 
-    tracing::debug!(windows = progress.windows_total, "fetching history");
-    let windows_done = AtomicU32::new(0);
-    let fetch = HistoryFetch::new(connector, session, retry, &pace, &windows_done);
-    let history = fetch.run(&listings, &plan);
-    tokio::pin!(history);
-    let mut ticker = tokio::time::interval(PROGRESS_EVERY);
-    let (runs, halt) = loop {
-        tokio::select! {
-            fetched = &mut history => break fetched,
-            _ = ticker.tick() => {
-                progress.windows_done = windows_done.load(Ordering::Relaxed);
-                report(&progress).await?;
+    let run = Run {
+        context,
+        command: &command,
+        lease,
+        target: &target,
+    };
+    match AssertUnwindSafe(run.run()).catch_unwind().await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(RunError::LeaseLost)) => {
+            tracing::warn!("another run took this import over; this one stops");
+            Ok(())
+        }
+        Ok(Err(RunError::Database(e))) => {
+            if let Err(release) = commands::release_lease(pool, command_id, lease).await {
+                tracing::debug!(error = %release, "could not give the lease back");
+            }
+            Err(e.into())
+        }
+        Err(panic) => {
+            tracing::error!(panic = panic_message(&panic), "the import panicked");
+            let outcome =
+                Outcome::error(CommandErrorCode::Internal, "the import failed unexpectedly");
+            finisher
+                .finish(&target, Fence::Lease(lease), &outcome)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// How often a duplicate delivery looks at a live run's lease.
+fn lease_poll(ttl: Duration) -> Duration {
+    (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(2))
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
+/// One run of an import, holding the command's lease.
+struct Run<'a> {
+    context: &'a ImportContext,
+    command: &'a Command,
+    lease: Uuid,
+    target: &'a Target,
+}
+
+/// What the bank gave, each account and card with its own history.
+struct Fetched {
+    owners: Vec<Owner>,
+    accounts: Vec<WithHistory<Account, Transaction>>,
+    cards: Vec<WithHistory<Card, CardTransaction>>,
+}
+
+struct WithHistory<L, T> {
+    listing: L,
+    rows: Vec<(String, T)>,
+    receipt: Receipt,
+}
+
+impl Run<'_> {
+    async fn run(&self) -> Result<(), RunError> {
+        let context = self.context;
+        let command = self.command;
+        let session = sessions::find(&context.pool, command.client_id, command.session_id).await?;
+        let Some((sealed, sca_at, max_import_date)) = session.and_then(|s| {
+            s.bank_secret
+                .map(|sealed| (sealed, s.sca_at, s.max_import_date))
+        }) else {
+            let outcome = Outcome::error(
+                CommandErrorCode::SessionExpired,
+                "the session's bank access has ended",
+            );
+            return self.conclude(&outcome, None).await;
+        };
+        let Ok(secret) = context.sealer.open(&sealed, command.session_id.as_bytes()) else {
+            tracing::error!("the session's bank secret does not open with the configured key");
+            let outcome = Outcome::error(
+                CommandErrorCode::Internal,
+                "the session's bank secret could not be read",
+            );
+            return self.conclude(&outcome, None).await;
+        };
+        let Some(bank) = context.registry.get(&command.bank_id) else {
+            let detail = format!("bank {} is no longer in the registry", command.bank_id);
+            return self
+                .conclude(&Outcome::error(CommandErrorCode::Internal, detail), None)
+                .await;
+        };
+        let bank_session = BankSession { secret, sca_at };
+        let fetch = self.fetch(bank.connector.as_ref(), &bank_session, max_import_date);
+        let fetched = tokio::select! {
+            fetched = tokio::time::timeout(context.import_timeout, fetch) => fetched,
+            lost = self.keep_lease() => return Err(lost),
+        };
+        match fetched {
+            Ok(Ok((fetched, None))) => self.conclude(&Outcome::Successful, Some(&fetched)).await,
+            // A long rate limit keeps what was fetched: its receipts say what is missing.
+            Ok(Ok((fetched, Some(halt)))) => {
+                tracing::warn!(error = %halt, "the bank stopped the import");
+                self.conclude(&Outcome::for_bank_error(&halt), Some(&fetched))
+                    .await
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the bank failed the import");
+                self.conclude(&Outcome::for_bank_error(&error), None).await
+            }
+            Err(_) => {
+                let outcome = Outcome::error(
+                    CommandErrorCode::Timeout,
+                    "the import took longer than allowed",
+                );
+                self.conclude(&outcome, None).await
             }
         }
-    };
-    // Only a rate limit keeps what was fetched (its receipts say so); any other bank error
-    // fails the import, and half an import is not stored as if it were a result.
-    if let Some(error) = halt.as_ref()
-        && !matches!(error, ConnectorError::RateLimited { .. })
-    {
-        return Err(Stop::Bank(error.clone()));
     }
 
-    progress.stage = "storing".into();
-    progress.windows_done = windows_done.load(Ordering::Relaxed);
-    report(&progress).await?;
-    // `collect` answers in the listings' order: the accounts (when the bank offers their
-    // transactions), then the cards.
-    let mut histories = collect(&plan, runs, listings.len());
-    let card_histories = histories.split_off(histories.len().saturating_sub(cards.len()));
-    let account_histories = if profile.supports.transactions {
-        histories
-    } else {
-        accounts
-            .iter()
-            .map(|_| not_supported(&plan, "transactions"))
-            .collect()
-    };
-    // Each account and card is stored on its own connection, all at once: a large history
-    // takes a while to insert, and the accounts do not depend on each other.
-    let account_stores = accounts.iter().enumerate().zip(account_histories).map(
-        |((position, account), history)| async move {
-            let (rows, receipt) = history.into_transactions();
-            let mut conn = pool.acquire().await?;
-            let row =
-                results::insert_account(&mut conn, scope, position, account, &receipt).await?;
-            results::insert_transactions(&mut conn, scope, row, &rows).await
-        },
-    );
-    let card_stores = cards.iter().enumerate().zip(card_histories).map(
-        |((position, card), history)| async move {
-            let (rows, receipt) = history.into_card_transactions();
-            let mut conn = pool.acquire().await?;
-            let row = results::insert_card(&mut conn, scope, position, card, &receipt).await?;
-            results::insert_card_transactions(&mut conn, scope, row, &rows).await
-        },
-    );
-    futures_util::future::try_join(
-        futures_util::future::try_join_all(account_stores),
-        futures_util::future::try_join_all(card_stores),
-    )
-    .await?;
-    tracing::info!(requests = pace.used(), "history fetched and stored");
-
-    progress.stage = "finishing".into();
-    report(&progress).await?;
-    match halt {
-        Some(error) => Err(Stop::Bank(error)),
-        None => Ok(()),
+    /// Renews the lease until it is lost; returns only then. A database that does not answer
+    /// is tried again: the lease may lapse meanwhile, and the next renewal or fenced write says
+    /// whether another run took over.
+    async fn keep_lease(&self) -> RunError {
+        let context = self.context;
+        let mut tick = tokio::time::interval(context.lease_ttl / 3);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match commands::renew_lease(
+                &context.pool,
+                self.command.id,
+                self.lease,
+                context.lease_ttl,
+            )
+            .await
+            {
+                Ok(true) => {}
+                Ok(false) => return RunError::LeaseLost,
+                Err(e) => tracing::warn!(error = %e, "could not renew the import's lease"),
+            }
+        }
     }
+
+    /// Writes progress for clients to see. Progress is advisory: a write that fails is logged
+    /// and the import goes on.
+    async fn report(&self, progress: &Progress) {
+        let written =
+            commands::set_progress(&self.context.pool, self.command.id, self.lease, progress).await;
+        if let Err(e) = written {
+            tracing::debug!(error = %e, "could not write the import's progress");
+        }
+    }
+
+    /// Reads everything from the bank. Returns what was read and, when the bank halted the
+    /// import with a rate limit, that error (the rows read before it are kept).
+    async fn fetch(
+        &self,
+        connector: &dyn Connector,
+        session: &BankSession,
+        max_import_date: Option<NaiveDate>,
+    ) -> Result<(Fetched, Option<ConnectorError>), ConnectorError> {
+        let retry = &self.context.retry;
+        let profile = connector.profile();
+        let pace = Pace::for_bank(profile);
+        let mut progress = Progress::at(Stage::Accounts);
+        self.report(&progress).await;
+
+        // Owners, accounts and cards do not depend on each other: read them at once.
+        let (owners, accounts, cards) = tokio::join!(
+            async {
+                if profile.supports.owners {
+                    optional(pace.call(retry, || connector.owners(session)).await)
+                } else {
+                    Ok(Vec::new())
+                }
+            },
+            pace.call(retry, || connector.accounts(session)),
+            async {
+                if profile.supports.cards {
+                    optional(pace.call(retry, || connector.cards(session)).await)
+                } else {
+                    Ok(Vec::new())
+                }
+            },
+        );
+        let (owners, accounts, cards) = (owners?, accounts?, cards?);
+        tracing::debug!(
+            accounts = accounts.len(),
+            cards = cards.len(),
+            "accounts read"
+        );
+
+        let plan = Plan::new(PlanInput {
+            today: Utc::now().date_naive(),
+            since: self.command.since,
+            max_import_date,
+            profile,
+        });
+        let windows_done = AtomicU32::new(0);
+        let (runs, halt, holders) = {
+            let mut listings = Vec::new();
+            if profile.supports.transactions {
+                listings.extend(
+                    accounts
+                        .iter()
+                        .enumerate()
+                        .map(|(at, a)| Listing::Account(at, a)),
+                );
+            }
+            listings.extend(cards.iter().enumerate().map(|(at, c)| Listing::Card(at, c)));
+            progress.stage = Stage::History;
+            progress.windows_total =
+                u32::try_from(listings.len() * plan.windows_per_listing()).unwrap_or(u32::MAX);
+            self.report(&progress).await;
+
+            tracing::debug!(windows = progress.windows_total, "fetching history");
+            let fetch = HistoryFetch::new(connector, session, retry, &pace, &windows_done);
+            let history = fetch.run(&listings, &plan);
+            tokio::pin!(history);
+            let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+            let (runs, halt) = loop {
+                tokio::select! {
+                    fetched = &mut history => break fetched,
+                    _ = ticker.tick() => {
+                        progress.windows_done = windows_done.load(Ordering::Relaxed);
+                        self.report(&progress).await;
+                    }
+                }
+            };
+            let holders: Vec<Holder> = listings.iter().map(Listing::holder).collect();
+            (runs, halt, holders)
+        };
+        tracing::info!(requests = pace.used(), "history fetched");
+        // Only a rate limit keeps what was fetched; any other bank error fails the import,
+        // and half an import is never stored as if it were a result.
+        if let Some(error) = &halt
+            && !matches!(error, ConnectorError::RateLimited { .. })
+        {
+            return Err(error.clone());
+        }
+        let mut histories = collect(&plan, runs, holders)?;
+        let mut history_of = |holder| {
+            histories
+                .remove(&holder)
+                .unwrap_or_else(|| not_supported(&plan, "transactions"))
+        };
+        let accounts = accounts
+            .into_iter()
+            .enumerate()
+            .map(|(at, listing)| {
+                let (rows, receipt) = history_of(Holder::Account(at)).into_transactions();
+                WithHistory {
+                    listing,
+                    rows,
+                    receipt,
+                }
+            })
+            .collect();
+        let cards = cards
+            .into_iter()
+            .enumerate()
+            .map(|(at, listing)| {
+                let (rows, receipt) = history_of(Holder::Card(at)).into_card_transactions();
+                WithHistory {
+                    listing,
+                    rows,
+                    receipt,
+                }
+            })
+            .collect();
+        progress.stage = Stage::Storing;
+        progress.windows_done = windows_done.load(Ordering::Relaxed);
+        self.report(&progress).await;
+        let fetched = Fetched {
+            owners,
+            accounts,
+            cards,
+        };
+        Ok((fetched, halt))
+    }
+
+    /// Ends the command with `outcome`, storing `fetched` with it in the same transaction, so
+    /// a result exists exactly when its command says so. A database that is unavailable is
+    /// waited for, up to the context's patience; then the work goes back to the queue.
+    async fn conclude(&self, outcome: &Outcome, fetched: Option<&Fetched>) -> Result<(), RunError> {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(250);
+        let ended = loop {
+            match self.store_and_finish(outcome, fetched).await {
+                Err(RunError::Database(e))
+                    if store::is_unavailable(&e)
+                        && started.elapsed() < self.context.database_patience =>
+                {
+                    tracing::warn!(error = %e, ?wait, "the database is unavailable; waiting to store the import");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                other => break other?,
+            }
+        };
+        self.context
+            .finisher()
+            .end_bank_session(self.target, ended)
+            .await;
+        Ok(())
+    }
+
+    async fn store_and_finish(
+        &self,
+        outcome: &Outcome,
+        fetched: Option<&Fetched>,
+    ) -> Result<crate::commands::finish::Ended, RunError> {
+        let mut tx = self.context.pool.begin().await?;
+        if !commands::hold_lease(&mut tx, self.command.id, self.lease).await? {
+            return Err(RunError::LeaseLost);
+        }
+        if let Some(fetched) = fetched {
+            let scope = Scope {
+                client_id: self.command.client_id,
+                command_id: self.command.id,
+            };
+            store_result(&mut tx, scope, fetched).await?;
+        }
+        let ended = finish_in(&mut tx, self.target, Fence::Lease(self.lease), outcome)
+            .await?
+            .ok_or(RunError::LeaseLost)?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+}
+
+/// Writes what the bank gave, after clearing whatever an earlier run of the command stored.
+async fn store_result(
+    conn: &mut sqlx::PgConnection,
+    scope: Scope,
+    fetched: &Fetched,
+) -> Result<(), sqlx::Error> {
+    results::clear(conn, scope).await?;
+    results::insert_owners(conn, scope, &fetched.owners).await?;
+    for (at, account) in fetched.accounts.iter().enumerate() {
+        let row =
+            results::insert_account(conn, scope, at, &account.listing, &account.receipt).await?;
+        results::insert_transactions(conn, scope, row, &account.rows).await?;
+    }
+    for (at, card) in fetched.cards.iter().enumerate() {
+        let row = results::insert_card(conn, scope, at, &card.listing, &card.receipt).await?;
+        results::insert_card_transactions(conn, scope, row, &card.rows).await?;
+    }
+    Ok(())
 }
 
 /// How often a running import writes its progress.

@@ -1,5 +1,12 @@
 //! The apalis workers that run Default Imports, supervised so a database outage does not end
-//! them. See `../shared/APALIS.md` for why each setting is what it is.
+//! them, and the reaper beside them. See `../shared/APALIS.md` for why each setting is what
+//! it is.
+//!
+//! Each delivery runs in a task of its own: when apalis restarts a worker (its heartbeat
+//! failed during a database outage, say) it drops the worker's futures, and an import must
+//! not die with them. The task goes on, holding its command's lease; apalis's later
+//! redelivery of the same job finds that lease and waits for the run to end. The tasks end
+//! with [`run`] itself, as they would with the process.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -8,15 +15,29 @@ use apalis::prelude::{
 };
 use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{
-    import::{self, ImportContext},
-    queue::{self, DefaultImportJob, QUEUE},
+use super::import::{self, ImportContext};
+use crate::{
+    commands::reaper::{self, ReaperSettings},
+    config::WorkerConfig,
+    store::queue::{self, DefaultImportJob, QUEUE},
 };
-use crate::config::WorkerConfig;
 
-/// Runs the import workers until `shutdown` resolves, then lets running imports finish.
+/// What each delivery's handler gets.
+struct Deliveries {
+    context: ImportContext,
+    /// Imports running in this process, whatever apalis's restarts: at most `concurrency`.
+    slots: Semaphore,
+    /// Cancelled when [`run`] ends or is dropped.
+    stopped: CancellationToken,
+}
+
+/// Runs the import workers and the reaper until `shutdown` resolves, then lets running
+/// imports finish. `pool` is the queue's own (apalis's fetches and heartbeats must never wait
+/// behind imports); the imports use the context's.
 pub async fn run(
     pool: PgPool,
     context: ImportContext,
@@ -24,7 +45,21 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purge = tokio::spawn(purge_periodically(pool.clone()));
-    let context = Arc::new(context);
+    let reaper = tokio::spawn(reaper::run(
+        context.finisher(),
+        ReaperSettings {
+            every: settings.reaper_interval,
+            overdue_after: context.import_timeout + OVERDUE_MARGIN,
+            grace: settings.reaper_interval,
+        },
+    ));
+    let stopped = CancellationToken::new();
+    let _stop_deliveries = stopped.clone().drop_guard();
+    let deliveries = Arc::new(Deliveries {
+        slots: Semaphore::new(settings.concurrency),
+        context,
+        stopped,
+    });
     let instance = format!(
         "{}-{}-{}",
         hostname(),
@@ -50,7 +85,7 @@ pub async fn run(
             WorkerBuilder::new(format!("import-{instance}-{restarts}"))
                 .backend(PollWith::new(storage, strategy))
                 .concurrency(settings.concurrency)
-                .data(context.clone())
+                .data(deliveries.clone())
                 .build(handle)
         })
         .should_restart(|worker, error| {
@@ -66,8 +101,13 @@ pub async fn run(
         .await
         .map_err(std::io::Error::other);
     purge.abort();
+    reaper.abort();
     result
 }
+
+/// How long past the import timeout a run may go before the reaper ends its command: the run's
+/// own timeout should have ended it first.
+const OVERDUE_MARGIN: Duration = Duration::from_secs(60);
 
 /// Keeps the queue table small: finished jobs go after a day.
 async fn purge_periodically(pool: PgPool) {
@@ -86,14 +126,26 @@ async fn purge_periodically(pool: PgPool) {
 
 async fn handle(
     job: DefaultImportJob,
-    context: Data<Arc<ImportContext>>,
+    deliveries: Data<Arc<Deliveries>>,
 ) -> Result<(), BoxDynError> {
+    let deliveries = Arc::clone(&deliveries);
     let span =
         tracing::info_span!("import", command_id = %job.command_id, bank = tracing::field::Empty);
-    import::run(&context, job.command_id)
-        .instrument(span)
-        .await
-        .map_err(Into::into)
+    let delivery = tokio::spawn(
+        async move {
+            let _slot = deliveries.slots.acquire().await?;
+            tokio::select! {
+                delivered = import::deliver(&deliveries.context, job.command_id) => {
+                    delivered.map_err(BoxDynError::from)
+                }
+                // The workers are gone; the command's lease lapses and another worker
+                // takes the job over.
+                () = deliveries.stopped.cancelled() => Ok(()),
+            }
+        }
+        .instrument(span),
+    );
+    delivery.await?
 }
 
 fn hostname() -> String {

@@ -14,13 +14,15 @@ use uuid::Uuid;
 
 use super::{auth::Authenticated, error::ApiError, json::AppJson};
 use crate::{
-    engine::queue,
-    result::ImportResult,
+    commands::start::{self, DefaultImportStart, StartError},
+    model::{
+        command::{CommandErrorCode, CommandKind, CommandState, Progress},
+        result::ImportResult,
+    },
     state::AppState,
     store::{
-        commands::{self, Command, CommandState, NewCommand, Progress},
+        commands,
         results::{self, Scope},
-        sessions,
     },
 };
 
@@ -55,8 +57,7 @@ pub struct CommandAccepted {
 #[serde(rename_all = "camelCase")]
 pub struct CommandResponse {
     pub command_id: Uuid,
-    /// `default_import`.
-    pub kind: String,
+    pub kind: CommandKind,
     pub state: CommandState,
     pub progress: Progress,
     pub owner_external_id: String,
@@ -73,9 +74,7 @@ pub struct CommandResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommandError {
-    /// A stable code: `SessionExpired`, `ScaRequired`, `InvalidCredentials`, `AccessBlocked`,
-    /// `BankUnavailable`, `BankRateLimited`, `BankProtocolError`, `Timeout` or `Internal`.
-    pub code: String,
+    pub code: CommandErrorCode,
     pub detail: String,
 }
 
@@ -105,69 +104,35 @@ async fn default_import(
     let idempotency_key = idempotency_key(&headers)?;
     let session_id =
         Uuid::parse_str(&request.session_id).map_err(|_| ApiError::InvalidSessionId)?;
-    if let Some(key) = idempotency_key
-        && let Some(existing) =
-            commands::find_by_idempotency_key(&state.pool, client.id, key).await?
-    {
-        return replay(existing, session_id);
-    }
     let since = parse_since(request.since.as_deref(), Utc::now().date_naive())?;
-
-    let mut tx = state.pool.begin().await?;
-    let session = sessions::find_for_client(&mut tx, client.id, session_id)
-        .await?
-        .ok_or(ApiError::InvalidSessionId)?;
-    let signature_ok = state.signer.verify(
-        client.id,
-        session.id,
-        &session.owner_external_id,
-        &request.session_id_signature,
-    );
-    if !signature_ok {
-        return Err(ApiError::InvalidSessionIdSignature);
-    }
-    if session.claimed_at.is_some() {
-        return Err(ApiError::DefaultImportAlreadyExecuted);
-    }
-    if session.expires_at <= Utc::now() {
-        return Err(ApiError::SessionExpired);
-    }
-
-    let command_id = Uuid::now_v7();
-    let inserted = commands::insert(
-        &mut tx,
-        &NewCommand {
-            id: command_id,
+    let started = start::default_import(
+        &state.pool,
+        &state.signer,
+        &DefaultImportStart {
             client_id: client.id,
             session_id,
-            idempotency_key,
+            signature: &request.session_id_signature,
             since,
+            idempotency_key,
+            max_attempts: state.config.worker.max_attempts,
         },
     )
-    .await;
-    if let Err(e) = inserted {
-        if !is_unique_violation(&e) {
-            return Err(e.into());
+    .await?;
+    Ok(accepted(started.command_id, started.state))
+}
+
+impl From<StartError> for ApiError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::InvalidSessionId => Self::InvalidSessionId,
+            StartError::InvalidSessionIdSignature => Self::InvalidSessionIdSignature,
+            StartError::DefaultImportAlreadyExecuted => Self::DefaultImportAlreadyExecuted,
+            StartError::SessionExpired => Self::SessionExpired,
+            StartError::IdempotencyKeyReused => Self::InvalidParameter(e.to_string()),
+            StartError::Database(db) => db.into(),
+            StartError::Queue(queue) => Self::internal(queue),
         }
-        drop(tx);
-        // Two requests with one idempotency key raced; the other one's command stands.
-        if let Some(key) = idempotency_key
-            && let Some(existing) =
-                commands::find_by_idempotency_key(&state.pool, client.id, key).await?
-        {
-            return replay(existing, session_id);
-        }
-        return Err(ApiError::DefaultImportAlreadyExecuted);
     }
-    if !sessions::claim(&mut tx, client.id, session_id).await? {
-        return Err(ApiError::DefaultImportAlreadyExecuted);
-    }
-    queue::enqueue(&mut tx, command_id, state.config.worker.max_attempts)
-        .await
-        .map_err(ApiError::internal)?;
-    tx.commit().await?;
-    tracing::info!(%command_id, bank = %session.bank_id, "default import queued");
-    Ok(accepted(command_id, CommandState::InProgress))
 }
 
 /// Reads a command: its state and progress, then its result or error.
@@ -191,9 +156,10 @@ async fn get_command(
     let command = commands::find_for_client(&state.pool, client.id, command_id)
         .await?
         .ok_or(ApiError::InvalidCommandId)?;
-    // A long rate limit ends the import but keeps what was fetched: its receipts say so.
-    let rate_limited = command.error_code.as_deref() == Some("BankRateLimited");
-    let result = if command.state == CommandState::Successful || rate_limited {
+    let keeps_result = command
+        .error_code
+        .is_some_and(CommandErrorCode::keeps_result);
+    let result = if command.state == CommandState::Successful || keeps_result {
         let scope = Scope {
             client_id: client.id,
             command_id,
@@ -241,16 +207,6 @@ fn accepted(command_id: Uuid, state: CommandState) -> Response {
     response
 }
 
-/// The answer to a repeated request: the command the key made, if it was for the same session.
-fn replay(existing: Command, session_id: Uuid) -> Result<Response, ApiError> {
-    if existing.session_id != session_id {
-        return Err(ApiError::InvalidParameter(
-            "this Idempotency-Key was already used for another session".into(),
-        ));
-    }
-    Ok(accepted(existing.id, existing.state))
-}
-
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -276,11 +232,6 @@ fn parse_since(since: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiEr
         )));
     }
     Ok(date)
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_unique_violation())
 }
 
 #[cfg(test)]

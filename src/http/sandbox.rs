@@ -82,7 +82,7 @@ async fn create_session(
         .map_err(|e| match e {
             SandboxSignInError::NotASandboxBank(_) => ApiError::InvalidParameter(e.to_string()),
             SandboxSignInError::Bank(bank) => ApiError::SignIn {
-                code: crate::engine::outcome::code_for(&bank),
+                code: crate::model::command::CommandErrorCode::for_bank_error(&bank).as_str(),
                 detail: bank.to_string(),
             },
             SandboxSignInError::Database(db) => db.into(),

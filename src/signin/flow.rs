@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::session::{Issuer, SignedIn};
 use crate::{
-    engine::outcome::code_for,
+    model::command::CommandErrorCode,
     registry::{Bank, Registry},
     store::signins::{self, ClaimFrom, Field, NewSignIn, SignIn, Step},
 };
@@ -269,7 +269,7 @@ impl Flow<'_> {
             self.pool,
             signin.id,
             Some(&bank.entry.id),
-            code_for(error),
+            CommandErrorCode::for_bank_error(error).as_str(),
             &error.to_string(),
         )
         .await?)

@@ -1,10 +1,9 @@
 //! Sign-in: how an owner's authorisation at their bank becomes a session, the signature that
-//! proves a session id came from us, and the sealing of bank secrets at rest.
+//! proves a session id came from us.
 
 pub mod flow;
 pub mod options;
 pub mod origins;
 pub mod sandbox;
-pub mod sealing;
 pub mod session;
 pub mod signature;

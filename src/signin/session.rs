@@ -5,7 +5,8 @@ use chrono::{NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{sealing::SecretSealer, signature::SessionSigner};
+use super::signature::SessionSigner;
+use crate::sealing::SecretSealer;
 use crate::store::sessions::{self, Session};
 
 /// The keys and lifetime sessions are issued with.

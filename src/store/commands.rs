@@ -1,56 +1,31 @@
 //! Commands: the asynchronous jobs clients ask for, and the state clients poll. This table,
 //! not the queue's, is the record of what happened.
+//!
+//! A running import holds a lease on its command (`lease_owner`, `lease_until`), renewed while
+//! it runs. Its writes are fenced on that lease, and a command ends once, through [`finish`],
+//! under a [`Fence`] that says who may end it.
+
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
-pub const DEFAULT_IMPORT: &str = "default_import";
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
-)]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum CommandState {
-    InProgress,
-    Successful,
-    Error,
-}
-
-/// Where a running import is, for clients to show something honest.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    /// `queued`, `accounts` (owners, accounts and cards), `history` (transactions, window by
-    /// window), `storing`, `finishing`, then `done` or `failed`.
-    pub stage: String,
-    /// History windows fetched so far, over all accounts and cards.
-    pub windows_done: u32,
-    pub windows_total: u32,
-}
-
-impl Progress {
-    pub fn stage(stage: &str) -> Self {
-        Self {
-            stage: stage.into(),
-            ..Self::default()
-        }
-    }
-}
+use crate::model::command::{
+    CommandErrorCode, CommandKind, CommandState, Outcome, Progress, Stage,
+};
 
 /// A command with the session facts clients see next to it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Command {
     pub id: Uuid,
     pub client_id: Uuid,
-    pub kind: String,
+    pub kind: CommandKind,
     pub session_id: Uuid,
     pub state: CommandState,
     pub progress: Json<Progress>,
     pub since: NaiveDate,
-    pub error_code: Option<String>,
+    pub error_code: Option<CommandErrorCode>,
     pub error_detail: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -84,10 +59,10 @@ pub async fn insert(conn: &mut PgConnection, command: &NewCommand<'_>) -> Result
     )
     .bind(command.id)
     .bind(command.client_id)
-    .bind(DEFAULT_IMPORT)
+    .bind(CommandKind::DefaultImport)
     .bind(command.session_id)
     .bind(command.idempotency_key)
-    .bind(Json(Progress::stage("queued")))
+    .bind(Json(Progress::at(Stage::Queued)))
     .bind(command.since)
     .execute(conn)
     .await?;
@@ -112,7 +87,7 @@ pub async fn find_for_client(
 
 /// The client's command made with this idempotency key, if any.
 pub async fn find_by_idempotency_key(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     client_id: Uuid,
     key: &str,
 ) -> Result<Option<Command>, sqlx::Error> {
@@ -122,7 +97,7 @@ pub async fn find_by_idempotency_key(
     ))
     .bind(client_id)
     .bind(key)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await
 }
 
@@ -135,77 +110,225 @@ pub async fn find_for_job(pool: &PgPool, id: Uuid) -> Result<Option<Command>, sq
         .await
 }
 
+/// Writes a running import's progress, if its lease still stands. Returns whether it did.
 pub async fn set_progress(
     pool: &PgPool,
-    client_id: Uuid,
     id: Uuid,
+    lease: Uuid,
     progress: &Progress,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update commands set progress = $3 where id = $1 and client_id = $2 and state = 'in_progress'",
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "update commands set progress = $3
+         where id = $1 and lease_owner = $2 and state = 'in_progress'",
     )
     .bind(id)
-    .bind(client_id)
+    .bind(lease)
     .bind(Json(progress))
+    .execute(pool)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// What came of asking for a command's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseTake {
+    /// The lease is this run's; `attempt` counts the runs so far, this one included.
+    Taken { attempt: u32 },
+    /// Another run holds a lease that has not expired.
+    HeldByLiveRun,
+    /// The command has ended (or does not exist): there is nothing to run.
+    Ended,
+}
+
+/// Takes the command's lease for `owner` unless a live run holds it, counting a new attempt.
+pub async fn take_lease(
+    pool: &PgPool,
+    id: Uuid,
+    owner: Uuid,
+    ttl: Duration,
+) -> Result<LeaseTake, sqlx::Error> {
+    let taken: Option<i32> = sqlx::query_scalar(
+        "update commands
+         set lease_owner = $2, lease_until = now() + make_interval(secs => $3),
+             attempts = attempts + 1, attempt_started_at = now()
+         where id = $1 and state = 'in_progress'
+           and (lease_until is null or lease_until < now())
+         returning attempts",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(ttl.as_secs_f64())
+    .fetch_optional(pool)
+    .await?;
+    if let Some(attempt) = taken {
+        return Ok(LeaseTake::Taken {
+            attempt: u32::try_from(attempt).unwrap_or(0),
+        });
+    }
+    let in_progress: Option<bool> =
+        sqlx::query_scalar("select state = 'in_progress' from commands where id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(match in_progress {
+        Some(true) => LeaseTake::HeldByLiveRun,
+        _ => LeaseTake::Ended,
+    })
+}
+
+/// Extends `owner`'s lease. False when the lease is no longer its own (taken over after it
+/// expired) or the command has ended: the run must stop writing.
+pub async fn renew_lease(
+    pool: &PgPool,
+    id: Uuid,
+    owner: Uuid,
+    ttl: Duration,
+) -> Result<bool, sqlx::Error> {
+    let renewed = sqlx::query(
+        "update commands set lease_until = now() + make_interval(secs => $3)
+         where id = $1 and lease_owner = $2 and state = 'in_progress'",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(ttl.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(renewed.rows_affected() == 1)
+}
+
+/// Gives the lease up without ending the command, so the next delivery may run at once.
+pub async fn release_lease(pool: &PgPool, id: Uuid, owner: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update commands set lease_owner = null, lease_until = null
+         where id = $1 and lease_owner = $2",
+    )
+    .bind(id)
+    .bind(owner)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// Counts a new run of the command's import; returns how many runs there have been.
-pub async fn start_attempt(pool: &PgPool, client_id: Uuid, id: Uuid) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar(
-        "update commands set attempts = attempts + 1 where id = $1 and client_id = $2
-         returning attempts",
+/// Locks the command for the rest of the caller's transaction if `owner` holds its lease:
+/// a takeover waits until the transaction ends, so rows written under it are never mixed
+/// with another run's.
+pub async fn hold_lease(
+    conn: &mut PgConnection,
+    id: Uuid,
+    owner: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let held: Option<i32> = sqlx::query_scalar(
+        "select 1 from commands
+         where id = $1 and lease_owner = $2 and state = 'in_progress'
+         for share",
     )
     .bind(id)
-    .bind(client_id)
-    .fetch_one(pool)
-    .await
+    .bind(owner)
+    .fetch_optional(conn)
+    .await?;
+    Ok(held.is_some())
 }
 
-/// Ends the command. Only an in-progress command can end, once.
+/// The update that ends a command, up to its fence condition.
+macro_rules! finish_commands {
+    () => {
+        "update commands
+         set state = $2, error_code = $3, error_detail = $4, finished_at = now(),
+             progress = jsonb_set(progress, '{stage}', to_jsonb($5::text)),
+             lease_owner = null, lease_until = null
+         where id = $1 and state = 'in_progress' and "
+    };
+}
+
+/// Who may end a command.
+#[derive(Debug, Clone, Copy)]
+pub enum Fence {
+    /// The run holding this lease.
+    Lease(Uuid),
+    /// Anyone, when no live run holds a lease.
+    Unleased,
+    /// Anyone, when the current run began longer ago than this.
+    Overdue(Duration),
+}
+
+/// Ends the command, under `fence`. Only an in-progress command ends, once; returns whether
+/// this call ended it.
 pub async fn finish(
     conn: &mut PgConnection,
-    client_id: Uuid,
     id: Uuid,
+    fence: Fence,
     outcome: &Outcome,
-) -> Result<(), sqlx::Error> {
-    let (state, code, detail) = match outcome {
-        Outcome::Successful => (CommandState::Successful, None, None),
-        Outcome::Error { code, detail } => {
-            (CommandState::Error, Some(*code), Some(detail.as_str()))
-        }
+) -> Result<bool, sqlx::Error> {
+    let (state, code, detail, stage) = match outcome {
+        Outcome::Successful => (CommandState::Successful, None, None, Stage::Done),
+        Outcome::Error { code, detail } => (
+            CommandState::Error,
+            Some(*code),
+            Some(detail.as_str()),
+            Stage::Failed,
+        ),
     };
-    let stage = if state == CommandState::Successful {
-        "done"
-    } else {
-        "failed"
+    let sql = match fence {
+        Fence::Lease(_) => concat!(finish_commands!(), "lease_owner = $6"),
+        Fence::Unleased => concat!(
+            finish_commands!(),
+            "(lease_until is null or lease_until < now())"
+        ),
+        Fence::Overdue(_) => concat!(
+            finish_commands!(),
+            "attempt_started_at < now() - make_interval(secs => $6)"
+        ),
     };
-    sqlx::query(
-        "update commands
-         set state = $3, error_code = $4, error_detail = $5, finished_at = now(),
-             progress = jsonb_set(progress, '{stage}', to_jsonb($6::text))
-         where id = $1 and client_id = $2 and state = 'in_progress'",
-    )
-    .bind(id)
-    .bind(client_id)
-    .bind(state)
-    .bind(code)
-    .bind(detail)
-    .bind(stage)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let query = sqlx::query(sql)
+        .bind(id)
+        .bind(state)
+        .bind(code)
+        .bind(detail)
+        .bind(stage);
+    let query = match fence {
+        Fence::Lease(owner) => query.bind(owner),
+        Fence::Unleased => query,
+        Fence::Overdue(age) => query.bind(age.as_secs_f64()),
+    };
+    let ended = query.execute(conn).await?;
+    Ok(ended.rows_affected() == 1)
 }
 
-/// How a command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Successful,
-    /// `code` is one of the stable command error codes in DESIGN.md.
-    Error {
-        code: &'static str,
-        detail: String,
-    },
+/// An in-progress command that may need the reaper.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Unfinished {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub session_id: Uuid,
+    pub bank_id: String,
+    /// No live run holds a lease.
+    pub unleased: bool,
+    /// The current run began longer ago than the overdue age.
+    pub overdue: bool,
+}
+
+/// In-progress commands older than `grace` that no live run holds, or whose run is overdue.
+pub async fn unfinished(
+    pool: &PgPool,
+    grace: Duration,
+    overdue: Duration,
+    limit: i64,
+) -> Result<Vec<Unfinished>, sqlx::Error> {
+    sqlx::query_as(
+        "select c.id, c.client_id, c.session_id, s.bank_id,
+                (c.lease_until is null or c.lease_until < now()) as unleased,
+                coalesce(c.attempt_started_at < now() - make_interval(secs => $2), false) as overdue
+         from commands c join sessions s on s.id = c.session_id
+         where c.state = 'in_progress'
+           and c.created_at < now() - make_interval(secs => $1)
+           and ((c.lease_until is null or c.lease_until < now())
+                or c.attempt_started_at < now() - make_interval(secs => $2))
+         order by c.created_at
+         limit $3",
+    )
+    .bind(grace.as_secs_f64())
+    .bind(overdue.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }

@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod commands;
+pub mod queue;
 pub mod results;
 pub mod sessions;
 pub mod signins;
@@ -22,4 +23,19 @@ pub enum MigrateError {
     Ours(#[from] sqlx::migrate::MigrateError),
     #[error("the queue's migrations failed: {0}")]
     Queue(#[from] apalis_postgres::Error),
+}
+
+/// Whether a database error says the database is out of reach for now (down, restarting,
+/// refusing connections, or no connection free in time) rather than that the query is wrong.
+/// Work that meets one may wait and try again; an API answers 503.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exceptions; 57P01-57P03: shutting down or starting up.
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        _ => false,
+    }
 }

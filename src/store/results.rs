@@ -9,8 +9,8 @@ use aisle_sdk::{Account, Balance, Card, CardTransaction, Owner, OwnerKind, Trans
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, types::Json};
 use uuid::Uuid;
 
-use crate::engine::receipt::Receipt;
-use crate::result::{
+use crate::model::receipt::Receipt;
+use crate::model::result::{
     AccountView, BalanceView, CardTransactionView, CardView, ImportResult, OwnerView,
     TransactionView,
 };

@@ -10,7 +10,7 @@ pub struct Session {
     pub client_id: Uuid,
     pub bank_id: String,
     pub owner_external_id: String,
-    /// The bank's consent or token, sealed ([`crate::signin::sealing`]); none once erased.
+    /// The bank's consent or token, sealed ([`crate::sealing`]); none once erased.
     pub bank_secret: Option<Vec<u8>>,
     pub sca_at: DateTime<Utc>,
     pub max_import_date: Option<NaiveDate>,
@@ -81,18 +81,33 @@ pub async fn claim(
     Ok(claimed.rows_affected() == 1)
 }
 
+/// A bank secret as it was when it was erased.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ErasedSecret {
+    /// Sealed ([`crate::sealing`]) with the session's id.
+    pub sealed: Vec<u8>,
+    pub sca_at: DateTime<Utc>,
+}
+
 /// Forgets the bank's consent or token: single access leaves no standing access behind.
+/// Returns the secret it erased, if there was one, so the caller can still end the bank's
+/// side of it.
 pub async fn erase_secret(
     conn: &mut PgConnection,
     client_id: Uuid,
     id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update sessions set bank_secret = null where id = $1 and client_id = $2")
-        .bind(id)
-        .bind(client_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+) -> Result<Option<ErasedSecret>, sqlx::Error> {
+    sqlx::query_as(
+        "update sessions s set bank_secret = null
+         from (select id, bank_secret from sessions
+               where id = $1 and client_id = $2 and bank_secret is not null for update) erased
+         where s.id = erased.id
+         returning erased.bank_secret as sealed, s.sca_at",
+    )
+    .bind(id)
+    .bind(client_id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// The client's session with this id, for the worker running the import that claimed it.

@@ -116,7 +116,7 @@ async fn finished_queue_jobs_older_than_a_day_are_purged_and_the_command_remains
         .await;
     let purge_age = Duration::from_secs(24 * 60 * 60);
     assert_eq!(
-        aisle::engine::queue::purge_finished(&app.pool, purge_age)
+        aisle::store::queue::purge_finished(&app.pool, purge_age)
             .await
             .unwrap(),
         0
@@ -127,7 +127,7 @@ async fn finished_queue_jobs_older_than_a_day_are_purged_and_the_command_remains
         .await
         .unwrap();
     assert_eq!(
-        aisle::engine::queue::purge_finished(&app.pool, purge_age)
+        aisle::store::queue::purge_finished(&app.pool, purge_age)
             .await
             .unwrap(),
         1

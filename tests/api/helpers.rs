@@ -91,6 +91,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     config.worker.heartbeat = Duration::from_secs(1);
     config.worker.missed_heartbeats = 3;
     config.worker.poll_interval = Duration::from_secs(1);
+    config.worker.lease_ttl = Duration::from_secs(3);
+    config.worker.reaper_interval = Duration::from_secs(1);
     // Banks send owners back to the public URL, so it is the address the API listens on.
     let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", api_listener.local_addr().unwrap());

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aisle::signin::sealing::SecretSealer;
+use aisle::sealing::SecretSealer;
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::{Value, json};
 use uuid::Uuid;

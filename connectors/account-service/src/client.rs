@@ -15,15 +15,23 @@ pub struct ServiceClient {
     client_id: String,
     /// The secret half of Aisle's client credentials at the bank.
     client_secret: Secret,
+    max_body_bytes: usize,
 }
 
 impl ServiceClient {
-    pub fn new(base: Url, http: reqwest::Client, client_id: String, client_secret: Secret) -> Self {
+    pub fn new(
+        base: Url,
+        http: reqwest::Client,
+        client_id: String,
+        client_secret: Secret,
+        max_body_bytes: usize,
+    ) -> Self {
         Self {
             base,
             http,
             client_id,
             client_secret,
+            max_body_bytes,
         }
     }
 
@@ -69,6 +77,6 @@ impl ServiceClient {
             .header("X-Client-Id", &self.client_id)
             .header("X-Client-Secret", self.client_secret.header_value()?);
         // Reading the answer drops the URL from any error: a query may hold the customer's CIF.
-        http::send(http::standard_headers(builder)).await
+        http::send(http::standard_headers(builder), self.max_body_bytes).await
     }
 }

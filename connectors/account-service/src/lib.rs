@@ -164,6 +164,7 @@ impl AccountServiceConnector {
                 http,
                 client_id,
                 Secret::new("client secret", client_secret),
+                profile.max_body_bytes,
             ),
             profile,
         }

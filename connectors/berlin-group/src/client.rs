@@ -14,6 +14,7 @@ use crate::state::SessionSecret;
 pub struct BankClient {
     base: Url,
     http: reqwest::Client,
+    max_body_bytes: usize,
 }
 
 /// A bank's answer, body read.
@@ -32,8 +33,12 @@ impl Answer {
 }
 
 impl BankClient {
-    pub fn new(base: Url, http: reqwest::Client) -> Self {
-        Self { base, http }
+    pub fn new(base: Url, http: reqwest::Client, max_body_bytes: usize) -> Self {
+        Self {
+            base,
+            http,
+            max_body_bytes,
+        }
     }
 
     /// The API URL for path `segments` under the bank's base URL; each segment is
@@ -117,7 +122,7 @@ impl BankClient {
             status,
             retry_after,
             body,
-        } = http::send(builder).await?;
+        } = http::send(builder, self.max_body_bytes).await?;
         Ok(Answer {
             status,
             retry_after,

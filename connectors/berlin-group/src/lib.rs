@@ -58,7 +58,7 @@ impl BerlinGroupConnector {
     /// unattended reads a day, a consent valid until tomorrow.
     pub fn new(base_url: Url, profile: BankProfile, http: reqwest::Client) -> Self {
         Self {
-            client: BankClient::new(base_url, http),
+            client: BankClient::new(base_url, http, profile.max_body_bytes),
             profile,
             options: Options::default(),
         }

@@ -17,6 +17,7 @@ pub struct PartnerClient {
     partner_reference: String,
     program_code: String,
     local_offset: FixedOffset,
+    max_body_bytes: usize,
 }
 
 impl PartnerClient {
@@ -26,6 +27,7 @@ impl PartnerClient {
         token: Secret,
         partner_reference: String,
         program_code: String,
+        max_body_bytes: usize,
     ) -> Self {
         Self {
             base,
@@ -34,6 +36,7 @@ impl PartnerClient {
             partner_reference,
             program_code,
             local_offset: Utc.fix(),
+            max_body_bytes,
         }
     }
 
@@ -77,6 +80,6 @@ impl PartnerClient {
             .get(url)
             .header("X-Auth-Token", self.token.header_value()?);
         // Reading the answer drops the URL from any error: it holds the account number.
-        http::send(http::standard_headers(builder)).await
+        http::send(http::standard_headers(builder), self.max_body_bytes).await
     }
 }

@@ -94,6 +94,7 @@ impl PartnerAccountConnector {
                 Secret::new("X-Auth-Token", auth_token),
                 partner_reference,
                 program_code,
+                profile.max_body_bytes,
             ),
             profile,
         }

@@ -171,7 +171,7 @@ impl fmt::Debug for BankSession {
 }
 
 /// Where the next page of a listing starts; opaque to everyone but the connector.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PageCursor(pub String);
 
 /// One page of a listing.

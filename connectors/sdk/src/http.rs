@@ -86,20 +86,69 @@ pub fn standard_headers(builder: RequestBuilder) -> RequestBuilder {
         .header("Accept", "application/json")
 }
 
-/// Sends `builder` and reads the whole answer, whatever its status.
-pub async fn send(builder: RequestBuilder) -> Result<Answer, ConnectorError> {
-    let response = builder.send().await.map_err(transport_error)?;
+/// Sends `builder` and reads the whole answer, whatever its status, up to `max_body_bytes`.
+///
+/// A larger body is a protocol error, read no further: a bank's answer never decides how much
+/// memory Aisle spends on it. So is a body that writes a NUL character (`\u0000`): no bank
+/// text has one, and PostgreSQL cannot store it.
+pub async fn send(
+    builder: RequestBuilder,
+    max_body_bytes: usize,
+) -> Result<Answer, ConnectorError> {
+    let mut response = builder.send().await.map_err(transport_error)?;
     let status = response.status();
     let retry_after = response
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = response.text().await.map_err(transport_error)?;
+    let too_large = || {
+        ConnectorError::protocol(
+            format!("the bank's answer is larger than {max_body_bytes} bytes"),
+            "",
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > max_body_bytes as u64)
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if bytes.len() + chunk.len() > max_body_bytes {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    if writes_nul(&body) {
+        return Err(ConnectorError::protocol(
+            "the bank's answer holds a NUL character",
+            "",
+        ));
+    }
     Ok(Answer {
         status,
         retry_after,
         body,
+    })
+}
+
+/// Whether `body` holds a NUL, raw or as the JSON escape `\u0000` (an escape is one when an
+/// odd number of backslashes leads up to its `u`).
+fn writes_nul(body: &str) -> bool {
+    if body.contains('\0') {
+        return true;
+    }
+    let bytes = body.as_bytes();
+    body.match_indices("u0000").any(|(at, _)| {
+        let backslashes = bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        backslashes % 2 == 1
     })
 }
 
@@ -125,6 +174,15 @@ pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ConnectorError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_is_seen_raw_or_escaped_but_an_escaped_backslash_is_no_escape() {
+        assert!(writes_nul("{\"a\":\"x\\u0000y\"}"));
+        assert!(writes_nul("x\0y"));
+        assert!(writes_nul("\\\\\\u0000"));
+        assert!(!writes_nul("{\"a\":\"x\\\\u0000y\"}"));
+        assert!(!writes_nul("{\"a\":\"u0000\"}"));
+    }
 
     #[test]
     fn a_secret_is_named_but_never_shown() {

@@ -23,6 +23,14 @@ pub struct BankProfile {
     pub requests_per_day: Option<u32>,
     /// The most requests per second the bank tolerates from one TPP, when it says.
     pub requests_per_second: Option<u32>,
+    /// The largest answer body read from the bank; a larger one is a protocol error.
+    pub max_body_bytes: usize,
+    /// The most pages one date window may have; more is a protocol error (a bank paging
+    /// forever).
+    pub max_pages_per_window: u32,
+    /// The most transaction rows (account and card) one import may read; more is a protocol
+    /// error rather than a silently truncated history.
+    pub max_rows_per_import: u32,
 }
 
 /// The optional parts of the scope that a bank may or may not offer.
@@ -57,6 +65,9 @@ impl Default for BankProfile {
             max_concurrency: 4,
             requests_per_day: None,
             requests_per_second: None,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_pages_per_window: 1_000,
+            max_rows_per_import: 2_000_000,
         }
     }
 }
@@ -73,6 +84,9 @@ pub struct BankProfileOverrides {
     pub max_concurrency: Option<u32>,
     pub requests_per_day: Option<u32>,
     pub requests_per_second: Option<u32>,
+    pub max_body_bytes: Option<usize>,
+    pub max_pages_per_window: Option<u32>,
+    pub max_rows_per_import: Option<u32>,
     pub supports_owners: Option<bool>,
     pub supports_balances: Option<bool>,
     pub supports_transactions: Option<bool>,
@@ -93,6 +107,11 @@ impl BankProfile {
         set(&mut self.max_days_per_request, o.max_days_per_request);
         set(&mut self.page_size, o.page_size);
         set(&mut self.max_concurrency, o.max_concurrency);
+        set(&mut self.max_pages_per_window, o.max_pages_per_window);
+        set(&mut self.max_rows_per_import, o.max_rows_per_import);
+        if let Some(bytes) = o.max_body_bytes {
+            self.max_body_bytes = bytes;
+        }
         if let Some(secs) = o.sca_history_window_secs {
             self.sca_history_window = Duration::from_secs(secs);
         }

@@ -53,3 +53,33 @@ pub async fn purge_finished(
     .await?;
     Ok(purged.rows_affected())
 }
+
+/// What the queue says of a command's job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting, running, or failed with attempts left: the queue will still run it.
+    Live,
+    /// Done, killed, or failed for good: the queue will not run it again.
+    Over,
+    /// No such job (never pushed, or purged).
+    Missing,
+}
+
+/// The state of `command_id`'s job.
+pub async fn job_state(pool: &sqlx::PgPool, command_id: Uuid) -> Result<JobState, sqlx::Error> {
+    let id = TaskId::from_ulid(Ulid(command_id.as_u128())).to_string();
+    let live: Option<bool> = sqlx::query_scalar(
+        "select status in ('Pending', 'Queued', 'Running')
+                or (status = 'Failed' and attempts < max_attempts)
+         from apalis.jobs where id = $1 and job_type = $2",
+    )
+    .bind(id)
+    .bind(QUEUE)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match live {
+        Some(true) => JobState::Live,
+        Some(false) => JobState::Over,
+        None => JobState::Missing,
+    })
+}

@@ -1,0 +1,144 @@
+//! Starting a Default Import: everything that must hold together happens in one transaction,
+//! so a command never exists without its claimed session and its job, nor a job without its
+//! command.
+
+use chrono::{NaiveDate, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    model::command::CommandState,
+    signin::signature::SessionSigner,
+    store::{
+        commands::{self, Command, NewCommand},
+        queue, sessions,
+    },
+};
+
+/// A client's request to import with a session.
+#[derive(Debug, Clone, Copy)]
+pub struct DefaultImportStart<'a> {
+    pub client_id: Uuid,
+    pub session_id: Uuid,
+    pub signature: &'a str,
+    pub since: NaiveDate,
+    pub idempotency_key: Option<&'a str>,
+    /// How many deliveries of the job may run before the command ends as `Internal`.
+    pub max_attempts: usize,
+}
+
+/// The command a start made, or found under the same idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    pub command_id: Uuid,
+    pub state: CommandState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no such session")]
+    InvalidSessionId,
+    #[error("the session id signature does not match")]
+    InvalidSessionIdSignature,
+    #[error("this session was already used by a Default Import")]
+    DefaultImportAlreadyExecuted,
+    #[error("the session has expired")]
+    SessionExpired,
+    #[error("this Idempotency-Key was already used for another session")]
+    IdempotencyKeyReused,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("queue: {0}")]
+    Queue(#[from] apalis_postgres::Error),
+}
+
+/// Starts a Default Import, or answers with the command an earlier request with the same
+/// idempotency key started.
+pub async fn default_import(
+    pool: &PgPool,
+    signer: &SessionSigner,
+    request: &DefaultImportStart<'_>,
+) -> Result<Started, StartError> {
+    let mut tx = pool.begin().await?;
+    if let Some(key) = request.idempotency_key
+        && let Some(existing) =
+            commands::find_by_idempotency_key(&mut tx, request.client_id, key).await?
+    {
+        return replay(&existing, request);
+    }
+    let session = sessions::find_for_client(&mut tx, request.client_id, request.session_id)
+        .await?
+        .ok_or(StartError::InvalidSessionId)?;
+    let signature_ok = signer.verify(
+        request.client_id,
+        session.id,
+        &session.owner_external_id,
+        request.signature,
+    );
+    if !signature_ok {
+        return Err(StartError::InvalidSessionIdSignature);
+    }
+    if session.claimed_at.is_some() {
+        return Err(StartError::DefaultImportAlreadyExecuted);
+    }
+    if session.expires_at <= Utc::now() {
+        return Err(StartError::SessionExpired);
+    }
+
+    let command_id = Uuid::now_v7();
+    let inserted = commands::insert(
+        &mut tx,
+        &NewCommand {
+            id: command_id,
+            client_id: request.client_id,
+            session_id: request.session_id,
+            idempotency_key: request.idempotency_key,
+            since: request.since,
+        },
+    )
+    .await;
+    if let Err(e) = inserted {
+        if !is_unique_violation(&e) {
+            return Err(e.into());
+        }
+        drop(tx);
+        // Two requests with one idempotency key raced; the other one's command stands.
+        if let Some(key) = request.idempotency_key
+            && let Some(existing) = commands::find_by_idempotency_key(
+                &mut *pool.acquire().await?,
+                request.client_id,
+                key,
+            )
+            .await?
+        {
+            return replay(&existing, request);
+        }
+        return Err(StartError::DefaultImportAlreadyExecuted);
+    }
+    if !sessions::claim(&mut tx, request.client_id, request.session_id).await? {
+        return Err(StartError::DefaultImportAlreadyExecuted);
+    }
+    queue::enqueue(&mut tx, command_id, request.max_attempts).await?;
+    tx.commit().await?;
+    tracing::info!(%command_id, bank = %session.bank_id, "default import queued");
+    Ok(Started {
+        command_id,
+        state: CommandState::InProgress,
+    })
+}
+
+/// The answer to a repeated request: the command the key made, if it was for the same session.
+fn replay(existing: &Command, request: &DefaultImportStart<'_>) -> Result<Started, StartError> {
+    if existing.session_id != request.session_id {
+        return Err(StartError::IdempotencyKeyReused);
+    }
+    Ok(Started {
+        command_id: existing.id,
+        state: existing.state,
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}

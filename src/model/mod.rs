@@ -1,0 +1,6 @@
+//! Value types that several layers share: a command's vocabulary, the receipt and the import
+//! result as clients read it. They sit low so that nothing imports upward.
+
+pub mod command;
+pub mod receipt;
+pub mod result;
