@@ -114,7 +114,18 @@ impl Service {
         &self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let context = ImportContext {
+        worker::run(
+            self.pool.clone(),
+            self.import_context(),
+            self.config.worker.clone(),
+            shutdown,
+        )
+        .await
+    }
+
+    /// What the import workers run with.
+    pub fn import_context(&self) -> ImportContext {
+        ImportContext {
             pool: self.pool.clone(),
             registry: self.registry.clone(),
             sealer: self.sealer.clone(),
@@ -123,13 +134,6 @@ impl Service {
             max_attempts: self.config.worker.max_attempts,
             lease_ttl: self.config.worker.lease_ttl,
             database_patience: self.config.worker.database_patience,
-        };
-        worker::run(
-            self.pool.clone(),
-            context,
-            self.config.worker.clone(),
-            shutdown,
-        )
-        .await
+        }
     }
 }

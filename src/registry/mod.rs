@@ -120,6 +120,18 @@ impl Registry {
     }
 }
 
+/// A registry of exactly these banks (a test's, with a connector of its own making).
+impl FromIterator<Bank> for Registry {
+    fn from_iter<I: IntoIterator<Item = Bank>>(banks: I) -> Self {
+        Self {
+            banks: banks
+                .into_iter()
+                .map(|bank| (bank.entry.id.clone(), bank))
+                .collect(),
+        }
+    }
+}
+
 /// `base_url` with the scheme, host and port of `host_url`, keeping its path.
 fn move_to_host(base_url: &str, host_url: &str) -> Result<String, String> {
     let mut base = url::Url::parse(base_url).map_err(|e| format!("base_url: {e}"))?;

@@ -307,7 +307,8 @@ pub struct Unfinished {
     pub overdue: bool,
 }
 
-/// In-progress commands older than `grace` that no live run holds, or whose run is overdue.
+/// In-progress commands older than `grace` that no live run holds, and those whose run is
+/// overdue.
 pub async fn unfinished(
     pool: &PgPool,
     grace: Duration,
@@ -320,8 +321,8 @@ pub async fn unfinished(
                 coalesce(c.attempt_started_at < now() - make_interval(secs => $2), false) as overdue
          from commands c join sessions s on s.id = c.session_id
          where c.state = 'in_progress'
-           and c.created_at < now() - make_interval(secs => $1)
-           and ((c.lease_until is null or c.lease_until < now())
+           and (((c.lease_until is null or c.lease_until < now())
+                 and c.created_at < now() - make_interval(secs => $1))
                 or c.attempt_started_at < now() - make_interval(secs => $2))
          order by c.created_at
          limit $3",

@@ -10,6 +10,7 @@ use std::{
 use aisle::{
     config::{Config, Secret},
     devdb::{Durability, PrivateCluster},
+    engine::import::ImportContext,
     service::Service,
     store::clients,
 };
@@ -131,9 +132,20 @@ impl Drop for TestApp {
 impl TestApp {
     /// Starts a worker process's worth of import workers; abort the handle to kill them.
     pub fn start_workers(&self) -> JoinHandle<std::io::Result<()>> {
-        let service = self.service.clone();
+        self.start_workers_with(self.import_context())
+    }
+
+    /// What this app's workers run imports with, for a test to change before it starts some.
+    pub fn import_context(&self) -> ImportContext {
+        self.service.import_context()
+    }
+
+    /// Starts import workers that run with `context`.
+    pub fn start_workers_with(&self, context: ImportContext) -> JoinHandle<std::io::Result<()>> {
+        let pool = self.pool.clone();
+        let settings = self.service.config.worker.clone();
         let stop = self.shutdown.clone().cancelled_owned();
-        tokio::spawn(async move { service.run_workers(stop).await })
+        tokio::spawn(aisle::engine::worker::run(pool, context, settings, stop))
     }
 
     /// Registers where `client`'s owners may sign in from and return to.

@@ -10,6 +10,7 @@ mod helpers;
 mod history;
 mod idempotency;
 mod isolation;
+mod lifecycle;
 mod service_endpoints;
 mod signin;
 mod widget;
