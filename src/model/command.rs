@@ -40,10 +40,8 @@ pub enum Stage {
     Accounts,
     /// Reading transactions, window by window.
     History,
-    /// Writing the result.
+    /// Writing the result, in the transaction that ends the command.
     Storing,
-    /// Ending the command and the bank session.
-    Finishing,
     /// Ended `successful`.
     Done,
     /// Ended `error`.

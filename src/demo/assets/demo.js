@@ -16,7 +16,6 @@
     accounts: 'Reading owners, accounts and cards…',
     history: 'Reading transactions…',
     storing: 'Saving your data…',
-    finishing: 'Finishing…',
   };
 
   let widget = null;
