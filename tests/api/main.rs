@@ -8,6 +8,7 @@ mod crash_recovery;
 mod default_import;
 mod helpers;
 mod history;
+mod hostile_banks;
 mod idempotency;
 mod isolation;
 mod lifecycle;
