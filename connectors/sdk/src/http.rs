@@ -51,6 +51,9 @@ pub struct Answer {
     pub status: StatusCode,
     /// The raw `Retry-After` header.
     pub retry_after: Option<String>,
+    /// Every header of the answer, for what a protocol reads beyond `Retry-After` (Berlin
+    /// Group's `ASPSP-SCA-Approach`, say).
+    pub headers: reqwest::header::HeaderMap,
     pub body: String,
 }
 
@@ -95,10 +98,12 @@ pub async fn send(builder: RequestBuilder) -> Result<Answer, ConnectorError> {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let headers = response.headers().clone();
     let body = response.text().await.map_err(transport_error)?;
     Ok(Answer {
         status,
         retry_after,
+        headers,
         body,
     })
 }
@@ -148,6 +153,7 @@ mod tests {
         Answer {
             status: StatusCode::from_u16(status).expect("a status"),
             retry_after: retry_after.map(str::to_owned),
+            headers: reqwest::header::HeaderMap::new(),
             body: String::new(),
         }
     }

@@ -16,7 +16,7 @@ pub mod redact;
 mod retry_after;
 
 pub use connector::{
-    BankSession, Connector, FormField, FormFieldKind, Page, PageCursor, SignInCallback,
+    BankSession, ChoiceOption, Connector, FormField, FormFieldKind, Page, PageCursor, SignInCallback,
     SignInProgress, SignInRequest, SignInStep,
 };
 pub use domain::{
