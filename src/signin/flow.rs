@@ -86,7 +86,11 @@ impl Flow<'_> {
 
     /// The owner opened the sign-in's page from `owner_ip`: a sign-in still at the bank
     /// list whose bank was preselected begins there now, with the owner's address.
-    pub async fn arrive(&self, signin: SignIn, owner_ip: Option<IpAddr>) -> Result<SignIn, FlowError> {
+    pub async fn arrive(
+        &self,
+        signin: SignIn,
+        owner_ip: Option<IpAddr>,
+    ) -> Result<SignIn, FlowError> {
         match &signin.opened.preselected_bank {
             Some(bank)
                 if signin.status == signins::Status::Picking

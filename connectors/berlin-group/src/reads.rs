@@ -67,7 +67,12 @@ impl BerlinGroupConnector {
 
     /// Refuses a page link outside the AIS resource being read (`segments`): the consent
     /// travels with it, and a bank's link to, say, a payment endpoint must not carry it.
-    fn same_resource(&self, url: &Url, segments: &[&str], href: &str) -> Result<(), ConnectorError> {
+    fn same_resource(
+        &self,
+        url: &Url,
+        segments: &[&str],
+        href: &str,
+    ) -> Result<(), ConnectorError> {
         let resource = self.client.endpoint(segments)?;
         let path = url.path().trim_end_matches('/');
         let wanted = resource.path().trim_end_matches('/');
@@ -206,7 +211,11 @@ impl BerlinGroupConnector {
             // of their own.
             let covered = granted_covers(
                 secret.granted.as_ref().map(|g| &g.balances),
-                [raw.iban.as_deref(), raw.bban.as_deref(), raw.masked_pan.as_deref()],
+                [
+                    raw.iban.as_deref(),
+                    raw.bban.as_deref(),
+                    raw.masked_pan.as_deref(),
+                ],
             );
             let fetched = match (
                 &raw.resource_id,
@@ -238,7 +247,11 @@ impl BerlinGroupConnector {
         let secret = SessionSecret::decode(&session.secret)?;
         if !granted_covers(
             secret.granted.as_ref().map(|g| &g.transactions),
-            [account.iban.as_deref(), account.bban.as_deref(), account.masked_pan.as_deref()],
+            [
+                account.iban.as_deref(),
+                account.bban.as_deref(),
+                account.masked_pan.as_deref(),
+            ],
         ) {
             return Err(ConnectorError::Unsupported(
                 "transactions of an account the consent does not cover",
@@ -254,9 +267,12 @@ impl BerlinGroupConnector {
             .await?;
         let signs = self.options.amount_signs;
         let segments = ["v1", "accounts", account.bank_id.as_str(), "transactions"];
-        self.report_page(answer.transactions, &answer.links, (&url, &segments, page), |report| {
-            mapping::transactions(report, signs)
-        })
+        self.report_page(
+            answer.transactions,
+            &answer.links,
+            (&url, &segments, page),
+            |report| mapping::transactions(report, signs),
+        )
     }
 
     pub(crate) async fn read_cards(
@@ -328,9 +344,12 @@ impl BerlinGroupConnector {
         // Absent means the spec's default: debits quoted negative, as on payment accounts.
         let debit_accounting = answer.debit_accounting.unwrap_or(false);
         let segments = ["v1", "card-accounts", card.bank_id.as_str(), "transactions"];
-        self.report_page(answer.card_transactions, &answer.links, (&url, &segments, page), |report| {
-            mapping::card_transactions(report, debit_accounting)
-        })
+        self.report_page(
+            answer.card_transactions,
+            &answer.links,
+            (&url, &segments, page),
+            |report| mapping::card_transactions(report, debit_accounting),
+        )
     }
 }
 

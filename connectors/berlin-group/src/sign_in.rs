@@ -265,9 +265,7 @@ impl BerlinGroupConnector {
                 let links = match (start_link(&answer.links), has_sca_link(&answer.links)) {
                     (Some(start), false) => {
                         let started = self.start_authorisation(owner, start, None).await?;
-                        if let Some(step) =
-                            self.decoupled_start(&consent_id, owner, &started)?
-                        {
+                        if let Some(step) = self.decoupled_start(&consent_id, owner, &started)? {
                             return Ok(step);
                         }
                         started.1.links
@@ -277,9 +275,8 @@ impl BerlinGroupConnector {
                 self.sca_step(owner, consent_id, &links).await
             }
             Approach::Decoupled | Approach::Embedded | Approach::Open => {
-                let start = start_link(&answer.links).ok_or_else(|| {
-                    errors::protocol("the consent came without an SCA link", "")
-                })?;
+                let start = start_link(&answer.links)
+                    .ok_or_else(|| errors::protocol("the consent came without an SCA link", ""))?;
                 let fixed = approach(header, &answer)?;
                 let wanted = match fixed {
                     Approach::Decoupled => Identified::Decoupled,
@@ -299,19 +296,28 @@ impl BerlinGroupConnector {
                         }
                     },
                 };
-                if answer.links.get("startAuthorisationWithEncryptedPsuAuthentication").is_some()
-                    && answer.links.get("startAuthorisationWithPsuAuthentication").is_none()
+                if answer
+                    .links
+                    .get("startAuthorisationWithEncryptedPsuAuthentication")
+                    .is_some()
+                    && answer
+                        .links
+                        .get("startAuthorisationWithPsuAuthentication")
+                        .is_none()
                 {
                     return Err(ConnectorError::Unsupported(
                         "the embedded SCA approach with an encrypted password",
                     ));
                 }
-                self.identification_form(IdentificationPending {
-                    consent_id,
-                    approach: wanted,
-                    start: start.to_owned(),
-                    psu_ip_address: owner.psu_ip_address.clone(),
-                }, owner.psu_id.as_deref())
+                self.identification_form(
+                    IdentificationPending {
+                        consent_id,
+                        approach: wanted,
+                        start: start.to_owned(),
+                        psu_ip_address: owner.psu_ip_address.clone(),
+                    },
+                    owner.psu_id.as_deref(),
+                )
                 .await
             }
         }
@@ -386,8 +392,13 @@ impl BerlinGroupConnector {
         let (_, answer) = started;
         match pending.approach {
             Identified::Embedded => {
-                self.embedded_next(&pending.consent_id, psu_id, pending.psu_ip_address.clone(), answer)
-                    .await
+                self.embedded_next(
+                    &pending.consent_id,
+                    psu_id,
+                    pending.psu_ip_address.clone(),
+                    answer,
+                )
+                .await
             }
             Identified::Decoupled => Err(errors::protocol(
                 "the bank answered a decoupled start without an SCA status link",
@@ -435,7 +446,10 @@ impl BerlinGroupConnector {
             return Ok(None);
         }
         let status = answer.links.get("scaStatus").ok_or_else(|| {
-            errors::protocol("a decoupled authorisation came without an scaStatus link", "")
+            errors::protocol(
+                "a decoupled authorisation came without an scaStatus link",
+                "",
+            )
         })?;
         let pending = DecoupledPending {
             consent_id: consent_id.to_owned(),
@@ -446,7 +460,11 @@ impl BerlinGroupConnector {
                 .unwrap_or_else(|| "Please approve the access in your bank's app.".to_owned()),
             psu_ip_address: owner.psu_ip_address.clone(),
         };
-        Ok(Some(wait(pending.message.clone(), DEFAULT_POLL, Pending::Decoupled(pending))?))
+        Ok(Some(wait(
+            pending.message.clone(),
+            DEFAULT_POLL,
+            Pending::Decoupled(pending),
+        )?))
     }
 
     /// One poll of a decoupled authorisation: `GET` its `scaStatus`.
@@ -598,7 +616,10 @@ impl BerlinGroupConnector {
         let answer = self.client.send(builder, Request::Other).await?;
         let answer: wire::ScaAnswer = parse(&answer.body)?;
         if pending.stage == EmbeddedStage::OneTimeCode
-            && !matches!(sca_progress(answer.sca_status.as_deref())?, ScaProgress::Finalised)
+            && !matches!(
+                sca_progress(answer.sca_status.as_deref())?,
+                ScaProgress::Finalised
+            )
         {
             return Err(errors::protocol(
                 "the bank did not finish SCA after the one-time code",
@@ -818,7 +839,11 @@ fn has_sca_link(links: &wire::Links) -> bool {
 }
 
 /// The waiting step: `message` shown, the sign-in completed again after `poll_after`.
-fn wait(message: String, poll_after: Duration, pending: Pending) -> Result<SignInStep, ConnectorError> {
+fn wait(
+    message: String,
+    poll_after: Duration,
+    pending: Pending,
+) -> Result<SignInStep, ConnectorError> {
     Ok(SignInStep::Wait {
         message,
         poll_after,
