@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use aisle_sdk::{
     Account, BankSession, Card, CardTransaction, Connector, ConnectorError, DateWindow, PageCursor,
-    Transaction,
+    Transaction, TransactionStatus,
 };
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use futures_util::StreamExt;
@@ -64,6 +64,13 @@ impl Fingerprint for Row {
         match self {
             Self::Account(t) => t.bank_id(),
             Self::Card(t) => t.bank_id(),
+        }
+    }
+
+    fn status(&self) -> TransactionStatus {
+        match self {
+            Self::Account(t) => t.status,
+            Self::Card(t) => t.status,
         }
     }
 
@@ -291,6 +298,15 @@ impl<'a> HistoryFetch<'a> {
                     run.missing = Some(stop(
                         Some(ShortfallReason::BankHistoryLimit),
                         "the bank refused these days even one at a time",
+                    ));
+                    break;
+                }
+                // A listing the bank serves only in a form Aisle does not read (a report as a
+                // download), or a consent that does not cover it: a shortfall, not a failure.
+                Err(ConnectorError::Unsupported(what)) => {
+                    run.missing = Some(stop(
+                        Some(ShortfallReason::NotSupportedByBank),
+                        &format!("the bank does not support {what}"),
                     ));
                     break;
                 }

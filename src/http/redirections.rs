@@ -124,8 +124,9 @@ async fn create_redirection(
         Opener::Redirection { redirect_uri },
         Utc::now() + flow.ttl,
     );
-    // The owner is not here yet: their address reaches the bank only when they pick it.
-    let signin = flow.start(&new, None).await?;
+    // The owner is not here yet: the bank is begun when they open the link, so that their
+    // address (`PSU-IP-Address`, mandatory on a Berlin Group consent) goes with it.
+    let signin = flow.open(&new).await?;
     Ok((
         StatusCode::CREATED,
         Json(RedirectionCreated {

@@ -16,11 +16,14 @@ use uuid::Uuid;
 use super::{auth::CallerIp, error::ApiError, json::AppJson};
 use crate::{
     registry::Registry,
-    signin::{flow::offered, signature::SessionSigner},
+    signin::{
+        flow::{FlowError, offered},
+        signature::SessionSigner,
+    },
     state::AppState,
     store::{
         clients,
-        signins::{self, Channel, Field, SignIn, Status, Step},
+        signins::{self, Channel, Choice, Field, SignIn, Status, Step},
     },
 };
 
@@ -30,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/signin/api/{id}/bank", post(choose_bank))
         .route("/signin/api/{id}/form", post(answer_form))
         .route("/signin/api/{id}/back", post(back))
+        .route("/signin/api/{id}/poll", post(poll))
         .route("/signin/api/{id}/retry", post(retry))
 }
 
@@ -77,7 +81,20 @@ struct BankRef {
 #[serde(tag = "kind", rename_all = "camelCase")]
 enum StepView {
     Redirect,
-    Form { fields: Vec<Field> },
+    Form {
+        fields: Vec<Field>,
+    },
+    Choose {
+        name: String,
+        label: String,
+        options: Vec<Choice>,
+    },
+    /// The owner approves in the bank's app; the page polls `/poll` every `poll_after_ms`.
+    #[serde(rename_all = "camelCase")]
+    Wait {
+        message: String,
+        poll_after_ms: u64,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -143,6 +160,28 @@ impl SignInView {
             (Status::InProgress, Some(Step::Redirect { .. })) => Some(StepView::Redirect),
             (Status::InProgress, Some(Step::Form { fields })) => Some(StepView::Form {
                 fields: fields.clone(),
+            }),
+            (
+                Status::InProgress,
+                Some(Step::Choose {
+                    name,
+                    label,
+                    options,
+                }),
+            ) => Some(StepView::Choose {
+                name: name.clone(),
+                label: label.clone(),
+                options: options.clone(),
+            }),
+            (
+                Status::InProgress,
+                Some(Step::Wait {
+                    message,
+                    poll_after_ms,
+                }),
+            ) => Some(StepView::Wait {
+                message: message.clone(),
+                poll_after_ms: *poll_after_ms,
             }),
             _ => None,
         };
@@ -246,6 +285,23 @@ async fn answer_form(
         .flow()
         .answer_form(parse_id(&id)?, &body.values)
         .await?;
+    render(&state, &signin).await
+}
+
+async fn poll(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SignInView>, ApiError> {
+    let id = parse_id(&id)?;
+    let flow = state.flow();
+    let signin = match flow.poll(id).await {
+        Ok(signin) => signin,
+        // Another poll holds the turn, or the step moved on: show where it stands now.
+        Err(FlowError::Busy | FlowError::WrongStep) => signins::find(&state.pool, id)
+            .await?
+            .ok_or(ApiError::InvalidSignInId)?,
+        Err(e) => return Err(e.into()),
+    };
     render(&state, &signin).await
 }
 

@@ -237,8 +237,21 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 /// The sign-in's page: the frame inside the widget, or a redirection's top-level page.
-async fn frame(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn frame(
+    State(state): State<AppState>,
+    CallerIp(ip): CallerIp,
+    Path(id): Path<String>,
+) -> Response {
     match find(&state, &id).await {
+        Ok(Some(signin)) if signin.opened.channel == Channel::Redirection => {
+            let ancestors = frame_ancestors(&signin);
+            // A redirection's bank is begun here, where the owner's address is known. A busy
+            // or already begun sign-in is simply shown.
+            if let Err(e) = state.flow().arrive(signin, ip).await {
+                tracing::debug!(error = %e, "a redirection's preselected bank was not begun");
+            }
+            page(FRAME_HTML, &ancestors)
+        }
         Ok(Some(signin)) => page(FRAME_HTML, &frame_ancestors(&signin)),
         Ok(None) => problem_page(StatusCode::NOT_FOUND, "This sign-in does not exist."),
         Err(e) => database_problem(&e),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aisle_account_service::AccountServiceConnector;
-use aisle_berlin_group::{BerlinGroupConnector, ConsentMode};
+use aisle_berlin_group::{BerlinGroupConnector, ConsentMode, ScaApproach};
 use aisle_partner_account::PartnerAccountConnector;
 use aisle_sandbox_bank::{
     account_service::AccountServiceFace, partner_account::PartnerAccountFace,
@@ -59,6 +59,12 @@ pub fn build(
             if let Some(client_id) = &options.oauth_client_id {
                 connector = connector.with_oauth_client_id(client_id.clone());
             }
+            connector = connector.with_sca_preference(match options.sca_approach.as_deref() {
+                None | Some("redirect") => ScaApproach::Redirect,
+                Some("decoupled") => ScaApproach::Decoupled,
+                Some("embedded") => ScaApproach::Embedded,
+                Some(other) => return Err(problem(format!("unknown sca_approach `{other}`"))),
+            });
             Ok(Arc::new(connector))
         }
         "partner-account" => {

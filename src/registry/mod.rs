@@ -47,6 +47,9 @@ pub struct ConnectorOptions {
     pub consent_mode: Option<String>,
     /// Berlin Group: Aisle's OAuth2 client id at banks using the OAuth SCA approach.
     pub oauth_client_id: Option<String>,
+    /// Berlin Group: the SCA approach to ask the bank for, `redirect` (default), `decoupled`
+    /// or `embedded`; the bank's answer decides.
+    pub sca_approach: Option<String>,
     /// Partner account API: Aisle's partner reference and programme code.
     pub partner_reference: Option<String>,
     pub program_code: Option<String>,

@@ -15,7 +15,7 @@ use super::session::{Issuer, SignedIn};
 use crate::{
     model::command::CommandErrorCode,
     registry::{Bank, Registry},
-    store::signins::{self, ClaimFrom, Field, NewSignIn, SignIn, Step},
+    store::signins::{self, Choice, ClaimFrom, Field, NewSignIn, SignIn, Step},
 };
 
 /// The longest answer to one form field we pass on to a bank.
@@ -73,6 +73,34 @@ impl Flow<'_> {
                     .any(|b| &b.entry.id == bank) =>
             {
                 self.choose_bank(signin.id, bank, owner_ip).await
+            }
+            _ => Ok(signin),
+        }
+    }
+
+    /// Opens a sign-in without beginning at any bank: a redirection, whose owner is not
+    /// present yet. [`Self::arrive`] begins a preselected bank once they are.
+    pub async fn open(&self, new: &NewSignIn) -> Result<SignIn, FlowError> {
+        Ok(signins::insert(self.pool, new).await?)
+    }
+
+    /// The owner opened the sign-in's page from `owner_ip`: a sign-in still at the bank
+    /// list whose bank was preselected begins there now, with the owner's address.
+    pub async fn arrive(
+        &self,
+        signin: SignIn,
+        owner_ip: Option<IpAddr>,
+    ) -> Result<SignIn, FlowError> {
+        match &signin.opened.preselected_bank {
+            Some(bank)
+                if signin.status == signins::Status::Picking
+                    && !signin.expired(chrono::Utc::now())
+                    && offered(self.registry, signin.opened.country.as_deref())
+                        .iter()
+                        .any(|b| &b.entry.id == bank) =>
+            {
+                let bank = bank.clone();
+                self.choose_bank(signin.id, &bank, owner_ip).await
             }
             _ => Ok(signin),
         }
@@ -137,11 +165,15 @@ impl Flow<'_> {
         values: &BTreeMap<String, String>,
     ) -> Result<SignIn, FlowError> {
         let signin = self.claim(id, ClaimFrom::Step).await?;
-        let Some(Step::Form { fields }) = signin.step.as_ref().map(|step| &step.0) else {
-            self.release(&signin).await?;
-            return Err(FlowError::WrongStep);
+        let params = match signin.step.as_ref().map(|step| &step.0) {
+            Some(Step::Form { fields }) => answers(fields, values),
+            Some(Step::Choose { name, options, .. }) => choice(name, options, values),
+            _ => {
+                self.release(&signin).await?;
+                return Err(FlowError::WrongStep);
+            }
         };
-        let params = match answers(fields, values) {
+        let params = match params {
             Ok(params) => params,
             Err(e) => {
                 self.release(&signin).await?;
@@ -149,6 +181,17 @@ impl Flow<'_> {
             }
         };
         self.complete(signin, params).await
+    }
+
+    /// Asks the bank again whether the owner approved (a waiting step: decoupled SCA, or a
+    /// consent the bank is still confirming). The page polls this at the step's pace.
+    pub async fn poll(&self, id: Uuid) -> Result<SignIn, FlowError> {
+        let signin = self.claim(id, ClaimFrom::Step).await?;
+        if !matches!(signin.step.as_deref(), Some(Step::Wait { .. })) {
+            self.release(&signin).await?;
+            return Err(FlowError::WrongStep);
+        }
+        self.complete(signin, BTreeMap::new()).await
     }
 
     /// The bank sent the owner back to `/signin/callback/{token}` with `params`.
@@ -253,6 +296,36 @@ impl Flow<'_> {
                 },
                 pending,
             ),
+            SignInStep::Choose {
+                name,
+                label,
+                options,
+                pending,
+            } => (
+                Step::Choose {
+                    name,
+                    label,
+                    options: options
+                        .into_iter()
+                        .map(|o| Choice {
+                            value: o.value,
+                            label: o.label,
+                        })
+                        .collect(),
+                },
+                pending,
+            ),
+            SignInStep::Wait {
+                message,
+                poll_after,
+                pending,
+            } => (
+                Step::Wait {
+                    message,
+                    poll_after_ms: u64::try_from(poll_after.as_millis()).unwrap_or(u64::MAX),
+                },
+                pending,
+            ),
         };
         let sealed = self.issuer.sealer.seal(&pending, signin.id.as_bytes());
         Ok(signins::advance(self.pool, signin.id, &bank.entry.id, &step, &sealed, token).await?)
@@ -269,7 +342,7 @@ impl Flow<'_> {
             self.pool,
             signin.id,
             Some(&bank.entry.id),
-            CommandErrorCode::for_bank_error(error).as_str(),
+            sign_in_code(error),
             &error.to_string(),
         )
         .await?)
@@ -335,6 +408,28 @@ fn answers(
             Ok((field.name.clone(), value.to_string()))
         })
         .collect()
+}
+
+/// The code a failed sign-in shows. A bank that signs in only in a way Aisle does not
+/// speak (an SCA approach, an encrypted password) is the bank's limit, not Aisle's fault.
+fn sign_in_code(error: &ConnectorError) -> &'static str {
+    match error {
+        ConnectorError::Unsupported(_) => "NotSupportedByBank",
+        other => CommandErrorCode::for_bank_error(other).as_str(),
+    }
+}
+
+/// The answer to a choice step: one of its options, under its name.
+fn choice(
+    name: &str,
+    options: &[Choice],
+    values: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, FlowError> {
+    let value = values
+        .get(name)
+        .filter(|v| options.iter().any(|o| &o.value == *v))
+        .ok_or_else(|| FlowError::InvalidAnswer(format!("choose one of the options for {name}")))?;
+    Ok(BTreeMap::from([(name.to_owned(), value.clone())]))
 }
 
 fn field_kind(kind: FormFieldKind) -> &'static str {

@@ -75,6 +75,33 @@ impl SandboxSignIn<'_> {
                     params: fill(request.login, &fields)?,
                     pending,
                 },
+                // The persona takes the first method the bank offers.
+                SignInStep::Choose {
+                    name,
+                    options,
+                    pending,
+                    ..
+                } => SignInCallback {
+                    params: options
+                        .into_iter()
+                        .next()
+                        .map(|o| BTreeMap::from([(name, o.value)]))
+                        .unwrap_or_default(),
+                    pending,
+                },
+                // A decoupled persona approves in "its app" on its own: ask again at the
+                // bank's pace.
+                SignInStep::Wait {
+                    poll_after,
+                    pending,
+                    ..
+                } => {
+                    tokio::time::sleep(poll_after).await;
+                    SignInCallback {
+                        params: BTreeMap::new(),
+                        pending,
+                    }
+                }
             };
             match bank.connector.complete_sign_in(&callback).await? {
                 SignInProgress::Done(session) => break session,

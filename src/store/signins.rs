@@ -34,6 +34,22 @@ pub enum Step {
     Redirect { url: String },
     /// Answer these fields on an Aisle-hosted form.
     Form { fields: Vec<Field> },
+    /// Choose one of `options` (an SCA method); the answer is `{name: value}`.
+    Choose {
+        name: String,
+        label: String,
+        options: Vec<Choice>,
+    },
+    /// Approve elsewhere (the bank's app) while the page shows `message` and polls, no more
+    /// often than every `poll_after_ms`.
+    #[serde(rename_all = "camelCase")]
+    Wait { message: String, poll_after_ms: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

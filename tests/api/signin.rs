@@ -217,6 +217,12 @@ async fn a_replayed_bank_callback_changes_nothing_and_an_unknown_one_is_not_foun
 async fn a_form_bank_is_signed_in_on_aisles_own_form_one_step_at_a_time() {
     let app = spawn_app().await;
     let id = open_redirection(&app, Some("sandbox-partner")).await;
+    assert_eq!(signin_view(&app, &id).await["status"], "picking");
+    // The bank is begun when the owner opens the link, so that their address goes with it.
+    let page = reqwest::get(format!("{}/signin/s/{id}", app.address))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
     let view = signin_view(&app, &id).await;
     assert_eq!(
         view["status"], "in_progress",

@@ -22,6 +22,8 @@ pub struct Answer {
     pub status: StatusCode,
     /// The raw `Retry-After` header.
     pub retry_after: Option<String>,
+    /// The `ASPSP-SCA-Approach` header: how the bank has fixed the SCA approach, if it has.
+    pub sca_approach: Option<String>,
     pub body: String,
 }
 
@@ -121,11 +123,17 @@ impl BankClient {
         let http::Answer {
             status,
             retry_after,
+            headers,
             body,
         } = http::send(builder, self.max_body_bytes).await?;
+        let sca_approach = headers
+            .get("ASPSP-SCA-Approach")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_uppercase());
         Ok(Answer {
             status,
             retry_after,
+            sca_approach,
             body,
         })
     }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::errors;
 use crate::iban::Iban;
 use crate::options::Options;
+use crate::state::Granted;
 use crate::wire::ConsentInformation;
 
 /// Which accounts a consent covers.
@@ -70,9 +71,17 @@ pub fn request_body(
         "access": access.to_json(supports),
         "recurringIndicator": false,
         "validUntil": valid_until.to_string(),
-        "frequencyPerDay": options.frequency_per_day.max(1),
+        // One-off access: the spec says 1 ("For a one-off access, this attribute is set to 1").
+        "frequencyPerDay": 1,
         "combinedServiceIndicator": false,
     }))
+}
+
+/// Whether SCA is over but the bank has not made the consent valid yet: `received` (it is
+/// still processing) or `partiallyAuthorised` (another owner must still authorise). Both may
+/// still turn valid, so the sign-in waits rather than fails.
+pub fn awaiting_authorisation(status: &str) -> bool {
+    matches!(status, "received" | "partiallyAuthorised")
 }
 
 /// What a consent status means at the end of a sign-in: only `valid` lets it finish.
@@ -90,11 +99,25 @@ pub fn require_valid(status: &str) -> Result<(), ConnectorError> {
     }
 }
 
-/// Checks the consent as read back after SCA. The status must still be valid; a consent the
-/// bank made recurring is not refused (it is deleted after the import anyway) but noted.
-pub fn check_read_back(information: &ConsentInformation) -> Result<(), ConnectorError> {
+/// Checks the consent as read back after SCA, and says what it grants when that is
+/// narrower than every account: the consent is then used exactly as granted (reads outside
+/// it answer `Unsupported`, which the receipt records). A consent whose `validUntil` has
+/// passed, or that grants nothing, is refused.
+pub fn check_read_back(
+    information: &ConsentInformation,
+    today: NaiveDate,
+) -> Result<Option<Granted>, ConnectorError> {
     if let Some(status) = &information.consent_status {
         require_valid(status)?;
+    }
+    if let Some(valid_until) = information.valid_until.as_deref() {
+        let day = valid_until
+            .get(..10)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .ok_or_else(|| errors::protocol("the consent's validUntil is not a date", ""))?;
+        if day < today {
+            return Err(ConnectorError::ConsentExpired);
+        }
     }
     let recurring = match &information.recurring_indicator {
         Some(Value::Bool(flag)) => *flag,
@@ -104,18 +127,50 @@ pub fn check_read_back(information: &ConsentInformation) -> Result<(), Connector
     if recurring {
         tracing::info!("the bank granted a recurring consent where single access was asked");
     }
-    let granted = information
-        .access
-        .as_ref()
-        .and_then(Value::as_object)
-        .map(|access| access.keys().cloned().collect::<Vec<_>>())
-        .unwrap_or_default();
-    tracing::debug!(
-        ?granted,
-        valid_until = information.valid_until.as_deref().unwrap_or("?"),
-        "consent read back"
+    granted(information.access.as_ref())
+}
+
+/// What an `access` object grants: `None` for every account (`allPsd2`, or no access object
+/// to compare), else the accounts it lists.
+fn granted(access: Option<&Value>) -> Result<Option<Granted>, ConnectorError> {
+    let Some(access) = access.and_then(Value::as_object) else {
+        return Ok(None);
+    };
+    if access.contains_key("allPsd2") {
+        return Ok(None);
+    }
+    let listed = |key: &str| -> Vec<String> {
+        access
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(crate::mapping::reference_of)
+            .collect()
+    };
+    let balances = listed("balances");
+    let transactions = listed("transactions");
+    let mut accounts = listed("accounts");
+    for id in balances.iter().chain(&transactions) {
+        if !accounts.contains(id) {
+            accounts.push(id.clone());
+        }
+    }
+    if accounts.is_empty() {
+        return Err(errors::protocol(
+            "the bank granted a consent without any account",
+            "",
+        ));
+    }
+    tracing::info!(
+        accounts = accounts.len(),
+        "the consent covers only the accounts the bank lists"
     );
-    Ok(())
+    Ok(Some(Granted {
+        accounts,
+        balances,
+        transactions,
+    }))
 }
 
 #[cfg(test)]
@@ -157,5 +212,45 @@ mod tests {
             Access::BankOffered.to_json(supports),
             json!({"accounts": []})
         );
+    }
+}
+
+#[cfg(test)]
+mod read_back_tests {
+    use super::*;
+
+    fn information(value: Value) -> ConsentInformation {
+        serde_json::from_value(value).expect("consent information")
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn a_consent_read_back_with_a_past_valid_until_is_refused_as_expired() {
+        let read = information(json!({"consentStatus": "valid", "validUntil": "2017-11-01",
+            "access": {"allPsd2": "allAccounts"}}));
+        assert_eq!(
+            check_read_back(&read, day("2026-11-28")),
+            Err(ConnectorError::ConsentExpired)
+        );
+        assert_eq!(check_read_back(&read, day("2017-11-01")), Ok(None));
+    }
+
+    #[test]
+    fn a_consent_read_back_with_listed_accounts_is_used_as_granted() {
+        let read = information(json!({"consentStatus": "valid", "validUntil": "2099-01-01",
+            "access": {"balances": [{"iban": "DE1"}], "transactions": [{"iban": "DE1"}, {"maskedPan": "1234****5678"}]}}));
+        let granted = check_read_back(&read, day("2026-11-28"))
+            .expect("valid")
+            .expect("narrower");
+        assert_eq!(granted.accounts, ["DE1", "1234****5678"]);
+        assert_eq!(granted.balances, ["DE1"]);
+        let empty = information(json!({"consentStatus": "valid", "access": {"accounts": []}}));
+        assert!(matches!(
+            check_read_back(&empty, day("2026-11-28")),
+            Err(ConnectorError::Protocol { .. })
+        ));
     }
 }

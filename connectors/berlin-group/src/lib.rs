@@ -34,8 +34,10 @@ use url::Url;
 use crate::client::BankClient;
 use crate::options::Options;
 
-pub use crate::options::{AmountSigns, ConsentMode};
-pub use crate::sign_in::ACCOUNT_REFERENCE_FIELD;
+pub use crate::options::{AmountSigns, ConsentMode, ScaApproach};
+pub use crate::sign_in::{
+    ACCOUNT_REFERENCE_FIELD, OTP_FIELD, PASSWORD_FIELD, PSU_ID_FIELD, SCA_METHOD_FIELD,
+};
 
 /// The Berlin Group profile defaults; the bank registry overrides them per bank.
 pub fn default_profile() -> BankProfile {
@@ -91,9 +93,24 @@ impl BerlinGroupConnector {
         self
     }
 
-    /// The consent's `frequencyPerDay`: reads a day without the owner present (at least 1).
-    pub fn with_frequency_per_day(mut self, reads: u32) -> Self {
-        self.options.frequency_per_day = reads;
+    /// The SCA approach the bank is asked to prefer; the bank's answer decides.
+    pub fn with_sca_preference(mut self, approach: ScaApproach) -> Self {
+        self.options.sca_preference = approach;
+        self
+    }
+
+    /// The TPP's own IPv4 address, sent as `PSU-IP-Address` where the owner's cannot be: an
+    /// IPv6 owner at a bank that takes IPv4 only, or a sign-in without the owner present
+    /// (the spec: "If not available, the TPP shall use the IP Address used by the TPP").
+    pub fn with_tpp_ip_address(mut self, address: std::net::Ipv4Addr) -> Self {
+        self.options.tpp_ip_address = Some(address);
+        self
+    }
+
+    /// Whether the bank takes an IPv6 `PSU-IP-Address` (default: no, the spec types the
+    /// header `ipv4`).
+    pub fn with_psu_ipv6(mut self, accepted: bool) -> Self {
+        self.options.psu_ipv6 = accepted;
         self
     }
 

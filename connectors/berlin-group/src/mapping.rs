@@ -135,6 +135,11 @@ fn reference(raw: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The identifier of one `accountReference` value (see [`reference`]).
+pub fn reference_of(raw: &Value) -> Option<String> {
+    reference(Some(raw))
+}
+
 /// Whether a row names the other party only as creditor, or only as debtor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -184,16 +189,29 @@ fn signed(amount: Decimal, indicator: Option<&str>) -> Decimal {
 ///
 /// Banks differ: most sign amounts (`"-256.67"`, `"+256.67"`), some quote every amount
 /// unsigned and leave the direction to the side the counterparty is named on. With
-/// [`AmountSigns::Auto`] a page holding any negative amount is taken as signed; a page
-/// without one is read the unsigned way, where a row naming only a creditor is a debit.
+/// [`AmountSigns::Auto`] the decision is made per list: booked and pending rows come from
+/// different systems at many banks (the spec's own first example quotes booked amounts
+/// unsigned next to a signed pending one), so a list holding any negative amount is taken
+/// as signed, and a list without one is read the unsigned way, where a row naming only a
+/// creditor is a debit.
 pub fn transactions(
     report: wire::Report<wire::Transaction>,
     signs: AmountSigns,
 ) -> Result<Vec<Transaction>, ConnectorError> {
-    let rows: Vec<(wire::Transaction, TransactionStatus)> = rows(report).collect();
+    let mut mapped = list(report.booked, TransactionStatus::Booked, signs)?;
+    mapped.extend(list(report.pending, TransactionStatus::Pending, signs)?);
+    Ok(mapped)
+}
+
+/// One list of a report page, all of `status`, signed as the list itself shows.
+fn list(
+    rows: Vec<wire::Transaction>,
+    status: TransactionStatus,
+    signs: AmountSigns,
+) -> Result<Vec<Transaction>, ConnectorError> {
     let amounts = rows
         .iter()
-        .map(|(raw, _)| decimal(&raw.transaction_amount.amount))
+        .map(|raw| decimal(&raw.transaction_amount.amount))
         .collect::<Result<Vec<_>, _>>()?;
     let unsigned = match signs {
         AmountSigns::Signed => false,
@@ -202,7 +220,7 @@ pub fn transactions(
     };
     rows.into_iter()
         .zip(amounts)
-        .map(|((raw, status), amount)| {
+        .map(|(raw, amount)| {
             let amount = if unsigned {
                 match side(&raw) {
                     Side::CreditorOnly => -amount.abs(),
@@ -224,9 +242,15 @@ fn transaction(
     amount: Decimal,
 ) -> Result<Transaction, ConnectorError> {
     let amount = signed(amount, raw.credit_debit_indicator.as_deref());
-    // The other party is whom a debit paid or who paid a credit; the other side of the
-    // row, when a bank fills it, is the account owner.
-    let (counterparty_name, counterparty_account) = if amount.is_sign_negative() {
+    // A row naming only one side names the other party, whatever its sign says (a refund
+    // from a shop the owner once paid is still the shop). A row naming both: the other
+    // party is whom a debit paid or who paid a credit; the other side is the owner.
+    let creditor_side = match side(&raw) {
+        Side::CreditorOnly => true,
+        Side::DebtorOnly => false,
+        Side::Unclear => amount.is_sign_negative(),
+    };
+    let (counterparty_name, counterparty_account) = if creditor_side {
         (
             non_empty(raw.creditor_name),
             reference(raw.creditor_account.as_ref()),

@@ -30,6 +30,21 @@ pub enum AmountSigns {
     Unsigned,
 }
 
+/// The SCA approach a bank is asked to prefer (`TPP-Redirect-Preferred`,
+/// `TPP-Decoupled-Preferred`). The bank decides; its answer (`ASPSP-SCA-Approach`, its links)
+/// is followed whatever was preferred.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ScaApproach {
+    /// The owner authorises on the bank's page (`scaRedirect`), or its OAuth2 server
+    /// (`scaOAuth`, which the spec counts as a redirect).
+    #[default]
+    Redirect,
+    /// The owner approves in the bank's app while the widget waits.
+    Decoupled,
+    /// The owner types their bank login, password and one-time code into Aisle's widget.
+    Embedded,
+}
+
 /// Everything the builder sets, with the defaults [`crate::BerlinGroupConnector::new`] uses.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -37,8 +52,13 @@ pub struct Options {
     pub oauth_client_id: Option<String>,
     pub balances_in_account_list: bool,
     pub amount_signs: AmountSigns,
-    pub frequency_per_day: u32,
     pub consent_validity_days: u32,
+    pub sca_preference: ScaApproach,
+    /// Sent as `PSU-IP-Address` when the owner's own address cannot be (an IPv6 address to a
+    /// bank that takes IPv4, as the spec's header is; or no owner present at sign-in).
+    pub tpp_ip_address: Option<std::net::Ipv4Addr>,
+    /// Whether the bank takes an IPv6 `PSU-IP-Address`. The spec types the header `ipv4`.
+    pub psu_ipv6: bool,
 }
 
 impl Default for Options {
@@ -48,9 +68,10 @@ impl Default for Options {
             oauth_client_id: None,
             balances_in_account_list: true,
             amount_signs: AmountSigns::default(),
-            // Four unattended reads a day is what PSD2 (RTS Art. 36(5)) guarantees.
-            frequency_per_day: 4,
             consent_validity_days: 1,
+            sca_preference: ScaApproach::default(),
+            tpp_ip_address: None,
+            psu_ipv6: false,
         }
     }
 }

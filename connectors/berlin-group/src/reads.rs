@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::BerlinGroupConnector;
-use crate::client::{BankClient, parse};
+use crate::client::parse;
 use crate::errors::{self, Request};
 use crate::mapping;
 use crate::options::ConsentMode;
@@ -35,7 +35,10 @@ impl BerlinGroupConnector {
         page: Option<&PageCursor>,
     ) -> Result<Url, ConnectorError> {
         if let Some(cursor) = page {
-            return self.client.resolve_api_link(&cursor.0);
+            let href = Cursor::decode(cursor).next;
+            let url = self.client.resolve_api_link(&href)?;
+            self.same_resource(&url, segments, &href)?;
+            return Ok(url);
         }
         let mut url = self.client.endpoint(segments)?;
         url.query_pairs_mut()
@@ -62,19 +65,48 @@ impl BerlinGroupConnector {
         Ok((answer, url))
     }
 
+    /// Refuses a page link outside the AIS resource being read (`segments`): the consent
+    /// travels with it, and a bank's link to, say, a payment endpoint must not carry it.
+    fn same_resource(
+        &self,
+        url: &Url,
+        segments: &[&str],
+        href: &str,
+    ) -> Result<(), ConnectorError> {
+        let resource = self.client.endpoint(segments)?;
+        let path = url.path().trim_end_matches('/');
+        let wanted = resource.path().trim_end_matches('/');
+        if path == wanted || path.starts_with(&format!("{wanted}/")) {
+            Ok(())
+        } else {
+            Err(errors::protocol(
+                "the next page link leaves the report being read",
+                href,
+            ))
+        }
+    }
+
     /// The page a report answer makes: its rows as `map` reads them and the cursor of its
     /// `next` link; an answer without a report is [`no_report`]'s to say.
     fn report_page<T, U>(
         &self,
         report: Option<wire::Report<T>>,
         links: &wire::Links,
-        url: &Url,
+        (url, segments, page): (&Url, &[&str], Option<&PageCursor>),
         map: impl FnOnce(wire::Report<T>) -> Result<Vec<U>, ConnectorError>,
     ) -> Result<Page<U>, ConnectorError> {
         let Some(report) = report else {
             return no_report(links);
         };
-        let next = next_cursor(&report.links, url, &self.client)?;
+        let next = match report.links.get("next") {
+            None => None,
+            Some(href) => {
+                let next_url = self.client.resolve_api_link(href)?;
+                self.same_resource(&next_url, segments, href)?;
+                let seen = page.map(|c| Cursor::decode(c).seen).unwrap_or_default();
+                Some(Cursor::after(seen, url, &next_url, href)?.encode())
+            }
+        };
         Ok(Page {
             items: map(report)?,
             next,
@@ -112,18 +144,41 @@ impl BerlinGroupConnector {
         Ok(list.accounts)
     }
 
-    /// A balances read: the bank's `balances` link when it gave one, else the spec's path.
+    /// A balances read: the bank's `balances` link when it gave one, else the spec's path;
+    /// a link that answers outside the protocol (a 404, say) is retried at the spec's path.
+    /// When that fails too, the account goes without balances (`None`) rather than failing
+    /// the import: the balances are one part of one account. Passing faults, rate limits and
+    /// an expired consent still stop the read, so the engine can act on them.
     async fn balances(
         &self,
         secret: &SessionSecret,
         links: &wire::Links,
         segments: &[&str],
-    ) -> Result<wire::BalancesResponse, ConnectorError> {
-        let url = match links.get("balances") {
-            Some(href) => self.client.resolve_api_link(href)?,
-            None => self.client.endpoint(segments)?,
+    ) -> Result<Option<wire::BalancesResponse>, ConnectorError> {
+        let spec_path = self.client.endpoint(segments)?;
+        let linked = match links.get("balances") {
+            Some(href) => Some(self.client.resolve_api_link(href)?),
+            None => None,
         };
-        self.client.get(url, secret, Request::Other).await
+        let first = linked.clone().unwrap_or_else(|| spec_path.clone());
+        let error = match self.client.get(first, secret, Request::Other).await {
+            Ok(read) => return Ok(Some(read)),
+            Err(error @ ConnectorError::Protocol { .. }) => error,
+            Err(other) => return Err(other),
+        };
+        if linked.is_some_and(|url| url != spec_path) {
+            tracing::info!(%error, "the bank's balances link failed; trying the spec's path");
+            match self.client.get(spec_path, secret, Request::Other).await {
+                Ok(read) => return Ok(Some(read)),
+                Err(error @ ConnectorError::Protocol { .. }) => {
+                    tracing::warn!(%error, "an account's balances could not be read");
+                    return Ok(None);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        tracing::warn!(%error, "an account's balances could not be read");
+        Ok(None)
     }
 
     pub(crate) async fn read_owners(
@@ -154,11 +209,23 @@ impl BerlinGroupConnector {
         for raw in listed {
             // Banks that ignore withBalance, or were not asked, leave the balances to a call
             // of their own.
-            let fetched = match (&raw.resource_id, want_balances && raw.balances.is_empty()) {
+            let covered = granted_covers(
+                secret.granted.as_ref().map(|g| &g.balances),
+                [
+                    raw.iban.as_deref(),
+                    raw.bban.as_deref(),
+                    raw.masked_pan.as_deref(),
+                ],
+            );
+            let fetched = match (
+                &raw.resource_id,
+                want_balances && covered && raw.balances.is_empty(),
+            ) {
                 (Some(id), true) => Some(
                     self.balances(&secret, &raw.links, &["v1", "accounts", id, "balances"])
                         .await?
-                        .balances,
+                        .map(|read| read.balances)
+                        .unwrap_or_default(),
                 ),
                 _ => None,
             };
@@ -177,6 +244,19 @@ impl BerlinGroupConnector {
         if !self.profile.supports.transactions {
             return Err(ConnectorError::Unsupported("transactions"));
         }
+        let secret = SessionSecret::decode(&session.secret)?;
+        if !granted_covers(
+            secret.granted.as_ref().map(|g| &g.transactions),
+            [
+                account.iban.as_deref(),
+                account.bban.as_deref(),
+                account.masked_pan.as_deref(),
+            ],
+        ) {
+            return Err(ConnectorError::Unsupported(
+                "transactions of an account the consent does not cover",
+            ));
+        }
         let (answer, url): (wire::TransactionsResponse, _) = self
             .report_answer(
                 session,
@@ -186,9 +266,13 @@ impl BerlinGroupConnector {
             )
             .await?;
         let signs = self.options.amount_signs;
-        self.report_page(answer.transactions, &answer.links, &url, |report| {
-            mapping::transactions(report, signs)
-        })
+        let segments = ["v1", "accounts", account.bank_id.as_str(), "transactions"];
+        self.report_page(
+            answer.transactions,
+            &answer.links,
+            (&url, &segments, page),
+            |report| mapping::transactions(report, signs),
+        )
     }
 
     pub(crate) async fn read_cards(
@@ -218,8 +302,10 @@ impl BerlinGroupConnector {
                             &["v1", "card-accounts", id, "balances"],
                         )
                         .await?;
-                    debit_accounting = read.debit_accounting.unwrap_or(debit_accounting);
-                    Some(read.balances)
+                    read.map(|read| {
+                        debit_accounting = read.debit_accounting.unwrap_or(debit_accounting);
+                        read.balances
+                    })
                 }
                 _ => None,
             };
@@ -238,6 +324,15 @@ impl BerlinGroupConnector {
         if !self.profile.supports.cards {
             return Err(ConnectorError::Unsupported("card transactions"));
         }
+        let secret = SessionSecret::decode(&session.secret)?;
+        if !granted_covers(
+            secret.granted.as_ref().map(|g| &g.transactions),
+            [card.masked_pan.as_deref(), None, None],
+        ) {
+            return Err(ConnectorError::Unsupported(
+                "transactions of a card the consent does not cover",
+            ));
+        }
         let (answer, url): (wire::CardTransactionsResponse, _) = self
             .report_answer(
                 session,
@@ -248,9 +343,13 @@ impl BerlinGroupConnector {
             .await?;
         // Absent means the spec's default: debits quoted negative, as on payment accounts.
         let debit_accounting = answer.debit_accounting.unwrap_or(false);
-        self.report_page(answer.card_transactions, &answer.links, &url, |report| {
-            mapping::card_transactions(report, debit_accounting)
-        })
+        let segments = ["v1", "card-accounts", card.bank_id.as_str(), "transactions"];
+        self.report_page(
+            answer.card_transactions,
+            &answer.links,
+            (&url, &segments, page),
+            |report| mapping::card_transactions(report, debit_accounting),
+        )
     }
 }
 
@@ -269,22 +368,76 @@ fn no_report<T>(links: &wire::Links) -> Result<Page<T>, ConnectorError> {
     })
 }
 
-/// The `next` link of a report, refusing one that points back at the page just read (a
-/// bank doing that would keep the engine paging forever) or at another host (the consent
-/// would travel there).
-fn next_cursor(
-    links: &wire::Links,
-    current: &Url,
-    client: &BankClient,
-) -> Result<Option<PageCursor>, ConnectorError> {
-    let Some(next) = links.get("next") else {
-        return Ok(None);
+/// Whether a consent's list of granted accounts (`None`: every account) covers an account
+/// known by these identifiers. Compared without spaces and case, as banks print IBANs both
+/// ways.
+fn granted_covers(granted: Option<&Vec<String>>, ids: [Option<&str>; 3]) -> bool {
+    let Some(granted) = granted else {
+        return true;
     };
-    if client.resolve_api_link(next)? == *current {
-        return Err(errors::protocol(
-            "the next page link points at the same page",
-            next,
-        ));
+    let norm = |s: &str| s.replace(' ', "").to_ascii_uppercase();
+    ids.into_iter()
+        .flatten()
+        .any(|id| granted.iter().any(|g| norm(g) == norm(id)))
+}
+
+/// A report's paging cursor: the bank's `next` link and a fingerprint of every page read
+/// before it in this window, so a bank that links back to an earlier page (A→B→A) is
+/// caught however long its loop. A cursor that is not JSON is a bare link (what this
+/// connector handed out before).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    next: String,
+    #[serde(default)]
+    seen: Vec<String>,
+}
+
+/// A loop longer than this many pages is beyond what the connector remembers; the engine's
+/// own page limit ends it.
+const REMEMBERED_PAGES: usize = 256;
+
+impl Cursor {
+    fn decode(cursor: &PageCursor) -> Self {
+        serde_json::from_str(&cursor.0).unwrap_or_else(|_| Self {
+            next: cursor.0.clone(),
+            seen: Vec::new(),
+        })
     }
-    Ok(Some(PageCursor(next.to_owned())))
+
+    /// The cursor for `next` after reading `current`, having read `seen` before it.
+    fn after(
+        mut seen: Vec<String>,
+        current: &Url,
+        next: &Url,
+        href: &str,
+    ) -> Result<Self, ConnectorError> {
+        seen.push(page_fingerprint(current));
+        if seen.contains(&page_fingerprint(next)) {
+            return Err(errors::protocol(
+                "the next page link points back at a page already read",
+                href,
+            ));
+        }
+        if seen.len() > REMEMBERED_PAGES {
+            seen.remove(0);
+        }
+        Ok(Self {
+            next: href.to_owned(),
+            seen,
+        })
+    }
+
+    fn encode(&self) -> PageCursor {
+        // A struct of strings always serialises.
+        PageCursor(serde_json::to_string(self).unwrap_or_else(|_| self.next.clone()))
+    }
+}
+
+/// A short, stable fingerprint of a page URL (16 hex digits of its SHA-256); the URL itself
+/// may hold account ids, and a cursor is kept in memory only, but there is no need to copy
+/// it around whole.
+fn page_fingerprint(url: &Url) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(url.as_str().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

@@ -25,7 +25,11 @@ impl BerlinGroupConnector {
         deleted.and(revoked)
     }
 
-    async fn delete_consent(&self, secret: &SessionSecret) -> Result<(), ConnectorError> {
+    /// `DELETE /v1/consents/{id}`; a consent already gone is what was wanted.
+    pub(crate) async fn delete_consent(
+        &self,
+        secret: &SessionSecret,
+    ) -> Result<(), ConnectorError> {
         let url = self
             .client
             .endpoint(&["v1", "consents", &secret.consent_id])?;

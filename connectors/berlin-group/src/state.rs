@@ -19,6 +19,80 @@ pub enum Pending {
     AccountSelection(Owner),
     /// A consent exists and the owner is at the bank's SCA page.
     Sca(ScaPending),
+    /// A consent exists; the owner is asked for their bank login (and, embedded, password)
+    /// before the authorisation starts.
+    Identification(IdentificationPending),
+    /// Decoupled SCA: the owner approves in the bank's app; the authorisation's `scaStatus`
+    /// is polled.
+    Decoupled(DecoupledPending),
+    /// Embedded SCA: the owner chooses an SCA method or types the one-time code.
+    Embedded(EmbeddedPending),
+    /// SCA is over but the consent is not valid yet (`received`, `partiallyAuthorised`): its
+    /// status is polled.
+    Confirming(ConfirmingPending),
+}
+
+/// Which SCA approach a form asks the owner's login for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Identified {
+    Decoupled,
+    Embedded,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentificationPending {
+    pub consent_id: String,
+    pub approach: Identified,
+    /// The link that starts the authorisation.
+    pub start: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psu_ip_address: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecoupledPending {
+    pub consent_id: String,
+    /// The authorisation's `scaStatus` link.
+    pub status: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psu_ip_address: Option<String>,
+}
+
+/// What the embedded authorisation waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EmbeddedStage {
+    /// The owner chooses among several SCA methods (`selectAuthenticationMethod`).
+    SelectMethod,
+    /// The owner types the one-time code (`authoriseTransaction`).
+    OneTimeCode,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbeddedPending {
+    pub consent_id: String,
+    pub stage: EmbeddedStage,
+    /// The authorisation link the owner's answer is sent to.
+    pub href: String,
+    pub psu_id: String,
+    /// The methods offered, at [`EmbeddedStage::SelectMethod`]: an answer must be one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub method_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psu_ip_address: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmingPending {
+    pub secret: SessionSecret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psu_ip_address: Option<String>,
 }
 
 /// What the sign-in knows about the owner, for the calls made while they are present.
@@ -77,6 +151,23 @@ pub struct SessionSecret {
     /// Where `end_session` revokes the token (RFC 7009), when the bank has such an endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
+    /// What the bank granted, when narrower than every account (the owner picked accounts at
+    /// the bank, or the bank lists them instead of `allPsd2`). Absent: everything asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted: Option<Granted>,
+}
+
+/// The accounts a consent lists under each kind of access, by identifier (IBAN, BBAN,
+/// masked PAN or PAN, as the bank wrote them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Granted {
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub balances: Vec<String>,
+    #[serde(default)]
+    pub transactions: Vec<String>,
 }
 
 impl fmt::Debug for Pending {
@@ -84,6 +175,10 @@ impl fmt::Debug for Pending {
         f.write_str(match self {
             Self::AccountSelection(_) => "Pending::AccountSelection([redacted])",
             Self::Sca(_) => "Pending::Sca([redacted])",
+            Self::Identification(_) => "Pending::Identification([redacted])",
+            Self::Decoupled(_) => "Pending::Decoupled([redacted])",
+            Self::Embedded(_) => "Pending::Embedded([redacted])",
+            Self::Confirming(_) => "Pending::Confirming([redacted])",
         })
     }
 }
@@ -114,6 +209,16 @@ impl Pending {
 }
 
 impl SessionSecret {
+    /// The secret of a consent known by its id alone (no OAuth2 token, nothing narrowed).
+    pub fn from_consent(consent_id: String) -> Self {
+        Self {
+            consent_id,
+            access_token: None,
+            revocation_endpoint: None,
+            granted: None,
+        }
+    }
+
     pub fn encode(&self) -> Result<String, ConnectorError> {
         encode(self)
     }
@@ -123,6 +228,7 @@ impl SessionSecret {
             consent_id,
             access_token: None,
             revocation_endpoint: None,
+            granted: None,
         })
     }
 }
@@ -167,6 +273,7 @@ mod tests {
             consent_id: "c-1".to_owned(),
             access_token: Some("t".to_owned()),
             revocation_endpoint: None,
+            granted: Some(Granted::default()),
         };
         let encoded = secret.encode().expect("encodes");
         assert_eq!(SessionSecret::decode(&encoded).ok(), Some(secret));
@@ -199,6 +306,7 @@ mod tests {
             consent_id: "c-1".to_owned(),
             access_token: Some("tok".to_owned()),
             revocation_endpoint: None,
+            granted: None,
         };
         let shown = format!("{secret:?}");
         assert!(!shown.contains("c-1") && !shown.contains("tok"), "{shown}");

@@ -17,10 +17,6 @@ impl Links {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
-    }
 }
 
 impl<'de> Deserialize<'de> for Links {
@@ -49,15 +45,41 @@ impl<'de> Deserialize<'de> for Links {
 #[serde(rename_all = "camelCase")]
 pub struct ConsentCreated {
     pub consent_id: String,
+    #[serde(flatten)]
+    pub sca: ScaAnswer,
+}
+
+/// What an answer says about the SCA in progress: the consent's creation, an
+/// authorisation's start (`startScaprocessResponse`) or update (`updatePsuAuthenticationResponse`,
+/// `selectPsuAuthenticationMethodResponse`, `scaStatusResponse`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaAnswer {
+    pub sca_status: Option<String>,
+    #[serde(default, deserialize_with = "aisle_sdk::lenient::null_as_default")]
+    pub sca_methods: Vec<ScaMethod>,
+    pub chosen_sca_method: Option<ScaMethod>,
+    pub challenge_data: Option<ChallengeData>,
+    /// Text for the owner ("Please use your BankApp for transaction Authorisation.").
+    pub psu_message: Option<String>,
     #[serde(rename = "_links", default)]
     pub links: Links,
 }
 
-/// The answer to `POST /v1/consents/{id}/authorisations` (spec `startScaprocessResponse`).
+/// An `authenticationObject`: one way the owner can pass SCA.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaMethod {
+    pub authentication_type: Option<String>,
+    pub authentication_method_id: String,
+    pub name: Option<String>,
+}
+
+/// What the owner needs to answer the challenge (embedded approach).
 #[derive(Debug, Deserialize)]
-pub struct AuthorisationStarted {
-    #[serde(rename = "_links", default)]
-    pub links: Links,
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeData {
+    pub additional_information: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

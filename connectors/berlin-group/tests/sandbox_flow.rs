@@ -50,10 +50,12 @@ async fn sign_in(connector: &BerlinGroupConnector, login: &str) -> BankSession {
         pending,
         params: Default::default(),
     };
-    assert_eq!(
-        connector.complete_sign_in(&callback).await.err(),
-        Some(ConnectorError::ScaRequired),
-        "the consent is not valid before the owner approves it"
+    assert!(
+        matches!(
+            connector.complete_sign_in(&callback).await,
+            Ok(SignInProgress::Next(SignInStep::Wait { .. }))
+        ),
+        "a consent not yet valid is waited for, not failed"
     );
     let browser = reqwest::Client::builder()
         .redirect(Policy::none())

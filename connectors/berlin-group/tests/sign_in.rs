@@ -61,7 +61,7 @@ async fn mount_valid_consent(bank: &Bank) {
 fn redirect(step: SignInStep) -> (Url, String) {
     match step {
         SignInStep::Redirect { url, pending } => (Url::parse(&url).expect("url"), pending),
-        SignInStep::Form { .. } => panic!("expected a redirect, got {step:?}"),
+        other => panic!("expected a redirect, got {other:?}"),
     }
 }
 
@@ -335,8 +335,6 @@ async fn errors_the_bank_sends_the_owner_back_with_say_what_happened() {
 async fn the_consent_status_after_the_return_decides_the_sign_in() {
     for (status, expected) in [
         ("rejected", ConnectorError::InvalidCredentials),
-        ("received", ConnectorError::ScaRequired),
-        ("partiallyAuthorised", ConnectorError::ScaRequired),
         ("expired", ConnectorError::ConsentExpired),
         ("revokedByPsu", ConnectorError::ConsentExpired),
         ("terminatedByTpp", ConnectorError::ConsentExpired),
@@ -556,19 +554,27 @@ async fn authorisation_server_metadata_naming_another_issuer_is_refused() {
 }
 
 #[tokio::test]
-async fn the_decoupled_and_embedded_approaches_are_unsupported() {
-    for answer in [
-        "consent-created-decoupled.json",
-        "consent-created-embedded.json",
-    ] {
+async fn a_consent_still_received_or_partially_authorised_is_waited_for_not_failed() {
+    for status in ["received", "partiallyAuthorised"] {
         let bank = Bank::start().await;
-        mount_consent_created(&bank, answer).await;
+        mount_consent_created(&bank, "consent-created-redirect.json").await;
+        Mock::given(method("GET"))
+            .and(path(consent_path("/status")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"consentStatus": status})),
+            )
+            .mount(&bank.server)
+            .await;
+        let connector = bank.connector();
+        let (_, pending) = begun(&connector).await;
+        let next = connector.complete_sign_in(&callback(&pending, &[])).await;
         assert!(
-            matches!(
-                bank.connector().begin_sign_in(&sign_in_request()).await,
-                Err(ConnectorError::Unsupported(_))
-            ),
-            "{answer}"
+            matches!(next, Ok(SignInProgress::Next(SignInStep::Wait { .. }))),
+            "consentStatus {status}: {next:?}"
+        );
+        assert!(
+            bank.received_at(&consent_path("")).await.is_empty(),
+            "a consent that may still turn valid is not deleted"
         );
     }
 }

@@ -85,6 +85,31 @@ pub enum SignInStep {
         fields: Vec<FormField>,
         pending: String,
     },
+    /// Show the owner one choice among `options` (the SCA method when the bank offers
+    /// several); the chosen [`ChoiceOption::value`] goes into [`SignInCallback::params`]
+    /// under `name`.
+    Choose {
+        name: String,
+        label: String,
+        options: Vec<ChoiceOption>,
+        pending: String,
+    },
+    /// The owner approves elsewhere (the bank's app, decoupled SCA): show `message` while
+    /// waiting, and complete the sign-in again with empty params no sooner than `poll_after`.
+    Wait {
+        message: String,
+        poll_after: std::time::Duration,
+        pending: String,
+    },
+}
+
+/// One option of a [`SignInStep::Choose`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceOption {
+    /// What is answered when this option is chosen; opaque to Aisle.
+    pub value: String,
+    /// What the owner sees.
+    pub label: String,
 }
 
 impl fmt::Debug for SignInStep {
@@ -98,6 +123,17 @@ impl fmt::Debug for SignInStep {
             Self::Form { fields, .. } => f
                 .debug_struct("Form")
                 .field("fields", fields)
+                .field("pending", &"[redacted]")
+                .finish(),
+            Self::Choose { name, options, .. } => f
+                .debug_struct("Choose")
+                .field("name", name)
+                .field("options", options)
+                .field("pending", &"[redacted]")
+                .finish(),
+            Self::Wait { poll_after, .. } => f
+                .debug_struct("Wait")
+                .field("poll_after", poll_after)
                 .field("pending", &"[redacted]")
                 .finish(),
         }

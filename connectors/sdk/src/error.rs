@@ -28,9 +28,10 @@ pub enum ConnectorError {
     /// The bank does not offer this operation.
     #[error("the bank does not support {0}")]
     Unsupported(&'static str),
-    /// The bank answered something we cannot understand. `snippet` is a short, redacted
-    /// excerpt for the logs.
-    #[error("the bank sent an unparseable answer: {message}")]
+    /// The bank answered outside the protocol: an error status no other class covers (a
+    /// 404, a `FORMAT_ERROR`), or a body that does not parse. `message` says which;
+    /// `snippet` is a short, redacted excerpt for the logs.
+    #[error("the bank's answer breaks its protocol: {message}")]
     Protocol { message: String, snippet: String },
 }
 

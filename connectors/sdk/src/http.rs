@@ -51,6 +51,9 @@ pub struct Answer {
     pub status: StatusCode,
     /// The raw `Retry-After` header.
     pub retry_after: Option<String>,
+    /// Every header of the answer, for what a protocol reads beyond `Retry-After` (Berlin
+    /// Group's `ASPSP-SCA-Approach`, say).
+    pub headers: reqwest::header::HeaderMap,
     pub body: String,
 }
 
@@ -102,6 +105,7 @@ pub async fn send(
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let headers = response.headers().clone();
     let too_large = || {
         ConnectorError::protocol(
             format!("the bank's answer is larger than {max_body_bytes} bytes"),
@@ -131,6 +135,7 @@ pub async fn send(
     Ok(Answer {
         status,
         retry_after,
+        headers,
         body,
     })
 }
@@ -206,6 +211,7 @@ mod tests {
         Answer {
             status: StatusCode::from_u16(status).expect("a status"),
             retry_after: retry_after.map(str::to_owned),
+            headers: reqwest::header::HeaderMap::new(),
             body: String::new(),
         }
     }

@@ -16,8 +16,8 @@ pub mod redact;
 mod retry_after;
 
 pub use connector::{
-    BankSession, Connector, FormField, FormFieldKind, Page, PageCursor, SignInCallback,
-    SignInProgress, SignInRequest, SignInStep,
+    BankSession, ChoiceOption, Connector, FormField, FormFieldKind, Page, PageCursor,
+    SignInCallback, SignInProgress, SignInRequest, SignInStep,
 };
 pub use domain::{
     Account, Balance, Card, CardTransaction, DateWindow, Owner, OwnerKind, Transaction,
