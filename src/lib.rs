@@ -10,6 +10,7 @@ pub mod http;
 pub mod registry;
 pub mod result;
 pub mod service;
+pub mod shutdown;
 pub mod signin;
 pub mod state;
 pub mod store;
