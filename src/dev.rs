@@ -117,10 +117,7 @@ async fn start_cluster(config: &mut Config) -> Result<PrivateCluster, DevDbError
 /// this: every other command refuses to start without configured keys.
 fn generate_missing_keys(config: &mut Config) -> Result<(), DevDbError> {
     if config.session_signing_key.is_none() {
-        config.session_signing_key = Some(generated_key(
-            &config.state_dir,
-            "session-signing-key",
-        )?);
+        config.session_signing_key = Some(generated_key(&config.state_dir, "session-signing-key")?);
     }
     if config.secrets_key.is_none() {
         config.secrets_key = Some(generated_key(&config.state_dir, "secrets-key")?);

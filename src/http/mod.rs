@@ -143,6 +143,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    while connections.try_join_next().is_some() {}
     let open = connections.len();
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await

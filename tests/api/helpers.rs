@@ -71,7 +71,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 /// The app with `configure` applied to the tests' configuration (limits, pools, bank URL...).
-pub async fn spawn_app_configured(options: Options, configure: impl FnOnce(&mut Config)) -> TestApp {
+pub async fn spawn_app_configured(
+    options: Options,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     aisle::telemetry::init();
     let shutdown = CancellationToken::new();
     let bank_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -140,6 +143,11 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// The service behind the app, for its pools and registry.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
     /// Starts a worker process's worth of import workers; abort the handle to kill them.
     pub fn start_workers(&self) -> JoinHandle<std::io::Result<()>> {
         let service = self.service.clone();

@@ -161,7 +161,9 @@ async fn graceful_shutdown_ends_within_its_grace_while_a_request_is_still_open()
     );
     open.write_all(head.as_bytes()).await.unwrap();
     // Answered on a second connection, after the server has taken the first.
-    let probe = reqwest::get(format!("http://{address}/healthz")).await.unwrap();
+    let probe = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(probe.status(), StatusCode::OK);
 
     let asked = Instant::now();

@@ -4,5 +4,6 @@
 mod bank_redirects;
 mod database_outage;
 mod http_limits;
+mod pools;
 mod private_cluster;
 mod refusals;

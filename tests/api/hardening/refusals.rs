@@ -60,7 +60,10 @@ fn api_worker_and_serve_without_database_or_keys_refuse_naming_every_missing_set
             "AISLE_SESSION_SIGNING_KEY",
             "AISLE_SECRETS_KEY",
         ] {
-            assert!(stderr.contains(setting), "{command} names {setting}: {stderr}");
+            assert!(
+                stderr.contains(setting),
+                "{command} names {setting}: {stderr}"
+            );
         }
         assert!(
             !dir.join("state").exists(),
