@@ -13,6 +13,7 @@ use aisle::{
     config::{Config, Secret},
     devdb::{Durability, PrivateCluster},
     engine::planner::{Plan, PlanInput},
+    sealing::SecretSealer,
     service::Service,
     store::clients,
 };
@@ -24,12 +25,18 @@ use tokio_util::sync::CancellationToken;
 
 const LATENCY: Duration = Duration::from_millis(100);
 
+/// The key the bench's service seals consents with; the critical-path walk opens one with it.
+fn secrets_key() -> String {
+    "42".repeat(32)
+}
+
 #[tokio::main]
 async fn main() {
     aisle::telemetry::init();
     let persona = std::env::var("BENCH_PERSONA").unwrap_or_else(|_| "trio".into());
     let stop = CancellationToken::new();
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aisle-bench-postgres");
+    // Stops by itself once this process has ended, however it ends (see `aisle::devdb`).
     let cluster = PrivateCluster::start(&root, Durability::Throwaway).expect("private Postgres");
     let database = format!("bench_{}", uuid::Uuid::new_v4().simple());
     let database_url = cluster.ensure_database(&database).await.expect("database");
@@ -48,7 +55,7 @@ async fn main() {
         database_url: Some(Secret(database_url)),
         registry: Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml"),
         session_signing_key: Some(Secret("bench-signing-key-0123456789abcdef".into())),
-        secrets_key: Some(Secret("42".repeat(32))),
+        secrets_key: Some(Secret(secrets_key())),
         ..Config::default()
     };
     config.sandbox_bank.url = Some(bank_url);
@@ -114,7 +121,6 @@ async fn main() {
         wall.as_secs_f64() / critical.as_secs_f64()
     );
     stop.cancel();
-    let _ = cluster.stop();
 }
 
 async fn sign_in(http: &reqwest::Client, address: &str, api_key: &str, login: &str) -> Value {
@@ -165,12 +171,16 @@ async fn critical_path(
         .as_str()
         .and_then(|s| s.parse().ok())
         .expect("session id");
-    let (secret, sca_at): (String, DateTime<Utc>) =
+    let (sealed, sca_at): (Vec<u8>, DateTime<Utc>) =
         sqlx::query_as("select bank_secret, sca_at from sessions where id = $1")
             .bind(id)
             .fetch_one(&service.pool)
             .await
             .expect("the session's consent");
+    let secret = SecretSealer::from_hex(&secrets_key())
+        .expect("the bench's key")
+        .open(&sealed, id.as_bytes())
+        .expect("the consent opens with the bench's key");
     let bank_session = BankSession { secret, sca_at };
     let connector: &dyn Connector = service
         .registry

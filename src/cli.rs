@@ -1,22 +1,16 @@
 //! The command line: one binary that runs the dev stack, the API, the workers, or both.
+//!
+//! Only `dev` (the default) starts a private database and invents keys. Every other command
+//! needs `database_url`; `serve`, `api` and `worker` need both keys too, and refuse to start
+//! naming whatever is missing. Against the dev stack's cluster, run `migrate` and `client` with
+//! the database URL `aisle dev` prints.
 
-use std::{
-    future::Future,
-    path::{Path, PathBuf},
-};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use ipnet::IpNet;
-use tokio_util::sync::CancellationToken;
 
-use crate::{
-    config::{Config, Secret},
-    dev,
-    devdb::{Durability, PrivateCluster},
-    service::Service,
-    signin::origins,
-    store,
-};
+use crate::{config::Config, dev, service::Service, shutdown, signin::origins, store};
 
 pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -98,12 +92,12 @@ impl Cli {
     pub async fn run(self) -> CliResult {
         let config = Config::load(self.config.as_deref())?;
         match self.command.unwrap_or(Command::Dev) {
-            Command::Dev => dev::run(config).await,
+            Command::Dev => Ok(dev::run(config).await?),
             Command::Serve => {
-                let service = Service::start(with_database(config).await?).await?;
+                let service = Service::start(config).await?;
                 let listener = tokio::net::TcpListener::bind(service.config.listen).await?;
                 tracing::info!(listen = %service.config.listen, "serving the API and the workers");
-                let token = shutdown_on_ctrl_c();
+                let token = shutdown::on_signal();
                 let (api, workers) = tokio::join!(
                     service.run_api(listener, token.clone().cancelled_owned()),
                     service.run_workers(token.cancelled_owned()),
@@ -112,14 +106,16 @@ impl Cli {
                 Ok(workers?)
             }
             Command::Api => {
-                let service = Service::start(with_database(config).await?).await?;
+                let service = Service::start(config).await?;
                 let listener = tokio::net::TcpListener::bind(service.config.listen).await?;
                 tracing::info!(listen = %service.config.listen, "serving the API");
-                Ok(service.run_api(listener, ctrl_c()).await?)
+                let stop = shutdown::on_signal().cancelled_owned();
+                Ok(service.run_api(listener, stop).await?)
             }
             Command::Worker => {
-                let service = Service::start(with_database(config).await?).await?;
-                Ok(service.run_workers(ctrl_c()).await?)
+                let service = Service::start(config).await?;
+                let stop = shutdown::on_signal().cancelled_owned();
+                Ok(service.run_workers(stop).await?)
             }
             Command::Migrate => {
                 migrated_pool(config).await?;
@@ -176,63 +172,9 @@ impl Cli {
     }
 }
 
-/// The configuration with a database: the configured one, else the private dev cluster.
-pub async fn with_database(mut config: Config) -> Result<Config, crate::devdb::DevDbError> {
-    if config.database_url.is_none() {
-        let cluster = private_cluster(&config.state_dir)?;
-        tracing::info!(
-            port = cluster.port(),
-            "no database configured: using the private dev cluster"
-        );
-        config.database_url = Some(Secret(cluster.ensure_database("aisle").await?));
-    }
-    if config.session_signing_key.is_none() {
-        config.session_signing_key = Some(dev::generated_key(
-            &config.state_dir,
-            "session-signing-key",
-        )?);
-    }
-    if config.secrets_key.is_none() {
-        config.secrets_key = Some(dev::generated_key(&config.state_dir, "secrets-key")?);
-    }
-    Ok(config)
-}
-
-/// A pool on the configured (or private) database, migrated.
+/// A pool on the configured database, migrated.
 async fn migrated_pool(config: Config) -> CliResult<sqlx::PgPool> {
-    let config = with_database(config).await?;
-    let url = config
-        .database_url
-        .as_ref()
-        .map(Secret::expose)
-        .unwrap_or_default();
-    let pool = sqlx::PgPool::connect(url).await?;
+    let pool = sqlx::PgPool::connect(config.require_database()?.expose()).await?;
     store::migrate(&pool).await?;
     Ok(pool)
-}
-
-pub fn private_cluster(state_dir: &Path) -> Result<PrivateCluster, crate::devdb::DevDbError> {
-    PrivateCluster::start(&state_dir.join("postgres"), Durability::Safe)
-}
-
-fn ctrl_c() -> impl Future<Output = ()> + Send + 'static {
-    shutdown_on_ctrl_c().cancelled_owned()
-}
-
-/// A token cancelled on Ctrl-C (or SIGTERM).
-pub fn shutdown_on_ctrl_c() -> CancellationToken {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-        tracing::info!("shutting down");
-        cancel.cancel();
-    });
-    token
 }

@@ -13,8 +13,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// PostgreSQL URL. When absent, `aisle` (dev) starts a private cluster under `./.aisle/`.
+    /// PostgreSQL URL. Every command but `dev` refuses to start without it; `dev` starts a
+    /// private cluster under `state_dir` when it is absent.
     pub database_url: Option<Secret>,
+    /// The service's connection pools, one per kind of work, so none can starve another.
+    pub pools: PoolsConfig,
+    /// The API server's limits.
+    pub http: HttpConfig,
     /// Where the API listens.
     pub listen: SocketAddr,
     /// The URL owners' browsers and banks use to reach this API.
@@ -23,10 +28,10 @@ pub struct Config {
     pub registry: PathBuf,
     /// Where the dev stack keeps its private cluster and generated secrets.
     pub state_dir: PathBuf,
-    /// Key for `sessionIdSignature` (HMAC-SHA256). The dev stack generates one when absent.
+    /// Key for `sessionIdSignature` (HMAC-SHA256). Required; only `dev` generates one.
     pub session_signing_key: Option<Secret>,
-    /// Key sealing bank secrets at rest (AES-256-GCM): 64 hex characters. The dev stack
-    /// generates one when absent.
+    /// Key sealing bank secrets at rest (AES-256-GCM): 64 hex characters. Required; only
+    /// `dev` generates one.
     pub secrets_key: Option<Secret>,
     /// How long a session may wait for its Default Import.
     #[serde(with = "secs")]
@@ -81,6 +86,46 @@ pub struct WorkerConfig {
     pub reaper_interval: Duration,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolsConfig {
+    /// Request handlers. A short acquire timeout turns a database outage into a quick 503.
+    pub api: PoolConfig,
+    /// The queue: apalis fetches, heartbeats, acks, its LISTEN connection and the purge. Kept
+    /// apart so a busy import never starves a heartbeat into a false orphan re-queue.
+    pub queue: PoolConfig,
+    /// The imports' reads and writes.
+    pub import: PoolConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Connections the pool may open.
+    pub size: u32,
+    /// How long a caller waits for a connection before giving up.
+    #[serde(with = "secs")]
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A connection that has not sent a whole request head by then is closed (slowloris).
+    #[serde(with = "secs")]
+    pub header_read_timeout: Duration,
+    /// A request not answered by then gets 503 `ServiceUnavailable`.
+    #[serde(with = "secs")]
+    pub request_timeout: Duration,
+    /// The largest request body, in bytes; a larger one gets 413 `PayloadTooLarge`.
+    pub body_limit: usize,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// On shutdown, how long open connections may finish before they are cut.
+    #[serde(with = "secs")]
+    pub shutdown_grace: Duration,
+}
+
 /// The secrets one bank's connector needs; which ones depends on the connector.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +149,27 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: None,
+            pools: PoolsConfig {
+                api: PoolConfig {
+                    size: 16,
+                    acquire_timeout: Duration::from_secs(1),
+                },
+                queue: PoolConfig {
+                    size: 4,
+                    acquire_timeout: Duration::from_secs(5),
+                },
+                import: PoolConfig {
+                    size: 8,
+                    acquire_timeout: Duration::from_secs(30),
+                },
+            },
+            http: HttpConfig {
+                header_read_timeout: Duration::from_secs(10),
+                request_timeout: Duration::from_secs(60),
+                body_limit: 256 * 1024,
+                max_connections: 1024,
+                shutdown_grace: Duration::from_secs(20),
+            },
             listen: ([127, 0, 0, 1], 8080).into(),
             public_url: "http://127.0.0.1:8080".into(),
             registry: "connectors/banks.toml".into(),
@@ -142,6 +208,11 @@ pub enum ConfigError {
     Invalid(#[from] Box<figment::Error>),
     #[error("invalid configuration: {0}")]
     Rule(String),
+    #[error(
+        "missing setting(s): {}; only `aisle dev` makes its own database and keys",
+        .0.join(", ")
+    )]
+    Missing(Vec<&'static str>),
 }
 
 impl Config {
@@ -159,6 +230,47 @@ impl Config {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The database URL, required by every command but `dev`.
+    pub fn require_database(&self) -> Result<&Secret, ConfigError> {
+        self.database_url
+            .as_ref()
+            .ok_or_else(|| ConfigError::Missing(vec![DATABASE_URL_SETTING]))
+    }
+
+    /// The database and both keys, naming every one that is missing. Keys are never generated
+    /// here: two replicas would each invent their own.
+    pub fn require_service_settings(&self) -> Result<ServiceSettings<'_>, ConfigError> {
+        match (
+            &self.database_url,
+            &self.session_signing_key,
+            &self.secrets_key,
+        ) {
+            (Some(database_url), Some(session_signing_key), Some(secrets_key)) => {
+                Ok(ServiceSettings {
+                    database_url,
+                    session_signing_key,
+                    secrets_key,
+                })
+            }
+            (database_url, session_signing_key, secrets_key) => {
+                let missing = [
+                    (database_url.is_none(), DATABASE_URL_SETTING),
+                    (
+                        session_signing_key.is_none(),
+                        "AISLE_SESSION_SIGNING_KEY (session_signing_key)",
+                    ),
+                    (secrets_key.is_none(), "AISLE_SECRETS_KEY (secrets_key)"),
+                ];
+                Err(ConfigError::Missing(
+                    missing
+                        .into_iter()
+                        .filter_map(|(absent, name)| absent.then_some(name))
+                        .collect(),
+                ))
+            }
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -185,10 +297,40 @@ impl Config {
                 "session_signing_key must be at least 32 characters".into(),
             ));
         }
+        let pools = [&self.pools.api, &self.pools.queue, &self.pools.import];
+        if pools
+            .iter()
+            .any(|p| p.size == 0 || p.acquire_timeout.is_zero())
+        {
+            return Err(ConfigError::Rule(
+                "every pool needs a size and an acquire_timeout of at least 1".into(),
+            ));
+        }
+        let http = &self.http;
+        if http.header_read_timeout.is_zero()
+            || http.request_timeout.is_zero()
+            || http.body_limit == 0
+            || http.max_connections == 0
+        {
+            return Err(ConfigError::Rule(
+                "http.header_read_timeout, http.request_timeout, http.body_limit and \
+                 http.max_connections must be at least 1"
+                    .into(),
+            ));
+        }
         url::Url::parse(&self.public_url)
             .map_err(|e| ConfigError::Rule(format!("public_url: {e}")))?;
         Ok(())
     }
+}
+
+const DATABASE_URL_SETTING: &str = "AISLE_DATABASE_URL (database_url, or DATABASE_URL)";
+
+/// The settings the service cannot run without, once checked to be there.
+pub struct ServiceSettings<'a> {
+    pub database_url: &'a Secret,
+    pub session_signing_key: &'a Secret,
+    pub secrets_key: &'a Secret,
 }
 
 /// A configuration value that must never reach a log line.

@@ -1,47 +1,61 @@
 //! The dev stack behind a bare `cargo run`: a private Postgres, the sandbox bank, the API and
 //! the workers in one process, plus a demo client whose key it prints with a curl walkthrough.
 
-use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
+use std::{fs, io::Write, net::SocketAddr, os::unix::fs::OpenOptionsExt, path::Path};
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 use crate::{
-    cli::{CliResult, private_cluster, shutdown_on_ctrl_c, with_database},
     config::{Config, Secret},
-    devdb::DevDbError,
-    service::Service,
-    signin::origins,
+    devdb::{DevDbError, Durability, PrivateCluster},
+    service::{Service, StartError},
+    shutdown,
+    signin::origins::{self, OriginError},
     store::clients,
 };
 
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error(transparent)]
+    Cluster(#[from] DevDbError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("cannot listen on {addr} for the {what}: {source}")]
+    Listen {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the demo client: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the demo client's origin: {0}")]
+    Origin(#[from] OriginError),
+    #[error("the demo client file: {0}")]
+    DemoFile(#[from] serde_json::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Runs the dev stack until Ctrl-C.
-pub async fn run(mut config: Config) -> CliResult {
-    let own_cluster = config.database_url.is_none();
-    let sandbox_listener = TcpListener::bind(config.sandbox_bank.listen)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on {} for the sandbox bank: {e}",
-                config.sandbox_bank.listen
-            )
-        })?;
+pub async fn run(mut config: Config) -> Result<(), DevError> {
+    let sandbox_listener = listen("sandbox bank", config.sandbox_bank.listen).await?;
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
     config.sandbox_bank.url = Some(sandbox_url.clone());
-    let config = with_database(config).await?;
-    let api_listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {} for the API: {e}", config.listen))?;
-
-    let demo_listener = TcpListener::bind(config.demo_listen)
-        .await
-        .map_err(|e| format!("cannot listen on {} for the demo: {e}", config.demo_listen))?;
+    // Held until the end: the cluster stops once no process holds it (see devdb).
+    let cluster = match config.database_url {
+        Some(_) => None,
+        None => Some(start_cluster(&mut config).await?),
+    };
+    generate_missing_keys(&mut config)?;
+    let api_listener = listen("API", config.listen).await?;
+    let demo_listener = listen("demo", config.demo_listen).await?;
     let demo_url = format!("http://{}", demo_listener.local_addr()?);
 
     let service = Service::start(config).await?;
     let demo = demo_client(&service, &demo_url).await?;
-    let token = shutdown_on_ctrl_c();
+    let token = shutdown::on_signal();
     let demo_site = tokio::spawn(crate::demo::serve(
         demo_listener,
         crate::demo::Demo {
@@ -58,12 +72,13 @@ pub async fn run(mut config: Config) -> CliResult {
         aisle_sandbox_bank::SandboxOptions::default(),
         token.clone().cancelled_owned(),
     ));
-    print_walkthrough(
-        &service.config.public_url,
-        &sandbox_url,
-        &demo_url,
-        &demo.api_key,
-    );
+    print_walkthrough(&Walkthrough {
+        api: &service.config.public_url,
+        sandbox: &sandbox_url,
+        demo: &demo_url,
+        api_key: &demo.api_key,
+        database_url: cluster.as_ref().map(|c| c.url(DATABASE)),
+    });
     let (api, workers) = tokio::join!(
         service.run_api(api_listener, token.clone().cancelled_owned()),
         service.run_workers(token.cancelled_owned()),
@@ -71,17 +86,48 @@ pub async fn run(mut config: Config) -> CliResult {
     let _ = sandbox.await;
     let _ = demo_site.await;
     service.pool.close().await;
-    if own_cluster {
-        private_cluster(&service.config.state_dir)?.stop()?;
-        tracing::info!("private Postgres stopped");
-    }
+    service.queue_pool.close().await;
+    service.import_pool.close().await;
+    drop(cluster);
     api?;
     Ok(workers?)
 }
 
+/// The dev stack's database on its private cluster.
+const DATABASE: &str = "aisle";
+
+async fn listen(what: &'static str, addr: SocketAddr) -> Result<TcpListener, DevError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| DevError::Listen { what, addr, source })
+}
+
+/// Starts (or joins) the private cluster under `state_dir` and points `config` at it.
+async fn start_cluster(config: &mut Config) -> Result<PrivateCluster, DevDbError> {
+    let cluster = PrivateCluster::start(&config.state_dir.join("postgres"), Durability::Safe)?;
+    tracing::info!(
+        port = cluster.port(),
+        "no database configured: using the private dev cluster"
+    );
+    config.database_url = Some(Secret(cluster.ensure_database(DATABASE).await?));
+    Ok(cluster)
+}
+
+/// Fills in the keys the developer did not configure, from `state_dir`. Only the dev stack does
+/// this: every other command refuses to start without configured keys.
+fn generate_missing_keys(config: &mut Config) -> Result<(), DevDbError> {
+    if config.session_signing_key.is_none() {
+        config.session_signing_key = Some(generated_key(&config.state_dir, "session-signing-key")?);
+    }
+    if config.secrets_key.is_none() {
+        config.secrets_key = Some(generated_key(&config.state_dir, "secrets-key")?);
+    }
+    Ok(())
+}
+
 /// A dev stack key (`session-signing-key`, `secrets-key`): 32 random bytes as hex, generated
 /// once into the state directory and read back on later starts.
-pub fn generated_key(state_dir: &Path, name: &str) -> Result<Secret, DevDbError> {
+fn generated_key(state_dir: &Path, name: &str) -> Result<Secret, DevDbError> {
     let path = state_dir.join(name);
     let io = |e| DevDbError::Io(path.clone(), e);
     if let Ok(key) = fs::read_to_string(&path) {
@@ -112,7 +158,7 @@ struct DemoClient {
 /// The demo client, kept in the state directory so its key survives restarts. It is a local
 /// developer's convenience: a real client's key is shown once and never stored. Its widget
 /// origin is the demo site's, registered anew at every start.
-async fn demo_client(service: &Service, demo_url: &str) -> CliResult<DemoClient> {
+async fn demo_client(service: &Service, demo_url: &str) -> Result<DemoClient, DevError> {
     let path = service.config.state_dir.join("demo-client.json");
     let kept = match fs::read_to_string(&path)
         .ok()
@@ -150,7 +196,32 @@ async fn demo_client(service: &Service, demo_url: &str) -> CliResult<DemoClient>
     Ok(demo)
 }
 
-fn print_walkthrough(api: &str, sandbox: &str, demo: &str, api_key: &str) {
+struct Walkthrough<'a> {
+    api: &'a str,
+    sandbox: &'a str,
+    demo: &'a str,
+    api_key: &'a str,
+    /// The private cluster's database (trust authentication on 127.0.0.1: no secret in it).
+    database_url: Option<String>,
+}
+
+fn print_walkthrough(w: &Walkthrough<'_>) {
+    let Walkthrough {
+        api,
+        sandbox,
+        demo,
+        api_key,
+        ..
+    } = w;
+    let database = w
+        .database_url
+        .as_ref()
+        .map(|url| {
+            format!(
+                "  database      {url}\n                (AISLE_DATABASE_URL={url} aisle client create ...)\n"
+            )
+        })
+        .unwrap_or_default();
     println!(
         r#"
 Aisle dev stack is up.
@@ -158,7 +229,7 @@ Aisle dev stack is up.
   sandbox bank  {sandbox}
   demo client   {demo}/demo
   demo API key  {api_key}
-
+{database}
 Click through it: open {demo}/demo in a browser, pick "Aisle Sandbox Bank (Berlin Group)",
 sign in as alice (password "sandbox", one-time code "123456") and watch the import arrive.
 
@@ -184,7 +255,7 @@ Or from a shell (needs curl and jq):
   Other personas: bob, dave, big, slow, flaky, expiring, garbage, locked, short-sca, twins,
   broken-balance, capped, trio (README). Add "since":"YYYY-MM-DD" in step 2 for up to ten years.
 
-Press Ctrl-C to stop (the private Postgres stops too).
+Press Ctrl-C to stop (the private Postgres stops once this process has ended).
 "#
     );
 }

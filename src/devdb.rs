@@ -5,12 +5,21 @@
 //! OS user (through `runuser`) and owns its directory. The cluster listens on 127.0.0.1 only,
 //! with trust authentication for its own superuser `aisle`: it is a developer's local
 //! database, never a production one.
+//!
+//! A cluster stops when the last process using it ends, however it ends (normal exit, panic,
+//! SIGKILL): every user holds a shared `flock` on `users.lock` for as long as it holds a
+//! [`PrivateCluster`], and a watchdog (`flock(1)` from util-linux, in a process group of its
+//! own) waits for the exclusive lock and then stops the server. The kernel drops a dead
+//! process's locks, so nothing needs to run at exit; concurrent test binaries share one
+//! cluster and the last one out turns it off.
 
 use std::{
     fs,
     net::TcpListener,
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Stdio},
+    sync::Arc,
 };
 
 use sqlx::{Connection, PgConnection};
@@ -38,13 +47,15 @@ pub enum Durability {
     Throwaway,
 }
 
-/// A running private cluster.
+/// A running private cluster, kept running while this value (or a clone) lives.
 #[derive(Debug, Clone)]
 pub struct PrivateCluster {
     data_dir: PathBuf,
     bin_dir: PathBuf,
     run_as_postgres: bool,
     port: u16,
+    /// The shared lock on `users.lock` that keeps the watchdog waiting.
+    _lease: Arc<fs::File>,
 }
 
 impl PrivateCluster {
@@ -54,6 +65,10 @@ impl PrivateCluster {
         let io = |e| DevDbError::Io(root.to_path_buf(), e);
         fs::create_dir_all(root).map_err(io)?;
         let root = root.canonicalize().map_err(io)?;
+        // The lease comes before the start lock, in every process: a watchdog holding the
+        // exclusive lease while it stops the server thus never waits on a starter.
+        let lease = fs::File::create(root.join(USERS_LOCK)).map_err(io)?;
+        lease.lock_shared().map_err(io)?;
         // Serialise starts: `cargo test` runs several test processes against one cluster.
         let lock = fs::File::create(root.join("start.lock")).map_err(io)?;
         lock.lock().map_err(io)?;
@@ -66,6 +81,7 @@ impl PrivateCluster {
             bin_dir,
             run_as_postgres,
             port: 0,
+            _lease: Arc::new(lease),
         };
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb(&root)?;
@@ -85,6 +101,9 @@ impl PrivateCluster {
                 fs::write(&port_file, cluster.port.to_string()).map_err(io)?;
             }
         }
+        // One per start, even when joining: a server whose watchdog was killed gets a new
+        // one, and a spare watchdog only ever stops a server nobody holds.
+        cluster.spawn_watchdog(&root)?;
         Ok(cluster)
     }
 
@@ -117,11 +136,37 @@ impl PrivateCluster {
 
     /// Stops the server, waiting for it to shut down.
     pub fn stop(&self) -> Result<(), DevDbError> {
-        self.pg("pg_ctl")
+        self.stop_command().run("pg_ctl stop")
+    }
+
+    /// A detached `flock -x users.lock pg_ctl stop`: it waits for every lease to go, then stops
+    /// the server. Its own process group keeps a terminal's Ctrl-C from killing it early.
+    fn spawn_watchdog(&self, root: &Path) -> Result<(), DevDbError> {
+        let stop = self.stop_command();
+        Command::new("flock")
+            .arg("--exclusive")
+            .arg(root.join(USERS_LOCK))
+            .arg(stop.get_program())
+            .args(stop.get_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map(drop)
+            .map_err(|e| DevDbError::Command {
+                what: "the cluster's watchdog (flock, from util-linux)".into(),
+                detail: e.to_string(),
+            })
+    }
+
+    fn stop_command(&self) -> Command {
+        let mut command = self.pg("pg_ctl");
+        command
             .arg("-D")
             .arg(&self.data_dir)
-            .args(["-m", "fast", "-w", "stop"])
-            .run("pg_ctl stop")
+            .args(["-m", "fast", "-w", "stop"]);
+        command
     }
 
     fn initdb(&self, root: &Path) -> Result<(), DevDbError> {
@@ -175,6 +220,9 @@ impl PrivateCluster {
         }
     }
 }
+
+/// Held shared by every process using the cluster, exclusively by its watchdog.
+const USERS_LOCK: &str = "users.lock";
 
 trait RunChecked {
     fn run(&mut self, what: &str) -> Result<(), DevDbError>;

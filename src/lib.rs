@@ -12,6 +12,7 @@ pub mod model;
 pub mod registry;
 pub mod sealing;
 pub mod service;
+pub mod shutdown;
 pub mod signin;
 pub mod state;
 pub mod store;

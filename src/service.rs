@@ -1,12 +1,15 @@
 //! The service assembled from its configuration: database, registry, API and workers.
 
-use std::{future::Future, num::NonZeroU32, sync::Arc};
+use std::{future::Future, num::NonZeroU32, str::FromStr, sync::Arc};
 
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 use tokio::net::TcpListener;
 
 use crate::{
-    config::Config,
+    config::{Config, ConfigError, PoolConfig},
     engine::{import::ImportContext, retry::RetryPolicy, worker},
     http::throttle::SignInThrottle,
     registry::{Registry, RegistryError},
@@ -18,12 +21,10 @@ use crate::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("no database is configured (set AISLE_DATABASE_URL or DATABASE_URL)")]
-    NoDatabase,
-    #[error("no session_signing_key is configured (set AISLE_SESSION_SIGNING_KEY)")]
-    NoSigningKey,
-    #[error("no secrets_key is configured (set AISLE_SECRETS_KEY)")]
-    NoSecretsKey,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database_url is not a PostgreSQL URL: {0}")]
+    DatabaseUrl(#[source] sqlx::Error),
     #[error("secrets_key: {0}")]
     SecretsKey(#[from] SealingError),
     #[error("cannot connect to the database: {0}")]
@@ -38,7 +39,12 @@ pub enum StartError {
 
 pub struct Service {
     pub config: Arc<Config>,
+    /// The API's pool (`pools.api`).
     pub pool: PgPool,
+    /// The queue's pool (`pools.queue`): apalis storage, its LISTEN connection, the purge.
+    pub queue_pool: PgPool,
+    /// The imports' pool (`pools.import`).
+    pub import_pool: PgPool,
     pub registry: Arc<Registry>,
     signer: SessionSigner,
     sealer: SecretSealer,
@@ -46,29 +52,26 @@ pub struct Service {
 }
 
 impl Service {
-    /// Connects, migrates, and loads the registry.
+    /// Checks that the database and keys are configured, migrates, and loads the registry.
+    /// The pools connect lazily, so a process opens connections only in the pools it uses
+    /// (`aisle api` none in the queue's or the imports').
     pub async fn start(config: Config) -> Result<Self, StartError> {
-        let url = config.database_url.as_ref().ok_or(StartError::NoDatabase)?;
-        let key = config
-            .session_signing_key
-            .as_ref()
-            .ok_or(StartError::NoSigningKey)?;
-        let signer = SessionSigner::new(key.expose().as_bytes());
-        let sealer = SecretSealer::from_hex(
-            config
-                .secrets_key
-                .as_ref()
-                .ok_or(StartError::NoSecretsKey)?
-                .expose(),
-        )?;
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .connect(url.expose())
-            .await?;
-        store::migrate(&pool).await?;
+        let settings = config.require_service_settings()?;
+        let signer = SessionSigner::new(settings.session_signing_key.expose().as_bytes());
+        let sealer = SecretSealer::from_hex(settings.secrets_key.expose())?;
+        let connect = PgConnectOptions::from_str(settings.database_url.expose())
+            .map_err(StartError::DatabaseUrl)?;
+        let pool = lazy_pool(&config.pools.api, &connect);
+        let queue_pool = lazy_pool(&config.pools.queue, &connect);
+        let import_pool = lazy_pool(&config.pools.import, &connect);
+        migrate(&connect).await?;
         let http = reqwest::Client::builder()
             .timeout(config.bank_timeout)
             .user_agent(concat!("aisle/", env!("CARGO_PKG_VERSION")))
+            // A bank's redirect would carry the consent id and the other secret headers to
+            // whatever host it names; a bank API has no business redirecting, so a 3xx is
+            // answered to the connector as it came.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let registry = Registry::load(
             &config.registry,
@@ -82,6 +85,8 @@ impl Service {
         Ok(Self {
             config: Arc::new(config),
             pool,
+            queue_pool,
+            import_pool,
             registry: Arc::new(registry),
             signer,
             sealer,
@@ -106,7 +111,7 @@ impl Service {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        crate::http::serve(listener, self.app_state(), shutdown).await
+        crate::http::serve(listener, self.app_state(), &self.config.http, shutdown).await
     }
 
     /// Runs the import workers until `shutdown`.
@@ -115,7 +120,7 @@ impl Service {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         worker::run(
-            self.pool.clone(),
+            self.queue_pool.clone(),
             self.import_context(),
             self.config.worker.clone(),
             shutdown,
@@ -126,7 +131,7 @@ impl Service {
     /// What the import workers run with.
     pub fn import_context(&self) -> ImportContext {
         ImportContext {
-            pool: self.pool.clone(),
+            pool: self.import_pool.clone(),
             registry: self.registry.clone(),
             sealer: self.sealer.clone(),
             retry: RetryPolicy::default(),
@@ -136,4 +141,23 @@ impl Service {
             database_patience: self.config.worker.database_patience,
         }
     }
+}
+
+fn lazy_pool(settings: &PoolConfig, connect: &PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(settings.size)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_lazy_with(connect.clone())
+}
+
+/// Migrates over a connection of its own, closed afterwards, so no pool keeps one it does not
+/// need. Several processes may start at once: the migrators serialise on an advisory lock.
+async fn migrate(connect: &PgConnectOptions) -> Result<(), StartError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(connect.clone())
+        .await?;
+    let migrated = store::migrate(&pool).await;
+    pool.close().await;
+    Ok(migrated?)
 }

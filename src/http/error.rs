@@ -9,7 +9,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::signin::flow::FlowError;
+use crate::{signin::flow::FlowError, store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -47,6 +47,13 @@ pub enum ApiError {
     RateLimited(std::time::Duration),
     #[error("{detail}")]
     SignIn { code: &'static str, detail: String },
+    #[error("the request body is larger than this API accepts")]
+    PayloadTooLarge,
+    /// The database is out of reach (down, restarting, or every connection busy).
+    #[error("{UNAVAILABLE}")]
+    ServiceUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the request took longer than {} s; retry after the Retry-After delay", .0.as_secs())]
+    RequestTimeout(std::time::Duration),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -68,6 +75,14 @@ impl ApiError {
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
+            Self::ServiceUnavailable(_) | Self::RequestTimeout(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+            }
+            // Whichever layer wrapped it, a database out of reach is an outage, not a bug.
+            Self::Internal(cause) if database_unavailable(cause.as_ref()) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+            }
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
             Self::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "InvalidParameter"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
             Self::IpNotAllowed => (StatusCode::FORBIDDEN, "IpNotAllowed"),
@@ -110,32 +125,66 @@ impl From<FlowError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        Self::internal(e)
+        if store::is_unavailable(&e) {
+            Self::ServiceUnavailable(Box::new(e))
+        } else {
+            Self::internal(e)
+        }
     }
+}
+
+const UNAVAILABLE: &str = "the service is briefly unavailable; retry after the Retry-After delay";
+
+/// How long a client should wait after a 503: about what a PostgreSQL restart takes.
+const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+
+fn database_unavailable(cause: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(cause), |e| e.source()).any(|e| {
+        e.downcast_ref::<sqlx::Error>()
+            .is_some_and(store::is_unavailable)
+    })
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(error = %cause, "request failed");
+        match &self {
+            Self::Internal(cause) | Self::ServiceUnavailable(cause)
+                if status == StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                tracing::warn!(error = %cause, "the database is unavailable");
+            }
+            Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            Self::RequestTimeout(limit) => {
+                tracing::warn!(limit_secs = limit.as_secs(), "request timed out");
+            }
+            _ => {}
         }
+        // An opaque 500 that turned out to be an outage says so, not "internal error".
+        let detail = match &self {
+            Self::Internal(_) if status == StatusCode::SERVICE_UNAVAILABLE => UNAVAILABLE.into(),
+            _ => self.to_string(),
+        };
         let problem = Problem {
             code: code.into(),
             title: status.canonical_reason().unwrap_or("Error").into(),
             status: status.as_u16(),
-            detail: self.to_string(),
+            detail,
         };
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Self::RateLimited(wait) = &self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(wait.as_secs().max(1)),
-            );
+        let retry_after = match &self {
+            Self::RateLimited(wait) => Some(wait.as_secs().max(1)),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(RETRY_AFTER_UNAVAILABLE_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

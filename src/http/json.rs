@@ -3,6 +3,7 @@
 use axum::{
     Json,
     extract::{FromRequest, Request},
+    http::StatusCode,
 };
 use serde::de::DeserializeOwned;
 
@@ -20,6 +21,9 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge)
+            }
             Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
         }
     }

@@ -25,17 +25,22 @@ pub enum MigrateError {
     Queue(#[from] apalis_postgres::Error),
 }
 
-/// Whether a database error says the database is out of reach for now (down, restarting,
-/// refusing connections, or no connection free in time) rather than that the query is wrong.
-/// Work that meets one may wait and try again; an API answers 503.
+/// Whether a database error says the database is out of reach for now rather than that a
+/// query is wrong: no connection within the acquire timeout, a broken socket, or a server that
+/// is shutting down, starting up, or out of connection slots. Work that meets one may wait and
+/// try again; an API answers 503.
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // 08: connection exceptions; 57P01-57P03: shutting down or starting up.
-            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+            // Class 08: connection exceptions; 57P01–57P03: admin or crash shutdown, cannot
+            // connect now; 53300: too many connections.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
         }),
-        sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
         _ => false,
     }
 }

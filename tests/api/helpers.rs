@@ -68,6 +68,14 @@ pub async fn spawn_app_without_workers() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
+    spawn_app_configured(options, |_| {}).await
+}
+
+/// The app with `configure` applied to the tests' configuration (limits, pools, bank URL...).
+pub async fn spawn_app_configured(
+    options: Options,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     aisle::telemetry::init();
     let shutdown = CancellationToken::new();
     let bank_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -81,23 +89,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         shutdown.clone().cancelled_owned(),
     ));
 
-    let mut config = Config {
-        database_url: Some(Secret(test_database().await)),
-        registry: Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml"),
-        session_signing_key: Some(Secret("test-signing-key-0123456789abcdef".into())),
-        secrets_key: Some(Secret(TEST_SECRETS_KEY.into())),
-        ..Config::default()
-    };
-    config.sandbox_bank.url = Some(bank_url.clone());
-    config.worker.heartbeat = Duration::from_secs(1);
-    config.worker.missed_heartbeats = 3;
-    config.worker.poll_interval = Duration::from_secs(1);
-    config.worker.lease_ttl = Duration::from_secs(3);
-    config.worker.reaper_interval = Duration::from_secs(1);
+    let mut config = test_config(test_database().await, &bank_url);
     // Banks send owners back to the public URL, so it is the address the API listens on.
     let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", api_listener.local_addr().unwrap());
     config.public_url = address.clone();
+    configure(&mut config);
     let service = Arc::new(Service::start(config).await.expect("the service starts"));
 
     let api = service.clone();
@@ -123,6 +120,25 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     app
 }
 
+/// The tests' configuration: `database_url`, the sandbox bank at `bank_url`, fixed keys and a
+/// quick queue.
+pub fn test_config(database_url: String, bank_url: &str) -> Config {
+    let mut config = Config {
+        database_url: Some(Secret(database_url)),
+        registry: Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml"),
+        session_signing_key: Some(Secret("test-signing-key-0123456789abcdef".into())),
+        secrets_key: Some(Secret(TEST_SECRETS_KEY.into())),
+        ..Config::default()
+    };
+    config.sandbox_bank.url = Some(bank_url.to_string());
+    config.worker.heartbeat = Duration::from_secs(1);
+    config.worker.missed_heartbeats = 3;
+    config.worker.poll_interval = Duration::from_secs(1);
+    config.worker.lease_ttl = Duration::from_secs(3);
+    config.worker.reaper_interval = Duration::from_secs(1);
+    config
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
@@ -130,6 +146,11 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// The service behind the app, for its pools and registry.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
     /// Starts a worker process's worth of import workers; abort the handle to kill them.
     pub fn start_workers(&self) -> JoinHandle<std::io::Result<()>> {
         self.start_workers_with(self.import_context())
@@ -142,7 +163,7 @@ impl TestApp {
 
     /// Starts import workers that run with `context`.
     pub fn start_workers_with(&self, context: ImportContext) -> JoinHandle<std::io::Result<()>> {
-        let pool = self.pool.clone();
+        let pool = self.service.queue_pool.clone();
         let settings = self.service.config.worker.clone();
         let stop = self.shutdown.clone().cancelled_owned();
         tokio::spawn(aisle::engine::worker::run(pool, context, settings, stop))
@@ -271,7 +292,7 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
 }
 
 /// A fresh, empty database for one test.
-async fn test_database() -> String {
+pub async fn test_database() -> String {
     let name = format!("test_{}", Uuid::new_v4().simple());
     match std::env::var("AISLE_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")) {
         Ok(server) => {
@@ -294,7 +315,8 @@ async fn test_database() -> String {
     }
 }
 
-/// The private cluster the tests share (each test still gets its own database).
+/// The private cluster the tests share (each test still gets its own database). It stops by
+/// itself once the last test process using it has ended (see `aisle::devdb`).
 fn cluster() -> &'static PrivateCluster {
     static CLUSTER: OnceLock<PrivateCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
