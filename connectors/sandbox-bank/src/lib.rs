@@ -36,7 +36,7 @@ use axum::handler::Handler;
 use axum::routing::{get, post};
 
 pub use chaos::{DEFAULT_TIMEOUT_HOLD, FaultRate, FaultRateError};
-pub use personas::PERSONAS;
+pub use personas::{HOSTILE_PERSONAS, PERSONAS};
 pub use sca::{TEST_OTP, TEST_PASSWORD};
 
 use crate::chaos::Chaos;

@@ -325,6 +325,18 @@ const TRIO: Persona = household(
 // Hostile personas: a household account whose transactions report is hostile in one way
 // (`Hostility`); accounts, balances and consents behave.
 
+/// The logins whose transactions report is hostile (see [`Hostility`]): an importer must end
+/// each of their imports with a protocol error, and nothing that reads every persona's books
+/// can read theirs.
+pub const HOSTILE_PERSONAS: &[&str] = &[
+    "overflow",
+    "endless-pages",
+    "link-cycle",
+    "huge-body",
+    "nul-bytes",
+    "redirect-away",
+];
+
 const fn hostile(
     login: &'static str,
     owner_name: &'static str,
@@ -435,6 +447,16 @@ mod tests {
         let logins: Vec<&str> = ALL.iter().map(|p| p.login).collect();
         assert_eq!(logins, PERSONAS);
         assert!(persona("mallory").is_none());
+    }
+
+    #[test]
+    fn the_hostile_logins_are_exactly_the_personas_with_a_hostile_report() {
+        let hostile: Vec<&str> = ALL
+            .iter()
+            .filter(|p| matches!(p.knobs.fault, Fault::Hostile(_)))
+            .map(|p| p.login)
+            .collect();
+        assert_eq!(hostile, HOSTILE_PERSONAS);
     }
 
     #[test]
