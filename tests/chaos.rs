@@ -29,6 +29,7 @@ const STARTS_AT_ONCE: usize = 8;
 #[tokio::test(flavor = "multi_thread")]
 async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostile_personas() {
     let plan = Plan::from_env();
+    let run_started = Instant::now();
     let calm = BankDials {
         latency: Duration::ZERO,
         fault_rate: 0.0,
@@ -55,6 +56,7 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
         reference_rows.insert(import.login, rows);
     }
     let open_at_calm_bank = consents_left_open(&stack.bank_url).await;
+    let reference_took = run_started.elapsed();
 
     // R1 to R3 at once: a slow, faulty bank; imports of every kind; kills and an outage.
     stack
@@ -66,8 +68,11 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
     let well_behaved =
         start_imports(&api, (0..plan.imports).map(|i| WELL_BEHAVED[i % WELL_BEHAVED.len()])).await;
     let hostile = start_imports(&api, HOSTILE_PERSONAS.iter().copied()).await;
+    let chaos_started = Instant::now();
     let probes = unleash(&mut stack, &api, &plan, well_behaved[0].command_id).await;
+    let chaos_took = chaos_started.elapsed();
     settle(&mut stack, plan.settle).await;
+    let settle_took = chaos_started.elapsed() - chaos_took;
 
     // The verdict.
     let all: Vec<Import> = well_behaved.iter().chain(&hostile).copied().collect();
@@ -132,6 +137,15 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
     v.line("outage probes", format!("{kept_contract}/{} kept the 503 contract", probes.len()));
     v.line("p50 import time", verdict::quantile(&times, 0.50));
     v.line("p99 import time", verdict::quantile(&times, 0.99));
+    v.line(
+        "phases",
+        format!(
+            "setup and reference {:.0} s, chaos {:.0} s, settling {:.0} s",
+            reference_took.as_secs_f64(),
+            chaos_took.as_secs_f64(),
+            settle_took.as_secs_f64()
+        ),
+    );
 
     v.expect(stack.unexpected_exits.is_empty(), || {
         let exits: Vec<String> = stack

@@ -37,7 +37,7 @@ const SHORT: Plan = Plan {
     outage: Duration::from_secs(3),
     bank_latency: Duration::from_millis(20),
     fault_rate: 0.25,
-    settle: Duration::from_secs(75),
+    settle: Duration::from_secs(60),
 };
 
 const FULL: Plan = Plan {
