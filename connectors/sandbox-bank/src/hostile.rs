@@ -25,7 +25,7 @@ const CURRENCY: &str = "EUR";
 /// What the huge-body persona's report weighs, at least.
 pub const HUGE_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// Rows per chunk of the huge body: about 40 KiB, so the bank holds one chunk at a time.
+/// Rows per chunk of the huge body: about 60 KiB, so the bank holds one chunk at a time.
 const HUGE_ROWS_PER_CHUNK: u64 = 256;
 
 /// The request a hostile report answers.
