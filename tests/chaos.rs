@@ -65,8 +65,11 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
             fault_rate: plan.fault_rate,
         })
         .await;
-    let well_behaved =
-        start_imports(&api, (0..plan.imports).map(|i| WELL_BEHAVED[i % WELL_BEHAVED.len()])).await;
+    let well_behaved = start_imports(
+        &api,
+        (0..plan.imports).map(|i| WELL_BEHAVED[i % WELL_BEHAVED.len()]),
+    )
+    .await;
     let hostile = start_imports(&api, HOSTILE_PERSONAS.iter().copied()).await;
     let chaos_started = Instant::now();
     let probes = unleash(&mut stack, &api, &plan, well_behaved[0].command_id).await;
@@ -93,7 +96,12 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
         let ending = &endings[&import.command_id];
         v.expect(
             ending.state == "error" && ending.code.as_deref() == Some(HOSTILE_CODE),
-            || format!("hostile {} ended {ending:?}, not {HOSTILE_CODE}", import.login),
+            || {
+                format!(
+                    "hostile {} ended {ending:?}, not {HOSTILE_CODE}",
+                    import.login
+                )
+            },
         );
     }
     let stuck = verdict::count(
@@ -114,14 +122,17 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
     .await;
     let open_consents = open_at_calm_bank + consents_left_open(&stack.bank_url).await;
     let leaks = bank_leaks(&stack.bank_url).await;
-    let kept_contract = probes.iter().filter(|p| p.keeps_the_outage_contract()).count();
-    let successful = endings
-        .values()
-        .filter(|e| e.state == "successful")
+    let kept_contract = probes
+        .iter()
+        .filter(|p| p.keeps_the_outage_contract())
         .count();
+    let successful = endings.values().filter(|e| e.state == "successful").count();
     let times: Vec<Duration> = endings.values().filter_map(|e| e.took).collect();
 
-    v.line("imports", format!("{} + {} hostile", well_behaved.len(), hostile.len()));
+    v.line(
+        "imports",
+        format!("{} + {} hostile", well_behaved.len(), hostile.len()),
+    );
     v.line("kills", stack.kills);
     v.line("restarts", stack.restarts);
     v.line("unexpected exits", stack.unexpected_exits.len());
@@ -134,7 +145,10 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
     v.line("secrets left", secrets_left);
     v.line("consents left open", open_consents);
     v.line("consent-id leaks", leaks);
-    v.line("outage probes", format!("{kept_contract}/{} kept the 503 contract", probes.len()));
+    v.line(
+        "outage probes",
+        format!("{kept_contract}/{} kept the 503 contract", probes.len()),
+    );
     v.line("p50 import time", verdict::quantile(&times, 0.50));
     v.line("p99 import time", verdict::quantile(&times, 0.99));
     v.line(
@@ -159,12 +173,22 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
     v.expect(extra == 0, || format!("{extra} rows not in the reference"));
     v.expect(duplicates == 0, || format!("{duplicates} duplicated rows"));
     v.expect(stuck == 0, || format!("{stuck} commands still in_progress"));
-    v.expect(secrets_left == 0, || format!("{secrets_left} bank secrets left"));
-    v.expect(open_consents == 0, || format!("{open_consents} consents never ended"));
-    v.expect(leaks == 0, || format!("{leaks} requests leaked a Consent-ID"));
-    v.expect(!probes.is_empty(), || "no probe ran during the outage".into());
+    v.expect(secrets_left == 0, || {
+        format!("{secrets_left} bank secrets left")
+    });
+    v.expect(open_consents == 0, || {
+        format!("{open_consents} consents never ended")
+    });
+    v.expect(leaks == 0, || {
+        format!("{leaks} requests leaked a Consent-ID")
+    });
+    v.expect(!probes.is_empty(), || {
+        "no probe ran during the outage".into()
+    });
     for probe in probes.iter().filter(|p| !p.keeps_the_outage_contract()) {
-        v.expect(false, || format!("during the outage the API answered {probe:?}"));
+        v.expect(false, || {
+            format!("during the outage the API answered {probe:?}")
+        });
     }
 
     let title = format!(

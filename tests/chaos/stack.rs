@@ -157,9 +157,15 @@ impl Stack {
             ("AISLE_WORKER__HEARTBEAT", "1".into()),
             ("AISLE_WORKER__MISSED_HEARTBEATS", "3".into()),
             ("AISLE_WORKER__POLL_INTERVAL", "1".into()),
-            ("AISLE_WORKER__MAX_ATTEMPTS", plan.max_attempts().to_string()),
+            (
+                "AISLE_WORKER__MAX_ATTEMPTS",
+                plan.max_attempts().to_string(),
+            ),
             ("AISLE_BANK_TIMEOUT", "3".into()),
-            ("RUST_LOG", "info,sqlx=warn,apalis=warn,apalis_core=warn".into()),
+            (
+                "RUST_LOG",
+                "info,sqlx=warn,apalis=warn,apalis_core=warn".into(),
+            ),
         ];
         stack.api = Some(stack.aisle("api"));
         stack.wait_until_ready().await;
@@ -297,7 +303,10 @@ impl Stack {
             });
             self.workers[index] = self.aisle(&name);
         }
-        for process in [self.api.as_mut(), self.bank.as_mut()].into_iter().flatten() {
+        for process in [self.api.as_mut(), self.bank.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             if let Some(status) = process.exited() {
                 let exit = UnexpectedExit {
                     name: process.name.clone(),

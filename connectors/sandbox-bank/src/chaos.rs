@@ -128,8 +128,8 @@ fn draw(rate: FaultRate) -> Option<Strike> {
 /// Middleware on the faultable routes: fails the call at the configured rate, else passes it
 /// on to the bank.
 pub async fn strike(State(state): State<BankState>, request: Request, next: Next) -> Response {
-    let hostile = persona_of(&state, &request)
-        .is_some_and(|p| matches!(p.knobs.fault, Fault::Hostile(_)));
+    let hostile =
+        persona_of(&state, &request).is_some_and(|p| matches!(p.knobs.fault, Fault::Hostile(_)));
     let chaos = *state.chaos();
     let strike = if hostile {
         None

@@ -54,8 +54,18 @@ pub fn transactions(hostility: Hostility, asked: &Asked<'_>, tidy: Value) -> Res
         // the amount added to it.
         Hostility::Overflow => report(
             vec![
-                row(&format!("overflow-{date}-1"), date, Decimal::MAX, Some(Decimal::MAX)),
-                row(&format!("overflow-{date}-2"), date, Decimal::MAX, Some(Decimal::MAX)),
+                row(
+                    &format!("overflow-{date}-1"),
+                    date,
+                    Decimal::MAX,
+                    Some(Decimal::MAX),
+                ),
+                row(
+                    &format!("overflow-{date}-2"),
+                    date,
+                    Decimal::MAX,
+                    Some(Decimal::MAX),
+                ),
             ],
             None,
         ),
@@ -117,12 +127,22 @@ fn with_nul_bytes(mut report: Value) -> Value {
                 "debtorName",
             ] {
                 if let Some(Value::String(text)) = row.get_mut(field) {
-                    text.insert(text.len() / 2, '\0');
+                    insert_nul_midway(text);
                 }
             }
         }
     }
     report
+}
+
+/// Puts a NUL between the middle two characters of `text` (never inside a UTF-8 sequence:
+/// counterparty names carry umlauts).
+fn insert_nul_midway(text: &mut String) {
+    let middle = text
+        .char_indices()
+        .nth(text.chars().count() / 2)
+        .map_or(text.len(), |(at, _)| at);
+    text.insert(middle, '\0');
 }
 
 /// Where the huge body's stream stands.
@@ -219,4 +239,18 @@ async fn leak(State(state): State<BankState>, headers: HeaderMap) -> Json<Value>
         state.count_consent_id_leak();
     }
     Json(json!({"transactions": {"booked": [], "pending": [], "_links": {}}}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_goes_between_characters_never_inside_one() {
+        for (text, with_nul) in [("Bäcker", "Bäc\0ker"), ("äöü", "ä\0öü"), ("", "\0")] {
+            let mut text = text.to_owned();
+            insert_nul_midway(&mut text);
+            assert_eq!(text, with_nul);
+        }
+    }
 }

@@ -144,7 +144,12 @@ async fn the_consents_endpoint_lists_status_login_and_data_calls_of_every_consen
     let alice = signed_in(&bank, "alice").await;
     let bob = signed_in(&bank, "bob").await;
     for _ in 0..3 {
-        assert!(data_call(&bank, &alice, "/v1/accounts").await.status().is_success());
+        assert!(
+            data_call(&bank, &alice, "/v1/accounts")
+                .await
+                .status()
+                .is_success()
+        );
     }
     assert_eq!(
         delete_consent(&bank, &bob).await.status(),
