@@ -29,7 +29,7 @@ const STARTS_AT_ONCE: usize = 8;
 #[tokio::test(flavor = "multi_thread")]
 async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostile_personas() {
     let plan = Plan::from_env();
-    let run_started = Instant::now();
+    let started = Instant::now();
     let calm = BankDials {
         latency: Duration::ZERO,
         fault_rate: 0.0,
@@ -39,24 +39,8 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
         .await
         .expect("a client");
     let api = Api::new(&stack.api_url, api_key);
-
-    // The clean reference: each well-behaved persona imported once, at a calm bank.
-    let references = start_imports(&api, WELL_BEHAVED.iter().copied()).await;
-    settle(&mut stack, Duration::from_secs(90)).await;
-    let reference_endings = verdict::endings(&stack.pool, &references).await;
-    let mut reference_rows: HashMap<&str, Rows> = HashMap::new();
-    for import in &references {
-        let ending = &reference_endings[&import.command_id];
-        assert_eq!(
-            ending.state, "successful",
-            "the clean reference import of {} ended {ending:?}",
-            import.login
-        );
-        let rows = verdict::rows_of(&stack.pool, import.command_id).await;
-        reference_rows.insert(import.login, rows);
-    }
-    let open_at_calm_bank = consents_left_open(&stack.bank_url).await;
-    let reference_took = run_started.elapsed();
+    let reference = reference_imports(&mut stack, &api).await;
+    let reference_took = started.elapsed();
 
     // R1 to R3 at once: a slow, faulty bank; imports of every kind; kills and an outage.
     stack
@@ -65,11 +49,8 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
             fault_rate: plan.fault_rate,
         })
         .await;
-    let well_behaved = start_imports(
-        &api,
-        (0..plan.imports).map(|i| WELL_BEHAVED[i % WELL_BEHAVED.len()]),
-    )
-    .await;
+    let well_behaved = (0..plan.imports).map(|i| WELL_BEHAVED[i % WELL_BEHAVED.len()]);
+    let well_behaved = start_imports(&api, well_behaved).await;
     let hostile = start_imports(&api, HOSTILE_PERSONAS.iter().copied()).await;
     let chaos_started = Instant::now();
     let probes = unleash(&mut stack, &api, &plan, well_behaved[0].command_id).await;
@@ -77,80 +58,12 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
     settle(&mut stack, plan.settle).await;
     let settle_took = chaos_started.elapsed() - chaos_took;
 
-    // The verdict.
-    let all: Vec<Import> = well_behaved.iter().chain(&hostile).copied().collect();
-    let endings = verdict::endings(&stack.pool, &all).await;
-    let mut v = Verdict::default();
-    let (mut lost, mut extra) = (0, 0);
-    for import in &well_behaved {
-        let ending = &endings[&import.command_id];
-        v.expect(ending.state == "successful", || {
-            format!("{} ({}) ended {ending:?}", import.login, import.command_id)
-        });
-        let rows = verdict::rows_of(&stack.pool, import.command_id).await;
-        let reference = &reference_rows[import.login];
-        lost += reference.difference(&rows).count();
-        extra += rows.difference(reference).count();
-    }
-    for import in &hostile {
-        let ending = &endings[&import.command_id];
-        v.expect(
-            ending.state == "error" && ending.code.as_deref() == Some(HOSTILE_CODE),
-            || {
-                format!(
-                    "hostile {} ended {ending:?}, not {HOSTILE_CODE}",
-                    import.login
-                )
-            },
-        );
-    }
-    let stuck = verdict::count(
-        &stack.pool,
-        "select count(*) from commands where state = 'in_progress'",
-    )
-    .await;
-    let duplicates = verdict::count(
-        &stack.pool,
-        "select (select count(*) - count(distinct (account_id, identity)) from transactions)
-              + (select count(*) - count(distinct (card_id, identity)) from card_transactions)",
-    )
-    .await;
-    let secrets_left = verdict::count(
-        &stack.pool,
-        "select count(*) from sessions where claimed_at is not null and bank_secret is not null",
-    )
-    .await;
-    let open_consents = open_at_calm_bank + consents_left_open(&stack.bank_url).await;
-    let leaks = bank_leaks(&stack.bank_url).await;
-    let kept_contract = probes
-        .iter()
-        .filter(|p| p.keeps_the_outage_contract())
-        .count();
-    let successful = endings.values().filter(|e| e.state == "successful").count();
-    let times: Vec<Duration> = endings.values().filter_map(|e| e.took).collect();
-
-    v.line(
-        "imports",
-        format!("{} + {} hostile", well_behaved.len(), hostile.len()),
-    );
-    v.line("kills", stack.kills);
-    v.line("restarts", stack.restarts);
-    v.line("unexpected exits", stack.unexpected_exits.len());
-    v.line("successful", successful);
-    v.line("errors by code", verdict::errors_by_code(&endings));
-    v.line("duplicates", duplicates);
-    v.line("lost rows", lost);
-    v.line("unexpected rows", extra);
-    v.line("stuck commands", stuck);
-    v.line("secrets left", secrets_left);
-    v.line("consents left open", open_consents);
-    v.line("consent-id leaks", leaks);
-    v.line(
-        "outage probes",
-        format!("{kept_contract}/{} kept the 503 contract", probes.len()),
-    );
-    v.line("p50 import time", verdict::quantile(&times, 0.50));
-    v.line("p99 import time", verdict::quantile(&times, 0.99));
+    let run = ChaosRun {
+        well_behaved,
+        hostile,
+        probes,
+    };
+    let mut v = judge(&stack, &reference, &run).await;
     v.line(
         "phases",
         format!(
@@ -160,45 +73,13 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
             settle_took.as_secs_f64()
         ),
     );
-
-    v.expect(stack.unexpected_exits.is_empty(), || {
-        let exits: Vec<String> = stack
-            .unexpected_exits
-            .iter()
-            .map(|e| format!("{} ({})", e.name, e.status))
-            .collect();
-        format!("processes exited on their own: {}", exits.join(", "))
-    });
-    v.expect(lost == 0, || format!("{lost} reference rows lost"));
-    v.expect(extra == 0, || format!("{extra} rows not in the reference"));
-    v.expect(duplicates == 0, || format!("{duplicates} duplicated rows"));
-    v.expect(stuck == 0, || format!("{stuck} commands still in_progress"));
-    v.expect(secrets_left == 0, || {
-        format!("{secrets_left} bank secrets left")
-    });
-    v.expect(open_consents == 0, || {
-        format!("{open_consents} consents never ended")
-    });
-    v.expect(leaks == 0, || {
-        format!("{leaks} requests leaked a Consent-ID")
-    });
-    v.expect(!probes.is_empty(), || {
-        "no probe ran during the outage".into()
-    });
-    for probe in probes.iter().filter(|p| !p.keeps_the_outage_contract()) {
-        v.expect(false, || {
-            format!("during the outage the API answered {probe:?}")
-        });
-    }
-
-    let title = format!(
+    let table = v.table(&format!(
         "chaos run ({}): bank latency {:?}, {}% faults, outage {:?}",
         plan.name,
         plan.bank_latency,
         plan.fault_rate * 100.0,
         plan.outage
-    );
-    let table = v.table(&title);
+    ));
     println!("{table}");
     assert!(
         v.failures().is_empty(),
@@ -206,6 +87,146 @@ async fn imports_survive_worker_kills_a_database_outage_a_faulty_bank_and_hostil
         v.failures().join("\n  "),
         stack.run.path.display()
     );
+}
+
+/// The clean reference: each well-behaved persona's rows, from one import at a calm bank.
+struct Reference {
+    rows: HashMap<&'static str, Rows>,
+    /// Consents the reference imports left open at the calm bank, which goes before the run.
+    consents_left_open: usize,
+}
+
+async fn reference_imports(stack: &mut Stack, api: &Api) -> Reference {
+    let imports = start_imports(api, WELL_BEHAVED.iter().copied()).await;
+    settle(stack, Duration::from_secs(90)).await;
+    let endings = verdict::endings(&stack.pool, &imports).await;
+    let mut rows = HashMap::new();
+    for import in &imports {
+        let ending = &endings[&import.command_id];
+        assert_eq!(
+            ending.state, "successful",
+            "the clean reference import of {} ended {ending:?}",
+            import.login
+        );
+        rows.insert(
+            import.login,
+            verdict::rows_of(&stack.pool, import.command_id).await,
+        );
+    }
+    Reference {
+        rows,
+        consents_left_open: consents_left_open(&stack.bank_url).await,
+    }
+}
+
+/// What the chaos phase started and saw.
+struct ChaosRun {
+    well_behaved: Vec<Import>,
+    hostile: Vec<Import>,
+    probes: Vec<Probe>,
+}
+
+/// Reads what the run left in the database and at the bank into the table, and every broken
+/// promise into the verdict's failures.
+async fn judge(stack: &Stack, reference: &Reference, run: &ChaosRun) -> Verdict {
+    let pool = &stack.pool;
+    let all: Vec<Import> = run
+        .well_behaved
+        .iter()
+        .chain(&run.hostile)
+        .copied()
+        .collect();
+    let endings = verdict::endings(pool, &all).await;
+    let mut v = Verdict::default();
+    let (mut lost, mut unexpected) = (0, 0);
+    for import in &run.well_behaved {
+        let ending = &endings[&import.command_id];
+        v.expect(ending.state == "successful", || {
+            format!("{} ({}) ended {ending:?}", import.login, import.command_id)
+        });
+        let rows = verdict::rows_of(pool, import.command_id).await;
+        let expected = &reference.rows[import.login];
+        lost += expected.difference(&rows).count();
+        unexpected += rows.difference(expected).count();
+    }
+    for import in &run.hostile {
+        let ending = &endings[&import.command_id];
+        let as_documented = ending.state == "error" && ending.code.as_deref() == Some(HOSTILE_CODE);
+        v.expect(as_documented, || {
+            format!(
+                "hostile {} ended {ending:?}, not {HOSTILE_CODE}",
+                import.login
+            )
+        });
+    }
+    let successful = endings.values().filter(|e| e.state == "successful").count();
+    let times: Vec<Duration> = endings.values().filter_map(|e| e.took).collect();
+
+    v.line(
+        "imports",
+        format!("{} + {} hostile", run.well_behaved.len(), run.hostile.len()),
+    );
+    v.line("kills", stack.kills);
+    v.line("restarts", stack.restarts);
+    let exits: Vec<String> = stack
+        .unexpected_exits
+        .iter()
+        .map(|e| format!("{} ({})", e.name, e.status))
+        .collect();
+    v.line("unexpected exits", exits.len());
+    v.expect(exits.is_empty(), || {
+        format!("exited on their own: {}", exits.join(", "))
+    });
+    v.line("successful", successful);
+    v.line("errors by code", verdict::errors_by_code(&endings));
+    let duplicates = verdict::count(
+        pool,
+        "select (select count(*) - count(distinct (account_id, identity)) from transactions)
+              + (select count(*) - count(distinct (card_id, identity)) from card_transactions)",
+    )
+    .await;
+    v.zero("duplicates", duplicates);
+    v.zero("lost rows", lost);
+    v.zero("unexpected rows", unexpected);
+    v.zero(
+        "stuck commands",
+        verdict::count(
+            pool,
+            "select count(*) from commands where state = 'in_progress'",
+        )
+        .await,
+    );
+    v.zero(
+        "secrets left",
+        verdict::count(
+            pool,
+            "select count(*) from sessions where claimed_at is not null and bank_secret is not null",
+        )
+        .await,
+    );
+    let open = reference.consents_left_open + consents_left_open(&stack.bank_url).await;
+    v.zero("consents left open", open);
+    v.zero("consent-id leaks", bank_leaks(&stack.bank_url).await);
+    let kept = run.probes.iter().filter(|p| p.keeps_the_outage_contract());
+    v.line(
+        "outage probes",
+        format!(
+            "{}/{} kept the 503 contract",
+            kept.count(),
+            run.probes.len()
+        ),
+    );
+    v.expect(!run.probes.is_empty(), || {
+        "no probe ran during the outage".into()
+    });
+    for probe in run.probes.iter().filter(|p| !p.keeps_the_outage_contract()) {
+        v.expect(false, || {
+            format!("during the outage the API answered {probe:?}")
+        });
+    }
+    v.line("p50 import time", verdict::quantile(&times, 0.50));
+    v.line("p99 import time", verdict::quantile(&times, 0.99));
+    v
 }
 
 /// Signs each of `logins` in and starts its import, a few at a time.

@@ -83,6 +83,17 @@ impl Verdict {
         self.lines.push((name, value.to_string()));
     }
 
+    /// A line for a count that must be zero, and a failure if it is not.
+    pub fn zero<N: std::fmt::Display + Default + PartialEq>(
+        &mut self,
+        name: &'static str,
+        count: N,
+    ) {
+        let holds = count == N::default();
+        self.expect(holds, || format!("{name}: {count}"));
+        self.line(name, count);
+    }
+
     /// Records `what` as a failure unless `holds`.
     pub fn expect(&mut self, holds: bool, what: impl FnOnce() -> String) {
         if !holds {
