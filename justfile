@@ -20,3 +20,8 @@ ci:
 # The import benchmark: two years at a bank that takes 100 ms a call, against the critical path.
 bench:
     cargo bench --bench import_scenario
+
+# The chaos suite in full (release build): 200 imports, 20 worker kills, a database restart and
+# a 10 s outage, a bank failing 25% of calls, and every hostile persona. Prints its table.
+chaos:
+    AISLE_CHAOS=full cargo test --release --test chaos -- --nocapture

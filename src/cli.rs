@@ -43,6 +43,8 @@ enum Command {
     /// Manages clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// The sandbox bank alone, as its own process (the chaos harness runs it so).
+    SandboxBank(aisle_sandbox_bank::cli::BankArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +152,7 @@ impl Cli {
                 }
                 Ok(())
             }
+            Command::SandboxBank(bank) => Ok(bank.run().await?),
             Command::Client(ClientCommand::Register { client, places }) => {
                 let pool = migrated_pool(config).await?;
                 let found = store::clients::register_signin_places(

@@ -56,6 +56,7 @@ pub struct PrivateCluster {
     port: u16,
     /// The shared lock on `users.lock` that keeps the watchdog waiting.
     _lease: Arc<fs::File>,
+    durability: Durability,
 }
 
 impl PrivateCluster {
@@ -82,6 +83,7 @@ impl PrivateCluster {
             run_as_postgres,
             port: 0,
             _lease: Arc::new(lease),
+            durability,
         };
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb(&root)?;
@@ -97,7 +99,7 @@ impl PrivateCluster {
                     .filter(|p| port_is_free(*p))
                     .map_or_else(free_port, Ok)
                     .map_err(io)?;
-                cluster.start_server(&root, durability)?;
+                cluster.start_server()?;
                 fs::write(&port_file, cluster.port.to_string()).map_err(io)?;
             }
         }
@@ -169,6 +171,24 @@ impl PrivateCluster {
         command
     }
 
+    /// Restarts the server at once (`pg_ctl restart -m fast`): every connection is cut, and
+    /// the server comes back on the same port. For outage tests.
+    pub fn restart(&self) -> Result<(), DevDbError> {
+        self.pg("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(self.log_file())
+            .args(["-m", "fast", "-w", "-t", "60", "restart"])
+            .run("pg_ctl restart")
+    }
+
+    /// Starts the server again after [`Self::stop`], on the same port and with the same
+    /// settings. For outage tests.
+    pub fn resume(&self) -> Result<(), DevDbError> {
+        self.start_server()
+    }
+
     fn initdb(&self, root: &Path) -> Result<(), DevDbError> {
         if self.run_as_postgres {
             Command::new("chown")
@@ -192,19 +212,25 @@ impl PrivateCluster {
             .is_ok_and(|o| o.status.success())
     }
 
-    fn start_server(&self, root: &Path, durability: Durability) -> Result<(), DevDbError> {
+    /// Where the server logs: beside its data directory. A file, never the caller's stdout,
+    /// which `pg_ctl` would hand to the server and so keep open.
+    fn log_file(&self) -> PathBuf {
+        self.data_dir.with_file_name("server.log")
+    }
+
+    fn start_server(&self) -> Result<(), DevDbError> {
         let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300",
             self.port
         );
-        if durability == Durability::Throwaway {
+        if self.durability == Durability::Throwaway {
             options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         }
         self.pg("pg_ctl")
             .arg("-D")
             .arg(&self.data_dir)
             .arg("-l")
-            .arg(root.join("server.log"))
+            .arg(self.log_file())
             .args(["-w", "-t", "60", "-o", &options, "start"])
             .run("pg_ctl start")
     }

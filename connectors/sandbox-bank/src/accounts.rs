@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::data_access::ConsentedData;
 use crate::errors::BankError;
+use crate::hostile;
 use crate::knobs::Fault;
 use crate::ledger::{AccountData, AccountRow, PersonaData};
 use crate::personas::RowQuirk;
@@ -138,14 +139,17 @@ pub async fn transactions(
     ConsentedData { data, sca_at }: ConsentedData,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, BankError> {
     let account = lookup(&data, &id)?;
     let query = ReportQuery::admitted(&query, &data, sca_at)?;
     let knobs = &data.persona.knobs;
     let with_ids = data.persona.quirk != RowQuirk::TwinsWithoutIds;
+    let path = format!("/v1/accounts/{id}/transactions");
     let report = report::page_body(
         &query,
-        &format!("/v1/accounts/{id}/transactions"),
+        &path,
         knobs.page_size,
         account.booked_within(query.from, query.to),
         &account.pending,
@@ -153,10 +157,20 @@ pub async fn transactions(
         |r| transaction(r, with_ids),
     );
     let body = json!({"account": {"iban": account.iban}, "transactions": report});
-    if knobs.fault == Fault::GarbageTransactions {
-        return Ok(truncated(&body));
-    }
-    Ok(Json(body).into_response())
+    Ok(match knobs.fault {
+        Fault::GarbageTransactions => truncated(&body),
+        Fault::Hostile(hostility) => {
+            let asked = hostile::Asked {
+                iban: &account.iban,
+                query: &query,
+                path: &path,
+                headers: &headers,
+                uri: &uri,
+            };
+            hostile::transactions(hostility, &asked, body)
+        }
+        _ => Json(body).into_response(),
+    })
 }
 
 /// `body` cut off halfway, as a bank's proxy might deliver it: a 200 whose JSON never ends.

@@ -62,7 +62,7 @@ fn admit(state: &BankState, headers: &HeaderMap) -> Result<Consent, BankError> {
                 Fault::ExpiresAfter(_) => {
                     consent.spent_calls = consent.spent_calls.saturating_add(1)
                 }
-                Fault::None | Fault::GarbageTransactions | Fault::Locked => {}
+                Fault::None | Fault::GarbageTransactions | Fault::Locked | Fault::Hostile(_) => {}
             }
             Ok(admitted)
         })

@@ -54,4 +54,26 @@ pub enum Fault {
     GarbageTransactions,
     /// The bank refuses to sign this PSU in at all (`SERVICE_BLOCKED`).
     Locked,
+    /// The account transactions report is hostile in one way (see [`Hostility`]).
+    Hostile(Hostility),
+}
+
+/// A transactions report built to break an importer that trusts its bank. Each one is a
+/// persona of its own, so an import shows what that one reply does to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostility {
+    /// Booked rows whose amounts and balances are `Decimal::MAX`, so the previous balance plus
+    /// the next amount overflows.
+    Overflow,
+    /// Every page links to a new, distinct page, forever.
+    EndlessPages,
+    /// Page 1 links to page 2, which links back to page 1.
+    LinkCycle,
+    /// A valid report of about 64 MiB, streamed.
+    HugeBody,
+    /// Remittance information and counterparty names containing NUL (`\u0000`).
+    NulBytes,
+    /// A `302` to the same bank under another host name, where requests carrying
+    /// `Consent-ID` are counted as leaks.
+    RedirectAway,
 }

@@ -11,11 +11,15 @@ pub mod account_service;
 mod accounts;
 mod activity;
 mod cards;
+mod chaos;
+pub mod cli;
 mod consents;
 mod data_access;
 mod errors;
 mod form_identities;
 mod history;
+mod hostile;
+mod inspect;
 mod knobs;
 mod ledger;
 mod middleware;
@@ -28,36 +32,63 @@ mod state;
 use std::time::Duration;
 
 use axum::Router;
+use axum::handler::Handler;
 use axum::routing::{get, post};
 
-pub use personas::PERSONAS;
+pub use chaos::{DEFAULT_TIMEOUT_HOLD, FaultRate, FaultRateError};
+pub use personas::{HOSTILE_PERSONAS, PERSONAS};
 pub use sca::{TEST_OTP, TEST_PASSWORD};
 
+use crate::chaos::Chaos;
 use crate::state::BankState;
 
 /// How the sandbox bank behaves.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SandboxOptions {
     /// Added to every response, to make a slow bank.
     pub latency: Duration,
+    /// The share of AIS data calls and consent terminations that fail: a 503, a 429 with
+    /// `Retry-After: 1`, a cut connection or a held answer, with equal odds.
+    pub fault_rate: FaultRate,
+    /// How long a faulted call that times out holds its answer.
+    pub timeout_hold: Duration,
     /// What the partner account face (`/partner`) expects from its partner.
     pub partner_account: partner_account::PartnerAccountFace,
     /// The client credentials the account service face (`/account-service`) expects.
     pub account_service: account_service::AccountServiceFace,
 }
 
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            fault_rate: FaultRate::NONE,
+            timeout_hold: DEFAULT_TIMEOUT_HOLD,
+            partner_account: partner_account::PartnerAccountFace::default(),
+            account_service: account_service::AccountServiceFace::default(),
+        }
+    }
+}
+
 /// The whole bank, its state inside.
 pub fn app(options: SandboxOptions) -> Router {
-    let state = BankState::new(options.latency);
+    let chaos = Chaos {
+        fault_rate: options.fault_rate,
+        timeout_hold: options.timeout_hold,
+    };
+    let state = BankState::new(options.latency, chaos);
+    let chaos_layer = axum::middleware::from_fn_with_state(state.clone(), chaos::strike);
     Router::new()
         .route("/v1/consents", post(consents::create))
         .route(
             "/v1/consents/{id}",
-            get(consents::read).delete(consents::delete),
+            get(consents::read).delete(consents::delete.layer(chaos_layer.clone())),
         )
         .route("/v1/consents/{id}/status", get(consents::status))
         .route("/sca/{id}", get(sca::page).post(sca::submit))
-        .merge(data_routes(state.clone()))
+        .merge(data_routes(state.clone()).route_layer(chaos_layer))
+        .merge(hostile::leak_routes())
+        .merge(inspect::routes())
         .nest(
             "/partner",
             partner_account::router(&options.partner_account),

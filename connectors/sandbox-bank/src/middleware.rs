@@ -29,7 +29,7 @@ pub async fn latency_and_request_id(
 
 /// The persona a request is about, as far as the bank can tell before handling it: from the
 /// consent it names (header or path), else from `PSU-ID`.
-fn persona_of(state: &BankState, request: &Request) -> Option<&'static Persona> {
+pub(crate) fn persona_of(state: &BankState, request: &Request) -> Option<&'static Persona> {
     let headers = request.headers();
     let path = request.uri().path();
     let consent_id = header_str(headers, "consent-id").or_else(|| {

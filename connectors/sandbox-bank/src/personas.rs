@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::knobs::{Fault, Knobs};
+use crate::knobs::{Fault, Hostility, Knobs};
 
 /// The logins the sandbox bank knows (the `PSU-ID` a TPP sends, or the login typed on the SCA
 /// page). The crate README says what each one shows.
@@ -23,6 +23,13 @@ pub const PERSONAS: &[&str] = &[
     "broken-balance",
     "capped",
     "trio",
+    // Hostile personas: one per reply that must not hurt an importer.
+    "overflow",
+    "endless-pages",
+    "link-cycle",
+    "huge-body",
+    "nul-bytes",
+    "redirect-away",
 ];
 
 /// A persona: a login, the products it holds and how its bank behaves.
@@ -315,6 +322,80 @@ const TRIO: Persona = household(
     Knobs::with_history(TWO_YEARS),
 );
 
+// Hostile personas: a household account whose transactions report is hostile in one way
+// (`Hostility`); accounts, balances and consents behave.
+
+/// The logins whose transactions report is hostile (see [`Hostility`]): an importer must end
+/// each of their imports with a protocol error, and nothing that reads every persona's books
+/// can read theirs.
+pub const HOSTILE_PERSONAS: &[&str] = &[
+    "overflow",
+    "endless-pages",
+    "link-cycle",
+    "huge-body",
+    "nul-bytes",
+    "redirect-away",
+];
+
+const fn hostile(
+    login: &'static str,
+    owner_name: &'static str,
+    accounts: &'static [AccountPlan],
+    hostility: Hostility,
+) -> Persona {
+    household(
+        login,
+        owner_name,
+        accounts,
+        Knobs {
+            fault: Fault::Hostile(hostility),
+            ..Knobs::with_history(TWO_YEARS)
+        },
+    )
+}
+
+const OVERFLOW: Persona = hostile(
+    "overflow",
+    "Otto Overflow",
+    &[current_account("0066600001")],
+    Hostility::Overflow,
+);
+
+const ENDLESS_PAGES: Persona = hostile(
+    "endless-pages",
+    "Ed Endless",
+    &[current_account("0066600002")],
+    Hostility::EndlessPages,
+);
+
+const LINK_CYCLE: Persona = hostile(
+    "link-cycle",
+    "Lin Cycle",
+    &[current_account("0066600003")],
+    Hostility::LinkCycle,
+);
+
+const HUGE_BODY: Persona = hostile(
+    "huge-body",
+    "Hugo Body",
+    &[current_account("0066600004")],
+    Hostility::HugeBody,
+);
+
+const NUL_BYTES: Persona = hostile(
+    "nul-bytes",
+    "Nula Bytes",
+    &[current_account("0066600005")],
+    Hostility::NulBytes,
+);
+
+const REDIRECT_AWAY: Persona = hostile(
+    "redirect-away",
+    "Reid Away",
+    &[current_account("0066600006")],
+    Hostility::RedirectAway,
+);
+
 const ALL: &[&Persona] = &[
     &ALICE,
     &BOB,
@@ -330,6 +411,12 @@ const ALL: &[&Persona] = &[
     &BROKEN_BALANCE,
     &CAPPED,
     &TRIO,
+    &OVERFLOW,
+    &ENDLESS_PAGES,
+    &LINK_CYCLE,
+    &HUGE_BODY,
+    &NUL_BYTES,
+    &REDIRECT_AWAY,
 ];
 
 /// The persona with this login, if the bank knows it.
@@ -360,6 +447,16 @@ mod tests {
         let logins: Vec<&str> = ALL.iter().map(|p| p.login).collect();
         assert_eq!(logins, PERSONAS);
         assert!(persona("mallory").is_none());
+    }
+
+    #[test]
+    fn the_hostile_logins_are_exactly_the_personas_with_a_hostile_report() {
+        let hostile: Vec<&str> = ALL
+            .iter()
+            .filter(|p| matches!(p.knobs.fault, Fault::Hostile(_)))
+            .map(|p| p.login)
+            .collect();
+        assert_eq!(hostile, HOSTILE_PERSONAS);
     }
 
     #[test]

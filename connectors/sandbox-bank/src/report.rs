@@ -112,14 +112,24 @@ impl ReportQuery {
     }
 
     /// The link to the page after this one, under `path`.
-    fn next_href(&self, path: &str) -> String {
-        format!(
-            "{path}?dateFrom={}&dateTo={}&bookingStatus={}&page={}",
+    pub fn next_href(&self, path: &str) -> String {
+        self.page_href(path, self.page + 1)
+    }
+
+    /// The link to page `page` of this report, under `path`. Page 1 is written without a
+    /// `page` parameter, as a TPP asks for it.
+    pub fn page_href(&self, path: &str, page: usize) -> String {
+        let first = format!(
+            "{path}?dateFrom={}&dateTo={}&bookingStatus={}",
             self.from,
             self.to,
-            self.status.as_str(),
-            self.page + 1
-        )
+            self.status.as_str()
+        );
+        if page <= 1 {
+            first
+        } else {
+            format!("{first}&page={page}")
+        }
     }
 }
 

@@ -1,12 +1,14 @@
 //! What the bank remembers between requests: consents, and each persona's generated data.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use crate::chaos::Chaos;
 use crate::knobs::Fault;
 use crate::ledger::{self, PersonaData};
 use crate::personas::Persona;
@@ -20,7 +22,10 @@ pub struct BankState {
 struct Inner {
     consents: RwLock<HashMap<String, Consent>>,
     data: Mutex<HashMap<&'static str, Arc<PersonaData>>>,
-    pub latency: Duration,
+    latency: Duration,
+    chaos: Chaos,
+    /// Requests that reached the redirect-away persona's other host carrying `Consent-ID`.
+    consent_id_leaks: AtomicU64,
 }
 
 /// A Berlin Group consent status, as the bank spells it on the wire.
@@ -102,18 +107,44 @@ impl Consent {
 }
 
 impl BankState {
-    pub fn new(latency: Duration) -> Self {
+    pub fn new(latency: Duration, chaos: Chaos) -> Self {
         Self {
             inner: Arc::new(Inner {
                 consents: RwLock::new(HashMap::new()),
                 data: Mutex::new(HashMap::new()),
                 latency,
+                chaos,
+                consent_id_leaks: AtomicU64::new(0),
             }),
         }
     }
 
     pub fn latency(&self) -> Duration {
         self.inner.latency
+    }
+
+    pub fn chaos(&self) -> &Chaos {
+        &self.inner.chaos
+    }
+
+    pub fn count_consent_id_leak(&self) {
+        self.inner.consent_id_leaks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn consent_id_leaks(&self) -> u64 {
+        self.inner.consent_id_leaks.load(Ordering::Relaxed)
+    }
+
+    /// Every consent the bank knows, ordered by id.
+    pub fn consents(&self) -> Vec<Consent> {
+        let consents = self
+            .inner
+            .consents
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<Consent> = consents.values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
     }
 
     /// The bank's calendar day; history is generated relative to it.

@@ -13,15 +13,16 @@ pub const REDIRECT_URI: &str = "https://tpp.example/back?state=1";
 
 /// Starts a bank on a free port; it stops when the test's runtime ends.
 pub async fn start_bank() -> String {
+    start_bank_with(SandboxOptions::default()).await
+}
+
+/// [`start_bank`] with dials of the test's choosing.
+pub async fn start_bank_with(options: SandboxOptions) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
     let address = listener.local_addr().expect("local address");
-    tokio::spawn(serve(
-        listener,
-        SandboxOptions::default(),
-        std::future::pending(),
-    ));
+    tokio::spawn(serve(listener, options, std::future::pending()));
     format!("http://{address}")
 }
 
