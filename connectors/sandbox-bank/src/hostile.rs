@@ -97,12 +97,19 @@ pub fn transactions(hostility: Hostility, asked: &Asked<'_>, tidy: Value) -> Res
 
 /// A booked row with the fields an importer needs.
 fn row(id: &str, date: NaiveDate, amount: Decimal, balance_after: Option<Decimal>) -> Value {
+    // The counterparty on the side the money comes from or goes to, so an importer that
+    // reads signs from the named side reads the amount as written.
+    let counterparty = if amount.is_sign_negative() {
+        "creditorName"
+    } else {
+        "debtorName"
+    };
     let mut body = json!({
         "transactionId": id,
         "bookingDate": date,
         "valueDate": date,
         "transactionAmount": money(amount, CURRENCY),
-        "creditorName": "Hostile Counterparty",
+        counterparty: "Hostile Counterparty",
         "remittanceInformationUnstructured": "hostile row",
     });
     if let (Some(after), Some(fields)) = (balance_after, body.as_object_mut()) {
