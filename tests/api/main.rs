@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod compat;
 mod connectors;
 mod crash_recovery;
 mod default_import;
