@@ -271,7 +271,7 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
 }
 
 /// A fresh, empty database for one test.
-async fn test_database() -> String {
+pub async fn test_database() -> String {
     let name = format!("test_{}", Uuid::new_v4().simple());
     match std::env::var("AISLE_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")) {
         Ok(server) => {
