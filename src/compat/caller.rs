@@ -78,7 +78,10 @@ impl Params {
         let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .chain(form_urlencoded::parse(body));
         for (name, value) in pairs {
-            if params.insert(name.to_string(), value.into_owned()).is_some() {
+            if params
+                .insert(name.to_string(), value.into_owned())
+                .is_some()
+            {
                 return Err(CompatError::InvalidParameter(format!(
                     "`{name}` is given more than once"
                 )));

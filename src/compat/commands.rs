@@ -175,9 +175,12 @@ pub async fn owner_data(
     let mut seen = HashSet::new();
     data.owners
         .retain(|o| seen.insert((o.name.clone(), o.kind.clone())));
-    let reply = Reply::new(StatusCode::OK, Body::Result(Box::new(mapping::result(&data))))
-        .user(&caller.client.name)
-        .owner(owner);
+    let reply = Reply::new(
+        StatusCode::OK,
+        Body::Result(Box::new(mapping::result(&data))),
+    )
+    .user(&caller.client.name)
+    .owner(owner);
     Ok(reply.into_response())
 }
 

@@ -37,10 +37,7 @@ pub enum CompatError {
     InvalidTarget(String),
     /// The bank refused a sandbox sign-in; `name` is the exception name for its reason.
     #[error("{message}")]
-    SignInRefused {
-        name: &'static str,
-        message: String,
-    },
+    SignInRefused { name: &'static str, message: String },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    http::{
-        auth::Authenticated, error::ApiError, json::AppJson, signin_frame::outcome,
-    },
+    http::{auth::Authenticated, error::ApiError, json::AppJson, signin_frame::outcome},
     signin::{
         options::{Opener, SignInOptions},
         origins,

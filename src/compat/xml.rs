@@ -311,7 +311,10 @@ mod tests {
 
     #[test]
     fn characters_xml_cannot_carry_are_dropped_and_the_rest_kept() {
-        assert_eq!(text("Caf\u{e9}\u{0} \u{1b}[1mbar\tok\u{FFFF}"), "Caf\u{e9} [1mbar\tok");
+        assert_eq!(
+            text("Caf\u{e9}\u{0} \u{1b}[1mbar\tok\u{FFFF}"),
+            "Caf\u{e9} [1mbar\tok"
+        );
         assert!(matches!(text("plain"), Cow::Borrowed("plain")));
     }
 

@@ -36,7 +36,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { error::ApiError::NotFound })
         .layer(TraceLayer::new_for_http())
         // Outermost, so a legacy `apiKey` is off the URI before the trace span records it.
-        .layer(axum::middleware::from_fn(crate::compat::hide_legacy_api_key))
+        .layer(axum::middleware::from_fn(
+            crate::compat::hide_legacy_api_key,
+        ))
         .with_state(state)
 }
 

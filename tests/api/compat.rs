@@ -57,7 +57,10 @@ impl XmlReply {
         let document = Document::parse(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body));
         let reply = document.root_element();
         assert_eq!(reply.tag_name().name(), "reply", "{}", self.body);
-        assert_eq!(reply.attribute("status"), Some(self.status.to_string().as_str()));
+        assert_eq!(
+            reply.attribute("status"),
+            Some(self.status.to_string().as_str())
+        );
         let at = reply.attribute("responseTimestamp").unwrap();
         assert!(
             chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%SZ").is_ok(),
@@ -118,7 +121,11 @@ impl TestApp {
 
     /// A sandbox session from `mock-session.xml`: `(sessionId, signature)`.
     async fn mock_session(&self, login: &str, extra: &[(&str, &str)]) -> (String, String) {
-        let mut form = vec![("login", login), ("ownerExternalId", "owner-1"), ("country", "DE")];
+        let mut form = vec![
+            ("login", login),
+            ("ownerExternalId", "owner-1"),
+            ("country", "DE"),
+        ];
         form.extend_from_slice(extra);
         let reply = self.post_form("/v1/mock-session.xml", &form).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
@@ -170,7 +177,11 @@ impl TestApp {
             if state != "in_progress" {
                 return reply;
             }
-            assert!(started.elapsed() < WAIT, "still in progress: {}", reply.body);
+            assert!(
+                started.elapsed() < WAIT,
+                "still in progress: {}",
+                reply.body
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -198,7 +209,12 @@ async fn a_form_posted_default_import_of_alice_ends_successful_in_kontomatiks_re
     assert_eq!(root.attribute("user"), Some("test client"));
     let command = at(root, "command");
     assert_eq!(command.attribute("id"), Some(command_id.as_str()));
-    assert_eq!(command.attribute("state"), Some("successful"), "{}", reply.body);
+    assert_eq!(
+        command.attribute("state"),
+        Some("successful"),
+        "{}",
+        reply.body
+    );
     assert_eq!(command.attribute("name"), Some("DefaultImportCommand"));
     assert_eq!(command.attribute("target"), Some("sandbox"));
     assert_eq!(
@@ -235,11 +251,18 @@ async fn a_form_posted_default_import_of_alice_ends_successful_in_kontomatiks_re
         assert!(is_eur_amount(text(*account, "currencyBalance")));
         let rows = all(at(*account, "moneyTransactions"), "moneyTransaction");
         let expected_rows = expected["transactions"]["booked"].as_array().unwrap().len()
-            + expected["transactions"]["pending"].as_array().unwrap().len();
+            + expected["transactions"]["pending"]
+                .as_array()
+                .unwrap()
+                .len();
         assert_eq!(rows.len(), expected_rows);
         assert!(!rows.is_empty());
         for row in rows {
-            assert!(is_eur_amount(text(row, "currencyAmount")), "{}", text(row, "currencyAmount"));
+            assert!(
+                is_eur_amount(text(row, "currencyAmount")),
+                "{}",
+                text(row, "currencyAmount")
+            );
             assert!(chrono::NaiveDate::parse_from_str(text(row, "bookedOn"), "%Y-%m-%d").is_ok());
             assert!(has(row, "transactionOn"));
             assert!(["DONE", "PENDING"].contains(&text(row, "status")));
@@ -249,7 +272,10 @@ async fn a_form_posted_default_import_of_alice_ends_successful_in_kontomatiks_re
         }
     }
     let cards = all(at(result, "creditCards"), "creditCard");
-    assert_eq!(cards.len(), json["result"]["cards"].as_array().unwrap().len());
+    assert_eq!(
+        cards.len(),
+        json["result"]["cards"].as_array().unwrap().len()
+    );
     for card in cards {
         assert!(!text(card, "cardId").is_empty());
         assert!(has(card, "number"));
@@ -267,7 +293,12 @@ async fn an_account_whose_history_is_cut_by_the_bank_is_marked_partial_due_to_ti
     let reply = app.xml_result(&command_id).await;
     let document = reply.document();
     let command = at(document.root_element(), "command");
-    assert_eq!(command.attribute("state"), Some("successful"), "{}", reply.body);
+    assert_eq!(
+        command.attribute("state"),
+        Some("successful"),
+        "{}",
+        reply.body
+    );
     let accounts = all(at(command, "result/accounts"), "account");
     assert!(!accounts.is_empty());
     for account in accounts {
@@ -313,7 +344,11 @@ async fn failed_imports_answer_error_with_the_exception_named_for_their_code() {
         assert_eq!(text(command, "progress/value"), "100");
         let exception = at(command, "exception");
         assert_eq!(exception.attribute("name"), Some(name), "{login}");
-        assert!(text(exception, "message").starts_with(code), "{}", reply.body);
+        assert!(
+            text(exception, "message").starts_with(code),
+            "{}",
+            reply.body
+        );
         assert!(!has(command, "result"));
     }
 }
@@ -369,25 +404,42 @@ async fn every_request_error_answers_its_exception_with_the_http_status_in_the_r
     assert_exception(&malformed, StatusCode::NOT_FOUND, "InvalidSessionId");
     let unknown = Uuid::new_v4().to_string();
     let unknown = app
-        .post_form(import, &[("sessionId", &unknown), ("sessionIdSignature", "x")])
+        .post_form(
+            import,
+            &[("sessionId", &unknown), ("sessionIdSignature", "x")],
+        )
         .await;
     assert_exception(&unknown, StatusCode::NOT_FOUND, "InvalidSessionId");
     let forged = app
-        .post_form(import, &[("sessionId", &id), ("sessionIdSignature", "00ff")])
+        .post_form(
+            import,
+            &[("sessionId", &id), ("sessionIdSignature", "00ff")],
+        )
         .await;
-    assert_exception(&forged, StatusCode::BAD_REQUEST, "InvalidSessionIdSignature");
+    assert_exception(
+        &forged,
+        StatusCode::BAD_REQUEST,
+        "InvalidSessionIdSignature",
+    );
     let future = days_ago(0).replace('-', "/");
     let bad_since = app
         .post_form(
             import,
-            &[("sessionId", &id), ("sessionIdSignature", &signature), ("since", &future)],
+            &[
+                ("sessionId", &id),
+                ("sessionIdSignature", &signature),
+                ("since", &future),
+            ],
         )
         .await;
     assert_exception(&bad_since, StatusCode::BAD_REQUEST, "InvalidSince");
 
     app.xml_import(&(id.clone(), signature.clone()), None).await;
     let again = app
-        .post_form(import, &[("sessionId", &id), ("sessionIdSignature", &signature)])
+        .post_form(
+            import,
+            &[("sessionId", &id), ("sessionIdSignature", &signature)],
+        )
         .await;
     assert_exception(&again, StatusCode::CONFLICT, "DefaultImportAlreadyExecuted");
 
@@ -400,7 +452,10 @@ async fn every_request_error_answers_its_exception_with_the_http_status_in_the_r
     let late = app
         .post_form(
             import,
-            &[("sessionId", &expired), ("sessionIdSignature", &expired_signature)],
+            &[
+                ("sessionId", &expired),
+                ("sessionIdSignature", &expired_signature),
+            ],
         )
         .await;
     assert_exception(&late, StatusCode::GONE, "SessionExpired");
@@ -417,7 +472,11 @@ async fn every_request_error_answers_its_exception_with_the_http_status_in_the_r
     let real_bank = app
         .post_form(
             "/v1/mock-session.xml",
-            &[("login", "alice"), ("ownerExternalId", "o"), ("target", "no-such-bank")],
+            &[
+                ("login", "alice"),
+                ("ownerExternalId", "o"),
+                ("target", "no-such-bank"),
+            ],
         )
         .await;
     assert_exception(&real_bank, StatusCode::BAD_REQUEST, "InvalidTarget");
@@ -447,7 +506,10 @@ async fn a_missing_or_wrong_key_is_refused_with_401_and_a_legacy_api_key_paramet
     let form = [("login", "alice"), ("ownerExternalId", "owner-1")];
     for request in [
         app.http.post(&url).form(&form),
-        app.http.post(&url).header("X-Api-Key", "aisle_sk_wrong").form(&form),
+        app.http
+            .post(&url)
+            .header("X-Api-Key", "aisle_sk_wrong")
+            .form(&form),
     ] {
         let reply = XmlReply::read(request).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
@@ -462,11 +524,10 @@ async fn a_missing_or_wrong_key_is_refused_with_401_and_a_legacy_api_key_paramet
     legacy_form.push(("apiKey", &app.api_key));
     let by_form = XmlReply::read(app.http.post(&url).form(&legacy_form)).await;
     assert_eq!(by_form.status, StatusCode::OK, "{}", by_form.body);
-    let by_query = XmlReply::read(
-        app.http
-            .get(app.compat("/v1/data.xml"))
-            .query(&[("apiKey", app.api_key.as_str()), ("ownerExternalId", "nobody")]),
-    )
+    let by_query = XmlReply::read(app.http.get(app.compat("/v1/data.xml")).query(&[
+        ("apiKey", app.api_key.as_str()),
+        ("ownerExternalId", "nobody"),
+    ]))
     .await;
     assert_exception(&by_query, StatusCode::NOT_FOUND, "InvalidOwnerExternalId");
 
@@ -499,7 +560,10 @@ async fn data_xml_gathers_an_owners_imports_across_banks() {
     assert_eq!(root.attribute("ownerExternalId"), Some("owner-1"));
     let result = at(root, "result");
     let accounts: i64 = app.count("select count(*) from accounts").await;
-    assert_eq!(all(at(result, "accounts"), "account").len() as i64, accounts);
+    assert_eq!(
+        all(at(result, "accounts"), "account").len() as i64,
+        accounts
+    );
     assert!(!all(at(result, "owners"), "owner").is_empty());
 }
 
@@ -526,14 +590,22 @@ async fn signing_out_ends_the_bank_session_and_the_session_cannot_import_afterwa
             &[("sessionId", &id), ("sessionIdSignature", &signature)],
         )
         .await;
-    assert_exception(&import, StatusCode::CONFLICT, "DefaultImportAlreadyExecuted");
+    assert_exception(
+        &import,
+        StatusCode::CONFLICT,
+        "DefaultImportAlreadyExecuted",
+    );
     let forged = app
         .post_form(
             "/v1/command/sign-out.xml",
             &[("sessionId", &id), ("sessionIdSignature", "00")],
         )
         .await;
-    assert_exception(&forged, StatusCode::BAD_REQUEST, "InvalidSessionIdSignature");
+    assert_exception(
+        &forged,
+        StatusCode::BAD_REQUEST,
+        "InvalidSessionIdSignature",
+    );
 }
 
 #[tokio::test]

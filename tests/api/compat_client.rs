@@ -99,7 +99,11 @@ impl KontomatikClient {
         let answer = self
             .post(
                 "/v1/mock-session.xml",
-                &[("login", login), ("country", "DE"), ("ownerExternalId", owner)],
+                &[
+                    ("login", login),
+                    ("country", "DE"),
+                    ("ownerExternalId", owner),
+                ],
             )
             .await;
         let document = answer.reply();
@@ -115,7 +119,10 @@ impl KontomatikClient {
         let answer = self
             .post(
                 "/v1/command/default-import.xml",
-                &[("sessionId", &session.0), ("sessionIdSignature", &session.1)],
+                &[
+                    ("sessionId", &session.0),
+                    ("sessionIdSignature", &session.1),
+                ],
             )
             .await;
         assert_eq!(answer.http_status, 202, "{}", answer.body);
@@ -171,7 +178,10 @@ fn configure(command: &mut Command, database_url: &str, listen: &str, sandbox_ur
         .env("AISLE_LISTEN", listen)
         .env("AISLE_PUBLIC_URL", format!("http://{listen}"))
         .env("AISLE_REGISTRY", root.join("connectors/banks.toml"))
-        .env("AISLE_SESSION_SIGNING_KEY", "compat-client-signing-key-0123456789")
+        .env(
+            "AISLE_SESSION_SIGNING_KEY",
+            "compat-client-signing-key-0123456789",
+        )
         .env("AISLE_SECRETS_KEY", TEST_SECRETS_KEY)
         .env("AISLE_SANDBOX_BANK__URL", sandbox_url)
         .stdin(Stdio::null())
@@ -256,7 +266,12 @@ async fn a_client_written_from_the_spec_runs_the_whole_flow_against_the_aisle_bi
     let root = document.root_element();
     assert_eq!(root.attribute("user"), Some("Kontomatik migrant"));
     let command = child(root, "command").unwrap();
-    assert_eq!(command.attribute("state"), Some("successful"), "{}", answer.body);
+    assert_eq!(
+        command.attribute("state"),
+        Some("successful"),
+        "{}",
+        answer.body
+    );
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     assert_eq!(progress.last(), Some(&100));
 
@@ -270,7 +285,10 @@ async fn a_client_written_from_the_spec_runs_the_whole_flow_against_the_aisle_bi
         for name in ["name", "iban", "currencyBalance", "currencyName"] {
             assert!(child(*account, name).is_some(), "account without {name}");
         }
-        let rows = children(child(*account, "moneyTransactions").unwrap(), "moneyTransaction");
+        let rows = children(
+            child(*account, "moneyTransactions").unwrap(),
+            "moneyTransaction",
+        );
         for row in &rows {
             let amount = child(*row, "currencyAmount").unwrap().text().unwrap();
             assert!(amount.parse::<f64>().is_ok(), "{amount}");
@@ -285,7 +303,11 @@ async fn a_client_written_from_the_spec_runs_the_whole_flow_against_the_aisle_bi
     assert_eq!(data.http_status, 200, "{}", data.body);
     let data_document = data.reply();
     let data_accounts = children(
-        child(child(data_document.root_element(), "result").unwrap(), "accounts").unwrap(),
+        child(
+            child(data_document.root_element(), "result").unwrap(),
+            "accounts",
+        )
+        .unwrap(),
         "account",
     );
     assert_eq!(data_accounts.len(), accounts.len());
@@ -294,12 +316,18 @@ async fn a_client_written_from_the_spec_runs_the_whole_flow_against_the_aisle_bi
     let again = client
         .post(
             "/v1/command/default-import.xml",
-            &[("sessionId", &session.0), ("sessionIdSignature", &session.1)],
+            &[
+                ("sessionId", &session.0),
+                ("sessionIdSignature", &session.1),
+            ],
         )
         .await;
     let again_document = again.reply();
     let exception = child(again_document.root_element(), "exception").unwrap();
-    assert_eq!(exception.attribute("name"), Some("DefaultImportAlreadyExecuted"));
+    assert_eq!(
+        exception.attribute("name"),
+        Some("DefaultImportAlreadyExecuted")
+    );
 
     server.process.kill().await.unwrap();
 }

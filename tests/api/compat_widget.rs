@@ -52,7 +52,8 @@ fn kontomatik_page(aisle_url: &str, client: &str) -> String {
 </body>
 </html>
 "#;
-    PAGE.replace("{aisle}", aisle_url).replace("{client}", client)
+    PAGE.replace("{aisle}", aisle_url)
+        .replace("{client}", client)
 }
 
 #[tokio::test]
@@ -100,7 +101,9 @@ async fn a_page_using_embed_kontomatik_signs_in_and_its_session_imports_through_
     assert_eq!(on_success[0], "sandbox", "target");
     assert_eq!(on_success[3]["ownerExternalId"], "owner-9");
     browser.switch_to_frame(FRAME).await;
-    browser.wait_for("main[data-screen=\"success\"]", WAIT).await;
+    browser
+        .wait_for("main[data-screen=\"success\"]", WAIT)
+        .await;
     browser.screenshot("kontomatik-success").await;
     browser.close().await;
 
@@ -116,7 +119,12 @@ async fn a_page_using_embed_kontomatik_signs_in_and_its_session_imports_through_
             ]),
     )
     .await;
-    assert_eq!(accepted.status, reqwest::StatusCode::ACCEPTED, "{}", accepted.body);
+    assert_eq!(
+        accepted.status,
+        reqwest::StatusCode::ACCEPTED,
+        "{}",
+        accepted.body
+    );
     let command_id = at(accepted.document().root_element(), "command")
         .attribute("id")
         .unwrap()
@@ -137,7 +145,11 @@ async fn a_page_using_embed_kontomatik_signs_in_and_its_session_imports_through_
             assert_eq!(root.attribute("ownerExternalId"), Some("owner-9"));
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "{}", reply.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            reply.body
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     server.abort();
