@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod config;
 pub mod demo;
 pub mod dev;

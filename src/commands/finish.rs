@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 use aisle_sdk::{BankSession, ConnectorError};
 use backon::{ExponentialBuilder, Retryable};
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -86,14 +87,28 @@ impl Finisher {
         let Some(erased) = ended.erased else {
             return;
         };
-        let Some(bank) = self.registry.get(&target.bank_id) else {
-            tracing::warn!(bank = %target.bank_id, "cannot end the bank session: the bank left the registry");
+        self.end_at_bank(&target.bank_id, target.session_id, erased)
+            .instrument(tracing::info_span!("end_bank_session", command_id = %target.command_id))
+            .await;
+    }
+
+    /// Ends the bank session of a session no command claimed (its owner signed out), with the
+    /// secret the caller erased from it.
+    pub async fn end_signed_out_session(
+        &self,
+        bank_id: &str,
+        session_id: Uuid,
+        erased: ErasedSecret,
+    ) {
+        self.end_at_bank(bank_id, session_id, erased).await;
+    }
+
+    async fn end_at_bank(&self, bank_id: &str, session_id: Uuid, erased: ErasedSecret) {
+        let Some(bank) = self.registry.get(bank_id) else {
+            tracing::warn!(bank = %bank_id, "cannot end the bank session: the bank left the registry");
             return;
         };
-        let Ok(secret) = self
-            .sealer
-            .open(&erased.sealed, target.session_id.as_bytes())
-        else {
+        let Ok(secret) = self.sealer.open(&erased.sealed, session_id.as_bytes()) else {
             tracing::error!(
                 "cannot end the bank session: the secret does not open with the configured key"
             );
@@ -119,9 +134,9 @@ impl Finisher {
             })
             .await;
         match ended {
-            Ok(()) => tracing::debug!(command_id = %target.command_id, "bank session ended"),
+            Ok(()) => tracing::debug!(bank = %bank_id, "bank session ended"),
             Err(error) => {
-                tracing::warn!(command_id = %target.command_id, %error, "could not end the bank session")
+                tracing::warn!(bank = %bank_id, %error, "could not end the bank session")
             }
         }
     }

@@ -21,19 +21,51 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let api_key = api_key(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        let client = clients::find_by_api_key(&state.pool, api_key)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        let ip = client_ip(parts, state.config.trust_forwarded_for).ok_or_else(|| {
-            ApiError::internal(std::io::Error::other("no peer address on the request"))
-        })?;
-        if !client.allows(ip) {
-            tracing::info!(client_id = %client.id, %ip, "request from an address outside the allowlist");
-            return Err(ApiError::IpNotAllowed);
-        }
+        let client = authenticate(parts, state, header_api_key(&parts.headers))
+            .await
+            .map_err(|e| match e {
+                AuthError::Unauthorized => ApiError::Unauthorized,
+                AuthError::IpNotAllowed => ApiError::IpNotAllowed,
+                AuthError::Database(db) => db.into(),
+                AuthError::NoPeerAddress => ApiError::internal(e),
+            })?;
         Ok(Self(client))
     }
+}
+
+/// Why a request is not a client's.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("a valid API key is required")]
+    Unauthorized,
+    #[error("requests from this address are not allowed for this client")]
+    IpNotAllowed,
+    #[error("no peer address on the request")]
+    NoPeerAddress,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The client whose key `api_key` is, if the request comes from an address it allows. Other
+/// faces of the API (the Kontomatik-compatible one) find the key elsewhere and call this.
+pub async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    api_key: Option<&str>,
+) -> Result<Client, AuthError> {
+    let api_key = api_key
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or(AuthError::Unauthorized)?;
+    let client = clients::find_by_api_key(&state.pool, api_key)
+        .await?
+        .ok_or(AuthError::Unauthorized)?;
+    let ip = client_ip(parts, state.config.trust_forwarded_for).ok_or(AuthError::NoPeerAddress)?;
+    if !client.allows(ip) {
+        tracing::info!(client_id = %client.id, %ip, "request from an address outside the allowlist");
+        return Err(AuthError::IpNotAllowed);
+    }
+    Ok(client)
 }
 
 /// The caller's address, where it is known (the owner's browser, on the sign-in pages).
@@ -50,7 +82,8 @@ impl FromRequestParts<AppState> for CallerIp {
     }
 }
 
-fn api_key(headers: &HeaderMap) -> Option<&str> {
+/// The key in `Authorization: Bearer` or `X-Api-Key`.
+pub fn header_api_key(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

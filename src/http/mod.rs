@@ -1,15 +1,15 @@
 //! The HTTP API: one router per resource, merged here.
 
-mod auth;
+pub(crate) mod auth;
 mod banks;
 mod commands;
 pub mod error;
 mod health;
-mod json;
+pub(crate) mod json;
 pub mod openapi;
 mod redirections;
 mod sandbox;
-mod signin_frame;
+pub(crate) mod signin_frame;
 mod signin_pages;
 pub mod throttle;
 
@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(banks::router())
         .merge(health::router())
         .merge(openapi::router())
+        .merge(crate::compat::router())
         .fallback(|| async { error::ApiError::NotFound })
         // Extractors stop reading a body of unknown length at the limit...
         .layer(DefaultBodyLimit::max(limits.body_limit))
@@ -58,6 +59,10 @@ pub fn app(state: AppState) -> Router {
             time_limit,
         ))
         .layer(TraceLayer::new_for_http())
+        // Outermost, so a legacy `apiKey` is off the URI before the trace span records it.
+        .layer(axum::middleware::from_fn(
+            crate::compat::hide_legacy_api_key,
+        ))
         .with_state(state)
 }
 

@@ -85,6 +85,25 @@ pub async fn find_for_client(
     .await
 }
 
+/// The client's successful commands for one owner, newest first, at most `limit`.
+pub async fn successful_for_owner(
+    pool: &PgPool,
+    client_id: Uuid,
+    owner_external_id: &str,
+    limit: i64,
+) -> Result<Vec<Command>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select_commands!(),
+        " where c.client_id = $1 and s.owner_external_id = $2 and c.state = 'successful'
+          order by c.created_at desc limit $3"
+    ))
+    .bind(client_id)
+    .bind(owner_external_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// The client's command made with this idempotency key, if any.
 pub async fn find_by_idempotency_key(
     conn: &mut PgConnection,

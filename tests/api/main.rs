@@ -3,6 +3,9 @@
 
 mod bad_input;
 mod browser;
+mod compat;
+mod compat_client;
+mod compat_widget;
 mod connectors;
 mod crash_recovery;
 mod default_import;

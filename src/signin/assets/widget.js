@@ -104,3 +104,110 @@
 
   window.Aisle = { embed: embed };
 })();
+
+/* ---- Kontomatik compatibility (issue 17) ------------------------------------------------
+ * `embedKontomatik(options)` and `embedKontomatikPopup(options)` take Kontomatik's option and
+ * callback names, so a page written for Kontomatik's widget changes only its script URL.
+ * Options: `target` is Aisle's `bank`; `divId` defaults to "kontomatik"; `autoImport`,
+ * `styles` and `dynamicHeight` are accepted and ignored (the frame always fits its content).
+ * Callbacks: onInitialized (the frame is up), onTargetSelected(payload), onStarted (the owner
+ * begins signing in at the chosen bank), onSuccess(target, sessionId, sessionIdSignature,
+ * options), onError(exception, {target, sessionId, message}), onUnsupportedTarget({target,
+ * country, address}), onUnloaded (the widget was removed). onCredentialEntered is never
+ * called: credentials are entered at the bank, not in Aisle's frame. The popup variant shows
+ * the same frame in a dialog over the page, removed when the sign-in ends. */
+(function () {
+  'use strict';
+
+  const PASSED = ['client', 'ownerExternalId', 'locale', 'country', 'maxImportDate', 'forceSca'];
+
+  function call(callback, args) {
+    if (typeof callback !== 'function') return;
+    try {
+      callback.apply(null, args);
+    } catch (e) {
+      setTimeout(() => { throw e; });
+    }
+  }
+
+  function translate(options, divId, onEnd) {
+    const aisle = { divId: divId };
+    PASSED.forEach((name) => {
+      if (options[name] != null) aisle[name] = options[name];
+    });
+    if (options.target != null && options.target !== '') aisle.bank = options.target;
+    aisle.onStarted = () => call(options.onInitialized, []);
+    aisle.onTargetSelected = (payload) => {
+      call(options.onTargetSelected, [payload]);
+      call(options.onStarted, []);
+    };
+    aisle.onUnsupportedTarget = (payload) => call(options.onUnsupportedTarget,
+      [{ target: payload.target, country: payload.country, address: null }]);
+    aisle.onSuccess = (target, sessionId, sessionIdSignature, extra) => {
+      call(options.onSuccess, [target, sessionId, sessionIdSignature, extra]);
+      onEnd();
+    };
+    aisle.onError = (exception, extra) => {
+      call(options.onError, [exception, { target: extra.target, sessionId: null, message: extra.message }]);
+      onEnd();
+    };
+    aisle.onClose = onEnd;
+    return aisle;
+  }
+
+  function withUnload(widget, options) {
+    let removed = false;
+    return {
+      remove() {
+        if (removed) return;
+        removed = true;
+        widget.remove();
+        call(options.onUnloaded, []);
+      },
+    };
+  }
+
+  function embedKontomatik(options) {
+    if (!options || typeof options !== 'object') throw new Error('embedKontomatik: options are required');
+    const divId = options.divId || 'kontomatik';
+    const widget = window.Aisle.embed(translate(options, divId, () => {}));
+    return withUnload(widget, options);
+  }
+
+  function embedKontomatikPopup(options) {
+    if (!options || typeof options !== 'object') throw new Error('embedKontomatikPopup: options are required');
+    const overlay = document.createElement('div');
+    overlay.id = 'aisle-popup-' + Math.random().toString(36).slice(2);
+    overlay.setAttribute('role', 'dialog');
+    overlay.setAttribute('aria-modal', 'true');
+    overlay.style.cssText = 'position:fixed;inset:0;z-index:2147483647;background:rgba(0,0,0,.45);' +
+      'display:flex;align-items:center;justify-content:center;padding:16px;';
+    const box = document.createElement('div');
+    box.id = overlay.id + '-frame';
+    box.style.cssText = 'width:100%;max-width:480px;max-height:100%;overflow:auto;background:#fff;border-radius:8px;';
+    overlay.appendChild(box);
+    document.body.appendChild(overlay);
+    let handle = null;
+    const end = () => {
+      // After the callbacks ran: the page sees the outcome before the dialog goes.
+      setTimeout(() => { if (handle) handle.remove(); }, 0);
+    };
+    let widget;
+    try {
+      widget = window.Aisle.embed(translate(options, box.id, end));
+    } catch (e) {
+      overlay.remove();
+      throw e;
+    }
+    handle = withUnload({
+      remove() {
+        widget.remove();
+        overlay.remove();
+      },
+    }, options);
+    return handle;
+  }
+
+  window.embedKontomatik = embedKontomatik;
+  window.embedKontomatikPopup = embedKontomatikPopup;
+})();
