@@ -179,15 +179,8 @@ impl Stack {
     /// `aisle <role>` with the run's environment, logging to `<name>.log` in the run directory.
     fn aisle(&self, name: &str) -> Proc {
         let role = name.split('-').next().unwrap_or(name);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aisle"));
+        let mut command = aisle_command();
         command.arg(role).stdin(Stdio::null());
-        // Only the run's settings: nothing the developer's shell carries may leak in.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if key.starts_with("AISLE_") || key == "DATABASE_URL" {
-                command.env_remove(key.as_ref());
-            }
-        }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         let log = self.log(name);
         let err = log.try_clone().expect("log handle");
@@ -205,7 +198,7 @@ impl Stack {
 
     /// Starts the bank on `port` (0: any), reading its address from its first line.
     async fn start_bank(&mut self, port: u16, dials: BankDials) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aisle"));
+        let mut command = aisle_command();
         command
             .arg("sandbox-bank")
             .args(["--port", &port.to_string()])
@@ -344,6 +337,19 @@ impl Stack {
             .expect("start task")
             .expect("pg_ctl start");
     }
+}
+
+/// The `aisle` binary with none of the settings the developer's shell may carry: a run is
+/// configured by the harness alone.
+fn aisle_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aisle"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("AISLE_") || key == "DATABASE_URL" {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command
 }
 
 fn free_port() -> u16 {

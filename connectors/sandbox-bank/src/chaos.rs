@@ -29,7 +29,7 @@ use crate::state::BankState;
 pub const DEFAULT_TIMEOUT_HOLD: Duration = Duration::from_secs(35);
 
 /// The share of faultable calls that fail, from 0.0 (none) to 1.0 (all).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct FaultRate(f64);
 
 impl FaultRate {

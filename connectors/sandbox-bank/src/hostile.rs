@@ -51,7 +51,7 @@ pub fn transactions(hostility: Hostility, asked: &Asked<'_>, tidy: Value) -> Res
     };
     match hostility {
         // Both readings of the day's order overflow: each row's balance is MAX, and so is
-        // the amount added to it.
+        // the credit added to it.
         Hostility::Overflow => report(
             vec![
                 row(
@@ -95,28 +95,29 @@ pub fn transactions(hostility: Hostility, asked: &Asked<'_>, tidy: Value) -> Res
     }
 }
 
-/// A booked row with the fields an importer needs.
+/// A booked row with the fields an importer needs. As on every sandbox row, the counterparty
+/// of a debit is its creditor and of a credit its debtor: importers read the sign from it.
 fn row(id: &str, date: NaiveDate, amount: Decimal, balance_after: Option<Decimal>) -> Value {
-    // The counterparty on the side the money comes from or goes to, so an importer that
-    // reads signs from the named side reads the amount as written.
-    let counterparty = if amount.is_sign_negative() {
-        "creditorName"
-    } else {
-        "debtorName"
-    };
     let mut body = json!({
         "transactionId": id,
         "bookingDate": date,
         "valueDate": date,
         "transactionAmount": money(amount, CURRENCY),
-        counterparty: "Hostile Counterparty",
         "remittanceInformationUnstructured": "hostile row",
     });
-    if let (Some(after), Some(fields)) = (balance_after, body.as_object_mut()) {
-        fields.insert(
-            "balanceAfterTransaction".into(),
-            json!({"balanceType": "closingBooked", "balanceAmount": money(after, CURRENCY)}),
-        );
+    let counterparty = if amount.is_sign_negative() {
+        "creditorName"
+    } else {
+        "debtorName"
+    };
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert(counterparty.into(), json!("Hostile Counterparty"));
+        if let Some(after) = balance_after {
+            fields.insert(
+                "balanceAfterTransaction".into(),
+                json!({"balanceType": "closingBooked", "balanceAmount": money(after, CURRENCY)}),
+            );
+        }
     }
     body
 }

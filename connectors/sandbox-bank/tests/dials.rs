@@ -96,24 +96,26 @@ async fn at_fault_rate_one_every_data_call_fails_as_a_503_a_429_a_cut_connection
 
 #[tokio::test]
 async fn a_timeout_fault_holds_its_answer_for_the_configured_hold_then_answers_503() {
-    let bank = always_failing_bank(Duration::from_millis(400)).await;
+    let hold = Duration::from_secs(1);
+    let bank = always_failing_bank(hold).await;
     let consent = signed_in(&bank, "bob").await;
     let http = client();
-    // A quarter of faults are held ones: one in 60 calls is all but certain.
+    // A quarter of faults are held ones: one in 60 calls is all but certain. The others
+    // answer at once, far below the hold even on a loaded machine.
     for _ in 0..60 {
         let started = Instant::now();
         let answer = http
             .get(format!("{bank}/v1/accounts"))
             .header("Consent-ID", &consent)
-            .timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
             .send()
             .await;
         let took = started.elapsed();
         if let Ok(answer) = answer
-            && took >= Duration::from_millis(400)
+            && took >= hold
         {
             assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
-            assert!(took < Duration::from_secs(2), "{took:?}");
+            assert!(took < hold * 4, "{took:?}");
             return;
         }
     }
@@ -124,9 +126,16 @@ async fn a_timeout_fault_holds_its_answer_for_the_configured_hold_then_answers_5
 async fn a_consent_termination_is_faulted_like_a_data_call_and_lands_once_it_gets_through() {
     let bank = always_failing_bank(Duration::from_millis(50)).await;
     let consent = signed_in(&bank, "alice").await;
-    let refused = delete_consent(&bank, &consent).await;
-    // A 503, a 429, or a cut connection (which reqwest reports as an error, not an answer).
-    assert_ne!(refused.status(), StatusCode::NO_CONTENT);
+    let refused = client()
+        .delete(format!("{bank}/v1/consents/{consent}"))
+        .send()
+        .await;
+    // A 503, a 429, a held answer, or a cut connection (which may come as an error, not an
+    // answer): anything but the 204 of a termination.
+    assert!(
+        !refused.is_ok_and(|r| r.status() == StatusCode::NO_CONTENT),
+        "a faulted termination went through"
+    );
     assert_eq!(consent_status(&bank, &consent).await, "valid");
 
     let calm = start_bank_with(SandboxOptions::default()).await;

@@ -52,6 +52,9 @@ async fn overflow_books_rows_whose_previous_balance_plus_amount_overflows_a_deci
     for row in &rows {
         assert_eq!(amount(&row["transactionAmount"]), Decimal::MAX);
         assert_eq!(balance_after(row), Some(Decimal::MAX));
+        // A credit, as its debtor says: an importer keeps its sign.
+        assert_eq!(row["debtorName"], "Hostile Counterparty", "{row}");
+        assert!(row.get("creditorName").is_none(), "{row}");
     }
     let before = balance_after(&rows[0]).expect("a balance");
     assert_eq!(
