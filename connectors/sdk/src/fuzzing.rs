@@ -151,55 +151,94 @@ pub enum Shape {
     Code(&'static [&'static str]),
     /// A URL or path a bank links to.
     Link,
+    /// An absolute URL, on the bank's host or another.
+    Url,
     /// A `_links` object with these link names, as `{"href": ...}` or bare strings.
     Links(&'static [&'static str]),
     List(&'static Shape),
     Object(&'static [(&'static str, Shape)]),
+    /// A field the wire type cannot do without: always there unless the noise is heavy.
+    Required(&'static Shape),
 }
 
-/// JSON close to `shape`.
+/// How far a generated document strays from its shape. Clean documents hold only values
+/// of the right type, so they get past serde into the mapping; noisy ones test the refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    Clean,
+    Light,
+    Heavy,
+}
+
+/// JSON close to `shape`: a third of the documents clean, the rest with a value of the wrong
+/// type now and then (light) or often (heavy).
 pub fn json(shape: &'static Shape) -> BoxedStrategy<Json> {
+    prop_oneof![Just(Noise::Clean), Just(Noise::Light), Just(Noise::Heavy)]
+        .prop_flat_map(move |noise| shaped(shape, noise))
+        .boxed()
+}
+
+/// JSON close to `shape`, with `noise`.
+pub fn shaped(shape: &'static Shape, noise: Noise) -> BoxedStrategy<Json> {
+    let clean = noise == Noise::Clean;
     let typed = match shape {
+        Shape::Amount if clean => clean_amount().boxed(),
         Shape::Amount => amount().boxed(),
+        Shape::Date if clean => clean_date().prop_map(Json::Text).boxed(),
         Shape::Date => date().prop_map(Json::Text).boxed(),
         Shape::Text => text().prop_map(Json::Text).boxed(),
+        Shape::Flag if clean => any::<bool>().prop_map(Json::Bool).boxed(),
         Shape::Flag => prop_oneof![
             any::<bool>().prop_map(Json::Bool),
             prop::sample::select(&["true", "false", "TRUE", "yes", ""][..])
                 .prop_map(|t| Json::Text(t.to_owned())),
         ]
         .boxed(),
+        Shape::Code(codes) if clean => prop::sample::select(*codes)
+            .prop_map(|c| Json::Text(c.to_owned()))
+            .boxed(),
         Shape::Code(codes) => code(codes).boxed(),
         Shape::Link => link().prop_map(Json::Text).boxed(),
+        Shape::Url => url().prop_map(Json::Text).boxed(),
+        Shape::Required(inner) => shaped(inner, noise),
         Shape::Links(names) => links(names).boxed(),
+        Shape::List(item) if clean => vec(shaped(item, noise), 0..4).prop_map(Json::Array).boxed(),
         Shape::List(item) => prop_oneof![
-            8 => vec(json(item), 0..5).prop_map(Json::Array),
-            1 => json(item),
+            8 => vec(shaped(item, noise), 0..4).prop_map(Json::Array),
+            1 => shaped(item, noise),
         ]
         .boxed(),
-        Shape::Object(fields) => object(fields).boxed(),
+        Shape::Object(fields) => object(fields, noise).boxed(),
     };
-    prop_oneof![9 => typed, 1 => odd()].boxed()
+    match noise {
+        Noise::Clean => typed,
+        Noise::Light => prop_oneof![40 => typed, 1 => odd()].boxed(),
+        Noise::Heavy => prop_oneof![6 => typed, 1 => odd()].boxed(),
+    }
 }
 
-fn object(fields: &'static [(&'static str, Shape)]) -> impl Strategy<Value = Json> {
+fn object(fields: &'static [(&'static str, Shape)], noise: Noise) -> impl Strategy<Value = Json> {
     let known: Vec<BoxedStrategy<Option<(String, Json)>>> = fields
         .iter()
         .map(|(name, shape)| {
-            prop::option::weighted(0.85, json(shape))
+            let value = shaped(shape, noise);
+            let value = match shape {
+                Shape::Required(_) if noise != Noise::Heavy => value.prop_map(Some).boxed(),
+                _ => prop::option::weighted(0.85, value).boxed(),
+            };
+            value
                 .prop_map(move |value| value.map(|v| ((*name).to_owned(), v)))
                 .boxed()
         })
         .collect();
-    // Unknown fields, and now and then a known one twice.
+    // Unknown fields, and in a noisy document now and then a known one twice.
     let names: Vec<&'static str> = fields.iter().map(|(name, _)| *name).collect();
-    let extra = vec(
-        (
-            prop_oneof![key(), prop::sample::select(names).prop_map(str::to_owned)],
-            any_json(),
-        ),
-        0..2,
-    );
+    let name = if noise == Noise::Clean {
+        key().boxed()
+    } else {
+        prop_oneof![key(), prop::sample::select(names).prop_map(str::to_owned)].boxed()
+    };
+    let extra = vec((name, any_json()), 0..2);
     (known, extra)
         .prop_map(|(known, extra)| Json::Object(known.into_iter().flatten().chain(extra).collect()))
 }
@@ -289,6 +328,18 @@ pub fn amount() -> impl Strategy<Value = Json> {
     ]
 }
 
+/// Amounts `Decimal` holds, written the ways banks write them.
+pub fn clean_amount() -> impl Strategy<Value = Json> {
+    let small = "-?(0|[1-9][0-9]{0,9})(\\.[0-9]{1,2})?";
+    prop_oneof![
+        2 => small.prop_map(Json::Number),
+        2 => small.prop_map(Json::Text),
+        1 => "[ ]{0,2}\\+?[0-9]{1,6}\\.[0-9]{2}[ ]{0,2}".prop_map(Json::Text),
+        1 => exact_amount().prop_map(|(_, text)| Json::Number(text)),
+        1 => exact_amount().prop_map(|(_, text)| Json::Text(text)),
+    ]
+}
+
 /// Texts that are not amounts, or are only in a loose reading.
 const NOT_AMOUNTS: [&str; 20] = [
     "",
@@ -370,6 +421,16 @@ pub fn date() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Real calendar dates, in the three forms the lenient reader takes.
+pub fn clean_date() -> impl Strategy<Value = String> {
+    let day = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])";
+    prop_oneof![
+        3 => day,
+        1 => "[0-9]{4}(0[1-9]|1[0-2])(0[1-9]|1[0-9]|2[0-8])",
+        1 => (day, "T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").prop_map(|(d, t)| format!("{d}{t}")),
+    ]
+}
+
 const ODD_DATES: [&str; 12] = [
     "2023-02-29",
     "2024-02-30",
@@ -427,6 +488,15 @@ pub fn link() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Absolute URLs: the bank's, and others.
+pub fn url() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "/[a-z0-9/._-]{0,24}".prop_map(|p| format!("{BANK_ORIGIN}{p}")),
+        1 => "https://[a-z]{1,8}\\.test(:[0-9]{1,5})?/[a-z0-9/?=&]{0,16}",
+        1 => link(),
+    ]
+}
+
 const ODD_LINKS: [&str; 14] = [
     "",
     " ",
@@ -481,6 +551,42 @@ const TOKENS: [&str; 24] = [
     "\u{0}",
     "\u{fffd}",
 ];
+
+/// Real bodies (a protocol's fixtures) with a few edits each: characters replaced, cut out
+/// or repeated, JSON tokens spliced in. Most stay close to JSON the connector understands.
+pub fn mutated(seeds: Vec<String>) -> BoxedStrategy<String> {
+    let edit = (
+        any::<prop::sample::Index>(),
+        0u8..4,
+        prop::sample::select(&TOKENS[..]),
+        1usize..64,
+    );
+    (prop::sample::select(seeds), vec(edit, 1..4))
+        .prop_map(|(seed, edits)| {
+            let mut chars: Vec<char> = seed.chars().collect();
+            for (at, kind, token, len) in edits {
+                let at = at.index(chars.len() + 1);
+                let end = (at + len).min(chars.len());
+                match kind {
+                    0 => {
+                        chars.splice(at..at, token.chars());
+                    }
+                    1 => {
+                        chars.drain(at..end);
+                    }
+                    2 => {
+                        let copy: Vec<char> = chars[at..end].to_vec();
+                        chars.splice(at..at, copy);
+                    }
+                    _ => {
+                        chars.splice(at..end, token.chars());
+                    }
+                }
+            }
+            chars.into_iter().collect()
+        })
+        .boxed()
+}
 
 /// A body for `shape`: the structured JSON generator's document, rendered.
 pub fn shaped_body(shape: &'static Shape) -> BoxedStrategy<String> {
