@@ -10,7 +10,8 @@ use aisle_berlin_group::AmountSigns;
 use aisle_berlin_group::fuzzing as bg;
 use aisle_sdk::ConnectorError;
 use aisle_sdk::fuzzing::{
-    Json, Shape, bytes_body, exact_amount, mutated, retry_after, run, shaped_body, status,
+    Json, Shape, bytes_body, exact_amount, fixture_files, mutated, retry_after, run, shaped_body,
+    status,
 };
 use proptest::prelude::*;
 use reqwest::StatusCode;
@@ -287,29 +288,20 @@ const OAUTH_ERROR: Shape = Shape::Object(&[
     ("error_description", Shape::Text),
 ]);
 
-/// The spec-derived answers of `fixtures/berlin-group/` whose names start with one of
-/// `prefixes`, as the bank's bodies.
+/// The bodies of the spec-derived answers in `fixtures/berlin-group/` whose names start with
+/// one of `prefixes` (each file wraps its body with where it comes from).
 fn fixtures(prefixes: &[&str]) -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/berlin-group");
-    let mut bodies: Vec<String> = std::fs::read_dir(&dir)
-        .expect("the fixtures folder")
-        .map(|entry| entry.expect("a fixture").path())
-        .filter(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(".json") && prefixes.iter().any(|p| name.starts_with(p))
-        })
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).expect("a readable fixture");
-            let wrapper: Value = serde_json::from_str(&text).expect("a fixture wrapper");
+    fixture_files(dir, prefixes)
+        .iter()
+        .map(|text| {
+            let wrapper: Value = serde_json::from_str(text).expect("a fixture wrapper");
             match &wrapper["body"] {
                 Value::String(text) => text.clone(),
                 body => body.to_string(),
             }
         })
-        .collect();
-    bodies.sort();
-    assert!(!bodies.is_empty(), "no fixture starts with {prefixes:?}");
-    bodies
+        .collect()
 }
 
 /// Arbitrary bytes, and the fixtures of a surface with a few edits.

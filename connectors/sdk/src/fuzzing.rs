@@ -157,6 +157,8 @@ pub enum Shape {
     Links(&'static [&'static str]),
     List(&'static Shape),
     Object(&'static [(&'static str, Shape)]),
+    /// One of several shapes a field comes in.
+    Either(&'static [Shape]),
     /// A field the wire type cannot do without: always there unless the noise is heavy.
     Required(&'static Shape),
 }
@@ -170,10 +172,10 @@ pub enum Noise {
     Heavy,
 }
 
-/// JSON close to `shape`: a third of the documents clean, the rest with a value of the wrong
+/// JSON close to `shape`: half of the documents clean, the rest with a value of the wrong
 /// type now and then (light) or often (heavy).
 pub fn json(shape: &'static Shape) -> BoxedStrategy<Json> {
-    prop_oneof![Just(Noise::Clean), Just(Noise::Light), Just(Noise::Heavy)]
+    prop_oneof![2 => Just(Noise::Clean), 1 => Just(Noise::Light), 1 => Just(Noise::Heavy)]
         .prop_flat_map(move |noise| shaped(shape, noise))
         .boxed()
 }
@@ -200,7 +202,11 @@ pub fn shaped(shape: &'static Shape, noise: Noise) -> BoxedStrategy<Json> {
         Shape::Code(codes) => code(codes).boxed(),
         Shape::Link => link().prop_map(Json::Text).boxed(),
         Shape::Url => url().prop_map(Json::Text).boxed(),
-        Shape::Required(inner) => shaped(inner, noise),
+        // Wrappers: the noise is the wrapped shape's to add, once.
+        Shape::Required(inner) => return shaped(inner, noise),
+        Shape::Either(shapes) => {
+            return proptest::strategy::Union::new(shapes.iter().map(|s| shaped(s, noise))).boxed();
+        }
         Shape::Links(names) => links(names).boxed(),
         Shape::List(item) if clean => vec(shaped(item, noise), 0..4).prop_map(Json::Array).boxed(),
         Shape::List(item) => prop_oneof![
@@ -551,6 +557,26 @@ const TOKENS: [&str; 24] = [
     "\u{0}",
     "\u{fffd}",
 ];
+
+/// The text of every file in `dir` whose name starts with one of `prefixes`, in name order:
+/// the recorded answers a connector's tests serve, as seeds for [`mutated`].
+pub fn fixture_files(dir: impl AsRef<std::path::Path>, prefixes: &[&str]) -> Vec<String> {
+    let dir = dir.as_ref();
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("the fixtures folder {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a fixture").path())
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            prefixes.iter().any(|p| name.starts_with(p))
+        })
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no fixture starts with {prefixes:?}");
+    paths
+        .iter()
+        .map(|path| std::fs::read_to_string(path).expect("a readable fixture"))
+        .collect()
+}
 
 /// Real bodies (a protocol's fixtures) with a few edits each: characters replaced, cut out
 /// or repeated, JSON tokens spliced in. Most stay close to JSON the connector understands.
