@@ -34,7 +34,7 @@ fuzz cases="26000":
         -p aisle-sdk -p aisle-berlin-group -p aisle-partner-account -p aisle-account-service \
         --test fuzz -- --nocapture 2>&1 | tee "$log" | grep -E '^(fuzz|test result|thread|minimal)'
     tested=${PIPESTATUS[0]}
-    grep -oE 'fuzz [^:]+: [0-9]+ cases, [0-9]+ panics' "$log" \
+    grep -oE 'fuzz .+: [0-9]+ cases, [0-9]+ panics' "$log" \
         | awk -v secs=$((SECONDS - started)) '{ cases += $(NF-3); panics += $(NF-1); targets++ }
             END { printf "fuzz total: %d cases in %d targets, %d panics, %d s\n", cases, targets, panics, secs }'
     exit "$tested"

@@ -9,7 +9,9 @@
 //! A failing case is not written to a `proptest-regressions` file: a panic found is fixed
 //! with a named regression test next to the code, and that test is what keeps it fixed.
 
+use std::cell::Cell;
 use std::fmt::Debug;
+use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use proptest::collection::vec;
@@ -37,26 +39,35 @@ pub fn cases() -> u32 {
         .unwrap_or(DEFAULT_CASES)
 }
 
-/// Runs `check` on [`cases`] values of `strategy` and prints the target's tally. A panic
-/// or a failed check is shrunk to a minimal input, printed, and fails the test; so is a
-/// case slower than [`HANG`].
+/// Runs `check` on [`cases`] values of `strategy` and prints the target's tally. A panic,
+/// a failed check or a case slower than [`HANG`] is shrunk to a minimal input, printed, and
+/// fails the test.
 pub fn run<S>(target: &str, strategy: S, check: impl Fn(S::Value) -> Result<(), TestCaseError>)
 where
     S: Strategy,
     S::Value: Debug,
 {
-    let cases = cases();
     let mut runner = TestRunner::new(Config {
-        cases,
+        cases: cases(),
         failure_persistence: None,
         ..Config::default()
     });
-    let ran = std::cell::Cell::new(0u64);
-    let slowest = std::cell::Cell::new(Duration::ZERO);
+    let ran = Cell::new(0u64);
+    let panicked = Cell::new(false);
+    let slowest = Cell::new(Duration::ZERO);
     let outcome = runner.run(&strategy, |value| {
         ran.set(ran.get() + 1);
         let started = Instant::now();
-        let result = check(value);
+        // proptest would catch the panic too, but could not tell it from a failed check.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| check(value))).unwrap_or_else(|e| {
+            panicked.set(true);
+            let message = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            Err(TestCaseError::fail(format!("panicked: {message}")))
+        });
         let took = started.elapsed();
         slowest.set(slowest.get().max(took));
         if took > HANG {
@@ -64,12 +75,14 @@ where
         }
         result
     });
-    let slowest = slowest.get();
+    // Cases run, shrinking steps after a failure included.
+    let (ran, slowest) = (ran.get(), slowest.get());
+    let panics = u8::from(panicked.get());
+    println!("fuzz {target}: {ran} cases, {panics} panics, slowest {slowest:?}");
     match outcome {
-        Ok(()) => println!("fuzz {target}: {cases} cases, 0 panics, slowest {slowest:?}"),
+        Ok(()) => {}
         Err(TestError::Fail(reason, input)) => {
-            println!("fuzz {target}: {cases} cases, 1 panics, slowest {slowest:?}");
-            panic!("fuzz {target}: {reason}\nminimal input: {input:#?}");
+            panic!("fuzz {target}: {reason}\nminimal input: {input:#?}")
         }
         Err(TestError::Abort(reason)) => panic!("fuzz {target}: aborted: {reason}"),
     }
@@ -637,4 +650,26 @@ pub fn retry_after() -> impl Strategy<Value = Option<String>> {
         Just("Mon, 01 Jan 0001 00:00:00 GMT".to_owned()),
         "\\PC{0,30}",
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "panicked: a bank reply broke the parser")]
+    fn a_panicking_case_fails_its_target_with_the_panic_message() {
+        run("a target that panics", Just(()), |()| {
+            panic!("a bank reply broke the parser");
+        });
+    }
+
+    #[test]
+    fn a_rendered_document_is_json_with_its_text_escaped() {
+        let doc = Json::Object(vec![
+            ("a".to_owned(), Json::Text("\u{0}\"".to_owned())),
+            ("b".to_owned(), Json::Number("1e400".to_owned())),
+        ]);
+        assert_eq!(doc.render(), r#"{"a":"\u0000\"","b":1e400}"#);
+    }
 }
