@@ -6,8 +6,10 @@
 //! `cargo test` quick; `just fuzz` raises it. Each target prints one line
 //! (`fuzz <target>: <n> cases, <p> panics, slowest <t>`) that `just fuzz` adds up.
 //!
-//! A failing case is not written to a `proptest-regressions` file: a panic found is fixed
-//! with a named regression test next to the code, and that test is what keeps it fixed.
+//! Every run draws a fresh seed, so `cargo test` in CI keeps exploring; a failure prints its
+//! minimal input, and `PROPTEST_RNG_SEED` replays a run. A failing case is not written to a
+//! `proptest-regressions` file: a panic found is fixed with a named regression test next to
+//! the code, and that test is what keeps it fixed.
 
 use std::cell::Cell;
 use std::fmt::Debug;
