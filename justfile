@@ -25,3 +25,21 @@ bench:
 # a 10 s outage, a bank failing 25% of calls, and every hostile persona. Prints its table.
 chaos:
     AISLE_CHAOS=full cargo test --release --test chaos -- --nocapture
+
+# Fuzz every connector's reading of bank replies (bytes and wire-shaped JSON) in release mode:
+# `cases` per target, 26,000 by default, over a million in all. Prints each target's tally,
+# then the total and the panics; a panic fails the run with its minimal input.
+fuzz cases="26000":
+    #!/usr/bin/env bash
+    set -uo pipefail
+    log=$(mktemp)
+    trap 'rm -f "$log"' EXIT
+    started=$SECONDS
+    AISLE_FUZZ_CASES={{cases}} cargo test --release \
+        -p aisle-sdk -p aisle-berlin-group -p aisle-partner-account -p aisle-account-service \
+        --test fuzz -- --nocapture 2>&1 | tee "$log" | grep -E '^(fuzz|test result|thread|minimal)'
+    tested=${PIPESTATUS[0]}
+    grep -oE 'fuzz .+: [0-9]+ cases, [0-9]+ panics' "$log" \
+        | awk -v secs=$((SECONDS - started)) '{ cases += $(NF-3); panics += $(NF-1); targets++ }
+            END { printf "fuzz total: %d cases in %d targets, %d panics, %d s\n", cases, targets, panics, secs }'
+    exit "$tested"

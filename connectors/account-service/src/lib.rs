@@ -9,6 +9,8 @@
 
 mod client;
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod mapping;
 mod wire;
 

@@ -12,6 +12,8 @@
 mod client;
 mod consent;
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod iban;
 mod mapping;
 mod oauth;

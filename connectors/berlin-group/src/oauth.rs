@@ -51,7 +51,7 @@ pub async fn metadata(
 /// form of the spec's example (`https://bank/oauth/.well-known/...`) and RFC 8414's own
 /// insertion form (`https://bank/.well-known/.../oauth`). A link without the well-known
 /// segment names no issuer to compare with.
-fn check_issuer(metadata_url: &Url, issuer: Option<&str>) -> Result<(), ConnectorError> {
+pub fn check_issuer(metadata_url: &Url, issuer: Option<&str>) -> Result<(), ConnectorError> {
     let Some(issuer) = issuer else {
         return Ok(());
     };
@@ -168,8 +168,13 @@ pub async fn exchange_code(
             &answer.body,
         ));
     }
+    read_token(&answer.body)
+}
+
+/// The access token of a token endpoint's success answer.
+pub fn read_token(body: &str) -> Result<String, ConnectorError> {
     // No snippet of this body, ever: it holds the token.
-    let token: TokenResponse = serde_json::from_str(&answer.body).map_err(|e| {
+    let token: TokenResponse = serde_json::from_str(body).map_err(|e| {
         ConnectorError::protocol(
             format!(
                 "unreadable token response ({:?} at column {})",

@@ -28,7 +28,7 @@ impl BerlinGroupConnector {
     }
 
     /// The URL of a report page: the bank's `next` link, or the first page of `window`.
-    fn report_url(
+    pub(crate) fn report_url(
         &self,
         segments: &[&str],
         window: DateWindow,
@@ -88,7 +88,7 @@ impl BerlinGroupConnector {
 
     /// The page a report answer makes: its rows as `map` reads them and the cursor of its
     /// `next` link; an answer without a report is [`no_report`]'s to say.
-    fn report_page<T, U>(
+    pub(crate) fn report_page<T, U>(
         &self,
         report: Option<wire::Report<T>>,
         links: &wire::Links,

@@ -8,10 +8,12 @@
 
 mod client;
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod mapping;
 mod wire;
 
-use aisle_sdk::http::{Secret, parse};
+use aisle_sdk::http::{Answer, Secret, parse};
 use aisle_sdk::{
     Account, BankProfile, BankSession, Card, CardTransaction, Connector, ConnectorError,
     DateWindow, FormField, FormFieldKind, Owner, Page, PageCursor, SignInCallback, SignInProgress,
@@ -117,21 +119,29 @@ impl PartnerAccountConnector {
             .client
             .get_account(&secret.accno, &secret.accno_type)
             .await?;
-        let head: Option<wire::Head> = serde_json::from_str(&answer.body).ok();
-        match &head {
-            Some(h) if h.response_code == errors::SUCCESS && answer.status.is_success() => {
-                let success: wire::Success = parse(&answer.body)?;
-                Ok(success.data)
-            }
-            _ => {
-                let error = errors::classify(&answer, head.as_ref(), stage);
-                tracing::debug!(
-                    status = %answer.status,
-                    response_code = head.as_ref().map(|h| h.response_code.as_str()),
-                    "the partner API refused the request"
-                );
-                Err(error)
-            }
+        account_information(&answer, stage)
+    }
+}
+
+/// The account's information from a `0000` answer, or the answer as a classified error.
+fn account_information(
+    answer: &Answer,
+    stage: Stage,
+) -> Result<wire::AccountInformation, ConnectorError> {
+    let head: Option<wire::Head> = serde_json::from_str(&answer.body).ok();
+    match &head {
+        Some(h) if h.response_code == errors::SUCCESS && answer.status.is_success() => {
+            let success: wire::Success = parse(&answer.body)?;
+            Ok(success.data)
+        }
+        _ => {
+            let error = errors::classify(answer, head.as_ref(), stage);
+            tracing::debug!(
+                status = %answer.status,
+                response_code = head.as_ref().map(|h| h.response_code.as_str()),
+                "the partner API refused the request"
+            );
+            Err(error)
         }
     }
 }

@@ -9,6 +9,9 @@ pub mod conformance;
 mod connector;
 mod domain;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod lenient;
 mod profile;
