@@ -29,6 +29,7 @@ fn answer((status, retry_after, body): Reply<'_>) -> Answer {
     Answer {
         status,
         retry_after: retry_after.map(str::to_owned),
+        headers: Default::default(),
         body: body.to_owned(),
     }
 }

@@ -61,7 +61,8 @@ pub fn transactions(
     let segments = ["v1", "accounts", "a1", "transactions"];
     let url = CONNECTOR.report_url(&segments, window(), cursor.as_ref())?;
     let answer: wire::TransactionsResponse = parse(body)?;
-    CONNECTOR.report_page(answer.transactions, &answer.links, &url, |report| {
+    let asked = (&url, &segments[..], cursor.as_ref());
+    CONNECTOR.report_page(answer.transactions, &answer.links, asked, |report| {
         mapping::transactions(report, signs)
     })
 }
@@ -96,7 +97,8 @@ pub fn card_transactions(
     let url = CONNECTOR.report_url(&segments, window(), cursor.as_ref())?;
     let answer: wire::CardTransactionsResponse = parse(body)?;
     let debit_accounting = answer.debit_accounting.unwrap_or(false);
-    CONNECTOR.report_page(answer.card_transactions, &answer.links, &url, |report| {
+    let asked = (&url, &segments[..], cursor.as_ref());
+    CONNECTOR.report_page(answer.card_transactions, &answer.links, asked, |report| {
         mapping::card_transactions(report, debit_accounting)
     })
 }
@@ -119,12 +121,12 @@ fn sign_in_links(links: &wire::Links) -> Result<Vec<Url>, ConnectorError> {
 /// `POST /v1/consents`: the consent id and the links the sign-in follows.
 pub fn consent_created(body: &str) -> Result<(String, Vec<Url>), ConnectorError> {
     let created: wire::ConsentCreated = parse(body)?;
-    Ok((created.consent_id, sign_in_links(&created.links)?))
+    Ok((created.consent_id, sign_in_links(&created.sca.links)?))
 }
 
 /// `POST /v1/consents/{id}/authorisations`: the links the sign-in follows.
 pub fn authorisation_started(body: &str) -> Result<Vec<Url>, ConnectorError> {
-    let started: wire::AuthorisationStarted = parse(body)?;
+    let started: wire::ScaAnswer = parse(body)?;
     sign_in_links(&started.links)
 }
 
@@ -133,7 +135,7 @@ pub fn consent_read_back(status: &str, information: &str) -> Result<(), Connecto
     let status: wire::ConsentStatus = parse(status)?;
     consent::require_valid(&status.consent_status)?;
     let information: wire::ConsentInformation = parse(information)?;
-    consent::check_read_back(&information)
+    consent::check_read_back(&information, chrono::Utc::now().date_naive()).map(drop)
 }
 
 /// The OAuth server metadata `scaOAuth` points at, checked and turned into the URL the owner

@@ -13,6 +13,7 @@ fn answer(status: StatusCode, retry_after: Option<&str>, body: &str) -> Answer {
     Answer {
         status,
         retry_after: retry_after.map(str::to_owned),
+        headers: Default::default(),
         body: body.to_owned(),
     }
 }
