@@ -103,8 +103,9 @@ pub struct PoolsConfig {
 pub struct PoolConfig {
     /// Connections the pool may open.
     pub size: u32,
-    /// How long a caller waits for a connection before giving up.
-    #[serde(with = "secs")]
+    /// How long a caller waits for a connection before giving up, in milliseconds (an API
+    /// that must say 503 within a second during an outage needs less than a second here).
+    #[serde(rename = "acquire_timeout_ms", with = "millis")]
     pub acquire_timeout: Duration,
 }
 
@@ -152,7 +153,7 @@ impl Default for Config {
             pools: PoolsConfig {
                 api: PoolConfig {
                     size: 16,
-                    acquire_timeout: Duration::from_secs(1),
+                    acquire_timeout: Duration::from_millis(500),
                 },
                 queue: PoolConfig {
                     size: 4,
@@ -303,7 +304,7 @@ impl Config {
             .any(|p| p.size == 0 || p.acquire_timeout.is_zero())
         {
             return Err(ConfigError::Rule(
-                "every pool needs a size and an acquire_timeout of at least 1".into(),
+                "every pool needs a size and an acquire_timeout_ms of at least 1".into(),
             ));
         }
         let http = &self.http;
@@ -347,6 +348,21 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// A few short durations are written as whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 

@@ -200,7 +200,10 @@ async fn judge(stack: &Stack, reference: &Reference, run: &ChaosRun) -> Verdict 
         "secrets left",
         verdict::count(
             pool,
-            "select count(*) from sessions where claimed_at is not null and bank_secret is not null",
+            // A secret waiting for its bank session to be ended still counts.
+            "select (select count(*) from sessions
+                     where claimed_at is not null and bank_secret is not null)
+                  + (select count(*) from bank_session_endings)",
         )
         .await,
     );
@@ -270,16 +273,18 @@ async fn unleash(stack: &mut Stack, api: &Api, plan: &Plan, polled: Uuid) -> Vec
     probes
 }
 
-/// Polls until no command is `in_progress` or `deadline` has passed, watching for processes
-/// that exit on their own meanwhile.
+/// Polls until no command is `in_progress` and no bank session waits to be ended, or
+/// `deadline` has passed, watching for processes that exit on their own meanwhile.
 async fn settle(stack: &mut Stack, deadline: Duration) {
     let until = Instant::now() + deadline;
     while Instant::now() < until {
         stack.note_exits();
-        let running: Result<i64, _> =
-            sqlx::query_scalar("select count(*) from commands where state = 'in_progress'")
-                .fetch_one(&stack.pool)
-                .await;
+        let running: Result<i64, _> = sqlx::query_scalar(
+            "select (select count(*) from commands where state = 'in_progress')
+                      + (select count(*) from bank_session_endings)",
+        )
+        .fetch_one(&stack.pool)
+        .await;
         if running.is_ok_and(|n| n == 0) {
             return;
         }

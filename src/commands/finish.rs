@@ -16,7 +16,7 @@ use crate::{
     sealing::SecretSealer,
     store::{
         commands::{self, Fence},
-        sessions::{self, ErasedSecret},
+        sessions::{self, DueEnding, ErasedSecret},
     },
 };
 
@@ -80,39 +80,63 @@ impl Finisher {
         Ok(finished)
     }
 
-    /// Single access: ends the bank's side too (deletes the consent, revokes the token),
-    /// retrying passing failures for a while. If the bank never agrees, the consent expires
-    /// on its own; the secret is already gone from Aisle either way.
+    /// Single access: ends the bank's side too (deletes the consent, revokes the token).
     pub async fn end_bank_session(&self, target: &Target, ended: Ended) {
         let Some(erased) = ended.erased else {
             return;
         };
-        self.end_at_bank(&target.bank_id, target.session_id, erased)
+        self.end_erased(erased)
             .instrument(tracing::info_span!("end_bank_session", command_id = %target.command_id))
             .await;
     }
 
-    /// Ends the bank session of a session no command claimed (its owner signed out), with the
-    /// secret the caller erased from it.
-    pub async fn end_signed_out_session(
-        &self,
-        bank_id: &str,
-        session_id: Uuid,
-        erased: ErasedSecret,
-    ) {
-        self.end_at_bank(bank_id, session_id, erased).await;
+    /// Ends the bank session of a secret that left its session, retrying passing failures
+    /// for a while. Once the bank has ended it (or refused for good) the pending ending is
+    /// forgotten; otherwise the reaper tries again later ([`Self::end_due_bank_sessions`]).
+    pub async fn end_erased(&self, erased: ErasedSecret) {
+        let bank_id = erased.bank_id.clone();
+        match self.end_at_bank(&erased).await {
+            Ok(()) => tracing::debug!(bank = %bank_id, "bank session ended"),
+            Err(error) if passing(&error) => {
+                tracing::warn!(bank = %bank_id, %error, "could not end the bank session yet");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(bank = %bank_id, %error, "the bank refused to end the session")
+            }
+        }
+        if let Err(e) = sessions::ending_done(&self.pool, erased.session_id).await {
+            tracing::warn!(error = %e, "could not record that a bank session ended");
+        }
     }
 
-    async fn end_at_bank(&self, bank_id: &str, session_id: Uuid, erased: ErasedSecret) {
-        let Some(bank) = self.registry.get(bank_id) else {
-            tracing::warn!(bank = %bank_id, "cannot end the bank session: the bank left the registry");
-            return;
+    /// Ends the bank sessions whose ending is due: those whose first try failed, or whose
+    /// process died before trying. Returns how many it tried.
+    pub async fn end_due_bank_sessions(&self, limit: i64) -> Result<usize, sqlx::Error> {
+        let due = sessions::due_endings(&self.pool, limit, ENDING_HOLD).await?;
+        let tried = due.len();
+        for DueEnding { erased, tries } in due {
+            if tries > ENDING_TRIES {
+                tracing::error!(bank = %erased.bank_id, tries, "giving up ending a bank session; it expires at the bank");
+                sessions::ending_done(&self.pool, erased.session_id).await?;
+                continue;
+            }
+            self.end_erased(erased).await;
+        }
+        Ok(tried)
+    }
+
+    async fn end_at_bank(&self, erased: &ErasedSecret) -> Result<(), ConnectorError> {
+        let Some(bank) = self.registry.get(&erased.bank_id) else {
+            return Err(ConnectorError::Unsupported("the bank left the registry"));
         };
-        let Ok(secret) = self.sealer.open(&erased.sealed, session_id.as_bytes()) else {
-            tracing::error!(
-                "cannot end the bank session: the secret does not open with the configured key"
-            );
-            return;
+        let Ok(secret) = self
+            .sealer
+            .open(&erased.sealed, erased.session_id.as_bytes())
+        else {
+            return Err(ConnectorError::Unsupported(
+                "the secret does not open with the configured key",
+            ));
         };
         let session = BankSession {
             secret,
@@ -124,23 +148,24 @@ impl Finisher {
             .with_max_delay(Duration::from_secs(5))
             .with_max_times(END_SESSION_RETRIES)
             .with_jitter();
-        let ended = (|| connector.end_session(&session))
+        (|| connector.end_session(&session))
             .retry(backoff)
-            .when(|e| {
-                matches!(
-                    e,
-                    ConnectorError::Transient(_) | ConnectorError::RateLimited { .. }
-                )
-            })
-            .await;
-        match ended {
-            Ok(()) => tracing::debug!(bank = %bank_id, "bank session ended"),
-            Err(error) => {
-                tracing::warn!(bank = %bank_id, %error, "could not end the bank session")
-            }
-        }
+            .when(passing)
+            .await
     }
 }
+
+fn passing(error: &ConnectorError) -> bool {
+    matches!(
+        error,
+        ConnectorError::Transient(_) | ConnectorError::RateLimited { .. }
+    )
+}
+
+/// How long a reaper holds a due ending it is trying, and how many rounds it tries before the
+/// consent is left to expire at the bank.
+const ENDING_HOLD: Duration = Duration::from_secs(120);
+const ENDING_TRIES: i32 = 10;
 
 /// Retries after the first try to end a bank session: a quarter of a flaky bank's calls failing
 /// still leaves one consent in about 16,000 standing.

@@ -6,6 +6,9 @@
 //! doing. Every worker process runs one: each ending goes through [`Finisher::finish`] under a
 //! fence, so when two reapers (or a reaper and a run) race for a command, one ends it and the
 //! others change nothing.
+//!
+//! It also ends the bank sessions whose ending is still due: a worker that died between
+//! erasing a secret and ending its bank session leaves that to the reaper.
 
 use std::time::Duration;
 
@@ -42,6 +45,11 @@ pub async fn run(finisher: Finisher, settings: ReaperSettings) {
             Ok(0) => {}
             Ok(reaped) => tracing::warn!(reaped, "ended commands that nothing else would end"),
             Err(e) => tracing::warn!(error = %e, "the reaper could not look at the commands"),
+        }
+        match finisher.end_due_bank_sessions(BATCH).await {
+            Ok(0) => {}
+            Ok(tried) => tracing::info!(tried, "ended bank sessions left to the reaper"),
+            Err(e) => tracing::warn!(error = %e, "the reaper could not look at the bank sessions"),
         }
     }
 }

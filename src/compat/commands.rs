@@ -214,9 +214,7 @@ pub async fn sign_out(
     tx.commit().await?;
     if let Some(erased) = erased {
         tracing::info!(bank = %session.bank_id, "session signed out before any import");
-        finisher(&state)
-            .end_signed_out_session(&session.bank_id, session.id, erased)
-            .await;
+        finisher(&state).end_erased(erased).await;
     }
     let reply = Reply::new(StatusCode::OK, Body::Comment("signed out".into()))
         .user(&caller.client.name)

@@ -81,33 +81,92 @@ pub async fn claim(
     Ok(claimed.rows_affected() == 1)
 }
 
-/// A bank secret as it was when it was erased.
+/// A bank secret that left its session and waits for its bank session to be ended.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ErasedSecret {
+    pub session_id: Uuid,
+    pub bank_id: String,
     /// Sealed ([`crate::sealing`]) with the session's id.
     pub sealed: Vec<u8>,
     pub sca_at: DateTime<Utc>,
 }
 
+/// How long the one who erased a secret has to end its bank session before the reaper may.
+const ENDING_GRACE_SECS: f64 = 30.0;
+
 /// Forgets the bank's consent or token: single access leaves no standing access behind.
-/// Returns the secret it erased, if there was one, so the caller can still end the bank's
-/// side of it.
+/// In the same statement the secret moves to `bank_session_endings`, so its bank session is
+/// ended even if this process dies first; returns it for the caller to end now.
 pub async fn erase_secret(
     conn: &mut PgConnection,
     client_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ErasedSecret>, sqlx::Error> {
     sqlx::query_as(
-        "update sessions s set bank_secret = null
-         from (select id, bank_secret from sessions
-               where id = $1 and client_id = $2 and bank_secret is not null for update) erased
-         where s.id = erased.id
-         returning erased.bank_secret as sealed, s.sca_at",
+        "with erased as (
+             select id, client_id, bank_id, bank_secret, sca_at from sessions
+             where id = $1 and client_id = $2 and bank_secret is not null
+             for update
+         ), cleared as (
+             update sessions s set bank_secret = null
+             from erased where s.id = erased.id
+             returning erased.id, erased.client_id, erased.bank_id, erased.bank_secret,
+                       erased.sca_at
+         ), recorded as (
+             insert into bank_session_endings
+                 (session_id, client_id, bank_id, sealed, sca_at, next_try_at)
+             select id, client_id, bank_id, bank_secret, sca_at,
+                    now() + make_interval(secs => $3)
+             from cleared
+         )
+         select id as session_id, bank_id, bank_secret as sealed, sca_at from cleared",
     )
     .bind(id)
     .bind(client_id)
+    .bind(ENDING_GRACE_SECS)
     .fetch_optional(conn)
     .await
+}
+
+/// A bank session whose ending is due, and how many rounds have tried it, this one included.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueEnding {
+    #[sqlx(flatten)]
+    pub erased: ErasedSecret,
+    pub tries: i32,
+}
+
+/// Takes up to `limit` bank sessions whose ending is due, holding each for `hold` so that no
+/// other reaper takes it meanwhile, and counts the try.
+pub async fn due_endings(
+    pool: &PgPool,
+    limit: i64,
+    hold: std::time::Duration,
+) -> Result<Vec<DueEnding>, sqlx::Error> {
+    sqlx::query_as(
+        "update bank_session_endings e
+         set tries = e.tries + 1, next_try_at = now() + make_interval(secs => $2)
+         where e.session_id in (
+             select session_id from bank_session_endings
+             where next_try_at <= now()
+             order by next_try_at
+             limit $1
+             for update skip locked)
+         returning e.session_id, e.bank_id, e.sealed, e.sca_at, e.tries",
+    )
+    .bind(limit)
+    .bind(hold.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
+/// Forgets a bank session that has been ended (or that the bank will never end).
+pub async fn ending_done(pool: &PgPool, session_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from bank_session_endings where session_id = $1")
+        .bind(session_id)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// The client's session with this id, for the worker running the import that claimed it.

@@ -395,3 +395,63 @@ async fn a_run_whose_lease_was_taken_over_cannot_end_the_command() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_bank_session_left_unended_by_a_dead_worker_is_ended_by_the_reaper() {
+    let app = spawn_app_without_workers().await;
+    let command_id = app.start_import("alice").await;
+    let id = Uuid::parse_str(&command_id).unwrap();
+    let target = aisle::commands::finish::Target {
+        command_id: id,
+        client_id: app.client_id,
+        session_id: sqlx::query_scalar("select session_id from commands")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap(),
+        bank_id: "sandbox".into(),
+    };
+    // The worker ends the command, then dies before it can end the bank session.
+    let mut tx = app.pool.begin().await.unwrap();
+    let outcome = Outcome::error(CommandErrorCode::Internal, "died");
+    let ended = aisle::commands::finish::finish_in(&mut tx, &target, Fence::Unleased, &outcome)
+        .await
+        .unwrap();
+    assert!(ended.is_some());
+    tx.commit().await.unwrap();
+    drop(ended);
+    assert_eq!(consent_statuses(&app).await, ["valid"]);
+
+    // Past the finisher's grace, a reaper ends it.
+    sqlx::query("update bank_session_endings set next_try_at = now()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let tried = finisher(&app).end_due_bank_sessions(10).await.unwrap();
+    assert_eq!(tried, 1);
+    assert_eq!(consent_statuses(&app).await, ["terminatedByTpp"]);
+    assert_eq!(
+        app.count("select count(*) from bank_session_endings").await,
+        0
+    );
+    assert_eq!(
+        app.count("select count(*) from sessions where bank_secret is not null")
+            .await,
+        0
+    );
+}
+
+async fn consent_statuses(app: &TestApp) -> Vec<String> {
+    let consents: Vec<Value> = app
+        .http
+        .get(format!("{}/sandbox/consents", app.bank_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    consents
+        .iter()
+        .map(|c| c["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}

@@ -157,6 +157,8 @@ impl Stack {
             ("AISLE_WORKER__HEARTBEAT", "1".into()),
             ("AISLE_WORKER__MISSED_HEARTBEATS", "3".into()),
             ("AISLE_WORKER__POLL_INTERVAL", "1".into()),
+            ("AISLE_WORKER__REAPER_INTERVAL", "2".into()),
+            ("AISLE_WORKER__LEASE_TTL", "5".into()),
             (
                 "AISLE_WORKER__MAX_ATTEMPTS",
                 plan.max_attempts().to_string(),
