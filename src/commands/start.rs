@@ -10,7 +10,7 @@ use crate::{
     model::command::CommandState,
     signin::signature::SessionSigner,
     store::{
-        commands::{self, Command, NewCommand},
+        commands::{self, KeyedCommand, NewCommand},
         queue, sessions,
     },
 };
@@ -23,6 +23,9 @@ pub struct DefaultImportStart<'a> {
     pub signature: &'a str,
     pub since: NaiveDate,
     pub idempotency_key: Option<&'a str>,
+    /// A digest of the request as the client sent it: a second request under the same
+    /// idempotency key must carry the same one.
+    pub fingerprint: &'a [u8],
     /// How many deliveries of the job may run before the command ends as `Internal`.
     pub max_attempts: usize,
 }
@@ -44,7 +47,7 @@ pub enum StartError {
     DefaultImportAlreadyExecuted,
     #[error("the session has expired")]
     SessionExpired,
-    #[error("this Idempotency-Key was already used for another session")]
+    #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -93,6 +96,7 @@ pub async fn default_import(
             client_id: request.client_id,
             session_id: request.session_id,
             idempotency_key: request.idempotency_key,
+            idempotency_fingerprint: request.idempotency_key.map(|_| request.fingerprint),
             since: request.since,
         },
     )
@@ -127,9 +131,16 @@ pub async fn default_import(
     })
 }
 
-/// The answer to a repeated request: the command the key made, if it was for the same session.
-fn replay(existing: &Command, request: &DefaultImportStart<'_>) -> Result<Started, StartError> {
-    if existing.session_id != request.session_id {
+/// The answer to a repeated request: the command the key made, if it was the same request.
+fn replay(
+    existing: &KeyedCommand,
+    request: &DefaultImportStart<'_>,
+) -> Result<Started, StartError> {
+    let same_request = match &existing.idempotency_fingerprint {
+        Some(fingerprint) => fingerprint.as_slice() == request.fingerprint,
+        None => existing.session_id == request.session_id,
+    };
+    if !same_request {
         return Err(StartError::IdempotencyKeyReused);
     }
     Ok(Started {

@@ -57,6 +57,7 @@ pub fn app(state: AppState) -> Router {
             limits.request_timeout,
             time_limit,
         ))
+        .layer(middleware::from_fn(error::problems_everywhere))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -4,6 +4,8 @@
 mod bad_input;
 mod browser;
 mod connectors;
+mod contract;
+mod contract_walk;
 mod crash_recovery;
 mod default_import;
 mod hardening;
