@@ -45,7 +45,7 @@ pub fn router() -> Router<AppState> {
 pub struct RedirectionRequest {
     /// Where the owner returns, with `?redirectionId=…` added. Must be one of the client's
     /// registered redirect URIs, exactly.
-    #[schema(format = Uri, max_length = 2048, pattern = "^https?://[^\\s]+$")]
+    #[schema(format = "uri", max_length = 2048, pattern = "^https?://[^\\s]+$")]
     pub redirect_uri: String,
     pub owner_external_id: OwnerExternalId,
     /// Only this country's banks are offered.
@@ -70,7 +70,7 @@ pub struct RedirectionRequest {
 pub struct RedirectionCreated {
     pub redirection_id: Uuid,
     /// Send the owner here.
-    #[schema(format = Uri)]
+    #[schema(format = "uri")]
     pub redirection_link: String,
 }
 
