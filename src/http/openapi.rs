@@ -328,7 +328,7 @@ pub fn router() -> Router<AppState> {
     security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document of this API.", content_type = "application/json", body = Object)),
 )]
-async fn document(State(state): State<AppState>) -> Json<Document> {
+async fn document(State(state): State<AppState>) -> Json<serde_json::Value> {
     let mut document = ApiDoc::openapi();
     // The ids this deployment's registry holds: a bank id is valid only if it is one of them.
     if let Some(RefOr::T(Schema::Object(bank_id))) = document
@@ -344,7 +344,38 @@ async fn document(State(state): State<AppState>) -> Json<Document> {
                 .collect(),
         );
     }
+    let mut document = serde_json::to_value(document).unwrap_or_default();
+    camel_case_links(&mut document);
     Json(document)
+}
+
+/// utoipa 5 writes a Link object's fields as `operation_id` and `request_body`; the OpenAPI
+/// specification spells them `operationId` and `requestBody`, and tools read only those.
+fn camel_case_links(document: &mut serde_json::Value) {
+    let responses = document
+        .get_mut("paths")
+        .and_then(|paths| paths.as_object_mut())
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses")?.as_object_mut())
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let links = response
+            .get_mut("links")
+            .and_then(|links| links.as_object_mut());
+        for link in links.into_iter().flat_map(|links| links.values_mut()) {
+            let Some(link) = link.as_object_mut() else {
+                continue;
+            };
+            for (snake, camel) in [("operation_id", "operationId"), ("request_body", "requestBody")] {
+                if let Some(value) = link.remove(snake) {
+                    link.insert(camel.into(), value);
+                }
+            }
+        }
+    }
 }
 
 /// This document, rendered for people.
