@@ -24,7 +24,9 @@ use utoipa::{
         link::LinkBuilder,
         path::{Operation, ParameterIn},
         schema::{AllOfBuilder, ObjectBuilder, Type},
-        security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme},
+        security::{
+            ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+        },
         tag::TagBuilder,
     },
 };
@@ -58,8 +60,11 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
+/// A status and the codes an answer with it can carry.
+type Problems = (u16, &'static [ProblemCode]);
+
 /// The error answers each operation has besides those every operation of its kind has.
-const OPERATION_PROBLEMS: &[(&str, &[(u16, &[ProblemCode])])] = {
+const OPERATION_PROBLEMS: &[(&str, &[Problems])] = {
     use ProblemCode as C;
     &[
         (
@@ -67,7 +72,10 @@ const OPERATION_PROBLEMS: &[(&str, &[(u16, &[ProblemCode])])] = {
             &[
                 (400, &[C::InvalidSessionIdSignature, C::InvalidSince]),
                 (404, &[C::InvalidSessionId]),
-                (409, &[C::DefaultImportAlreadyExecuted, C::IdempotencyKeyReused]),
+                (
+                    409,
+                    &[C::DefaultImportAlreadyExecuted, C::IdempotencyKeyReused],
+                ),
                 (410, &[C::SessionExpired]),
             ],
         ),
@@ -105,7 +113,9 @@ impl Modify for Contract {
                 Http::builder()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("API key")
-                    .description(Some("`Authorization: Bearer <api key>` (the scheme in any case)"))
+                    .description(Some(
+                        "`Authorization: Bearer <api key>` (the scheme in any case)",
+                    ))
                     .build(),
             ),
         );
@@ -123,9 +133,18 @@ impl Modify for Contract {
         ]);
         openapi.tags = Some(
             [
-                ("Sign-in", "Sign an owner in at their bank without the widget."),
-                ("Sandbox", "Headless sign-in at simulated banks, for tests and demos."),
-                ("Commands", "Start a Default Import and poll it for the result."),
+                (
+                    "Sign-in",
+                    "Sign an owner in at their bank without the widget.",
+                ),
+                (
+                    "Sandbox",
+                    "Headless sign-in at simulated banks, for tests and demos.",
+                ),
+                (
+                    "Commands",
+                    "Start a Default Import and poll it for the result.",
+                ),
                 ("Banks", "The coverage catalog."),
                 ("Service", "Health, readiness and this document."),
             ]
@@ -139,7 +158,12 @@ impl Modify for Contract {
             .collect(),
         );
         for item in openapi.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.delete, &mut item.put] {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.put,
+            ] {
                 if let Some(operation) = operation.as_mut() {
                     add_problems(operation);
                     add_links(operation);
@@ -369,7 +393,10 @@ fn camel_case_links(document: &mut serde_json::Value) {
             let Some(link) = link.as_object_mut() else {
                 continue;
             };
-            for (snake, camel) in [("operation_id", "operationId"), ("request_body", "requestBody")] {
+            for (snake, camel) in [
+                ("operation_id", "operationId"),
+                ("request_body", "requestBody"),
+            ] {
                 if let Some(value) = link.remove(snake) {
                     link.insert(camel.into(), value);
                 }

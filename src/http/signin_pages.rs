@@ -223,7 +223,12 @@ async fn widget_signin(state: &AppState, query: WidgetQuery) -> Result<NewSignIn
     .map_err(|_| {
         Refusal::Bad("ownerExternalId must be 1 to 255 characters, without control characters")
     })?;
-    if let Some(bank) = query.bank.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+    if let Some(bank) = query
+        .bank
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+    {
         BankId::parse(bank).map_err(|_| Refusal::Bad("bank must be a bank id from /v1/banks"))?;
     }
     let options = SignInOptions::new(

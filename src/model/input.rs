@@ -30,8 +30,7 @@ impl InvalidInput {
 /// Free text: 1 to `max_chars` characters, not all blank, and no control character (Unicode
 /// category Cc, which includes NUL): PostgreSQL refuses NUL in `text`, and the others only
 /// ever arrive by mistake or in an attack on logs.
-const FREE_TEXT_PATTERN: &str =
-    r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+const FREE_TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
 
 fn free_text(text: &str, max_chars: usize) -> Result<&str, InvalidInput> {
     if text.chars().any(char::is_control) {
@@ -227,8 +226,7 @@ impl IdempotencyKey {
     pub const PATTERN: &str = "^[!-~]{1,255}$";
 
     pub fn parse(text: &str) -> Result<Self, InvalidInput> {
-        if (1..=Self::MAX_LEN).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if (1..=Self::MAX_LEN).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(Self(text.to_string()))
         } else {
             Err(InvalidInput::new(
@@ -252,10 +250,13 @@ pub struct Day(NaiveDate);
 impl Day {
     pub fn parse(text: &str) -> Result<Self, InvalidInput> {
         let well_formed = text.len() == 10
-            && text
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            && text.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         let date = well_formed
             .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
             .flatten()
@@ -349,7 +350,13 @@ mod tests {
 
     #[test]
     fn a_day_outside_years_1_to_9999_or_not_in_iso_form_is_refused() {
-        for text in ["-0001-01-01", "0000-01-01", "+10000-01-01", "2026-1-01", "2026-02-30"] {
+        for text in [
+            "-0001-01-01",
+            "0000-01-01",
+            "+10000-01-01",
+            "2026-1-01",
+            "2026-02-30",
+        ] {
             assert!(Day::parse(text).is_err(), "{text}");
         }
         assert_eq!(

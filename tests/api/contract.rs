@@ -51,7 +51,11 @@ fn redirection(overrides: Value) -> Value {
 async fn a_nul_in_a_sandbox_owner_id_is_an_invalid_parameter_not_a_500() {
     let app = spawn_app_without_workers().await;
     let body = json!({"bank": "sandbox", "login": "alice", "ownerExternalId": "a\u{0}b"});
-    assert_invalid(post(&app, "/v1/sandbox/sessions", &body).await, "ownerExternalId").await;
+    assert_invalid(
+        post(&app, "/v1/sandbox/sessions", &body).await,
+        "ownerExternalId",
+    )
+    .await;
     assert_eq!(app.count("select count(*) from sessions").await, 0);
 }
 
@@ -127,7 +131,10 @@ async fn a_body_over_the_limit_without_a_declared_length_is_a_413() {
     let _ = stream.read_to_end(&mut answer).await;
     let answer = String::from_utf8_lossy(&answer).to_lowercase();
     assert!(answer.starts_with("http/1.1 413"), "{answer}");
-    assert!(answer.contains("content-type: application/problem+json"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
     assert!(answer.contains("\"code\":\"payloadtoolarge\""), "{answer}");
 }
 
@@ -159,7 +166,11 @@ async fn a_bearer_scheme_in_any_case_is_accepted() {
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let response = app
             .http
-            .get(format!("{}/v1/commands/{}", app.address, uuid::Uuid::now_v7()))
+            .get(format!(
+                "{}/v1/commands/{}",
+                app.address,
+                uuid::Uuid::now_v7()
+            ))
             .header(header::AUTHORIZATION, format!("{scheme} {}", app.api_key))
             .send()
             .await
@@ -206,7 +217,11 @@ async fn a_sandbox_session_with_a_future_max_import_date_is_refused() {
         "bank": "sandbox", "login": "alice", "ownerExternalId": "o",
         "maxImportDate": tomorrow.to_string(),
     });
-    assert_invalid(post(&app, "/v1/sandbox/sessions", &body).await, "maxImportDate").await;
+    assert_invalid(
+        post(&app, "/v1/sandbox/sessions", &body).await,
+        "maxImportDate",
+    )
+    .await;
     assert_eq!(app.count("select count(*) from sessions").await, 0);
 }
 
@@ -289,17 +304,26 @@ async fn every_error_answer_is_documented_as_problem_json_with_its_codes_as_an_e
     for (path, method, operation) in operations(&doc) {
         let responses = operation["responses"].as_object().unwrap();
         for expected in ["500", "503"] {
-            assert!(responses.contains_key(expected), "{method} {path}: {expected}");
+            assert!(
+                responses.contains_key(expected),
+                "{method} {path}: {expected}"
+            );
         }
         let authenticated = operation.get("security").is_none();
         if authenticated {
             for expected in ["401", "403"] {
-                assert!(responses.contains_key(expected), "{method} {path}: {expected}");
+                assert!(
+                    responses.contains_key(expected),
+                    "{method} {path}: {expected}"
+                );
             }
         }
         if operation.get("requestBody").is_some() {
             for expected in ["400", "413", "415"] {
-                assert!(responses.contains_key(expected), "{method} {path}: {expected}");
+                assert!(
+                    responses.contains_key(expected),
+                    "{method} {path}: {expected}"
+                );
             }
         }
         if path.contains('{') {
@@ -307,7 +331,10 @@ async fn every_error_answer_is_documented_as_problem_json_with_its_codes_as_an_e
         }
         for (status, response) in responses {
             assert!(
-                !response["description"].as_str().unwrap_or_default().is_empty(),
+                !response["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .is_empty(),
                 "{method} {path} {status} has a description"
             );
             if status.starts_with(['4', '5']) {
@@ -317,8 +344,8 @@ async fn every_error_answer_is_documented_as_problem_json_with_its_codes_as_an_e
                     ["application/problem+json"],
                     "{method} {path} {status}"
                 );
-                let codes = &content["application/problem+json"]["schema"]["allOf"][1]
-                    ["properties"]["code"]["enum"];
+                let codes = &content["application/problem+json"]["schema"]["allOf"][1]["properties"]
+                    ["code"]["enum"];
                 assert!(
                     codes.as_array().is_some_and(|codes| !codes.is_empty()),
                     "{method} {path} {status} lists its codes"
@@ -357,13 +384,19 @@ async fn the_document_states_the_enums_formats_patterns_and_lengths_the_server_e
             schemas[schema]
         );
     }
-    assert_eq!(schemas["Problem"]["properties"]["code"]["$ref"], "#/components/schemas/ProblemCode");
+    assert_eq!(
+        schemas["Problem"]["properties"]["code"]["$ref"],
+        "#/components/schemas/ProblemCode"
+    );
     assert_eq!(schemas["OwnerExternalId"]["minLength"], 1);
     assert_eq!(schemas["OwnerExternalId"]["maxLength"], 255);
     assert!(schemas["OwnerExternalId"]["pattern"].is_string());
     assert_eq!(schemas["Day"]["format"], "date");
     assert_eq!(schemas["CountryCode"]["pattern"], "^[A-Za-z]{2}$");
-    assert_eq!(schemas["DefaultImportRequest"]["properties"]["sessionId"]["format"], "uuid");
+    assert_eq!(
+        schemas["DefaultImportRequest"]["properties"]["sessionId"]["format"],
+        "uuid"
+    );
 
     let import = &doc["paths"]["/v1/commands/default-import"]["post"];
     let key = import["parameters"]
@@ -391,7 +424,10 @@ async fn the_document_declares_both_auth_schemes_tags_examples_links_and_the_ser
     assert_eq!(doc["security"], json!([{"bearer": []}, {"apiKey": []}]));
 
     for path in ["/healthz", "/readyz", "/openapi.json", "/docs"] {
-        assert!(doc["paths"][path]["get"].is_object(), "{path} is documented");
+        assert!(
+            doc["paths"][path]["get"].is_object(),
+            "{path} is documented"
+        );
     }
     for (path, method, operation) in operations(&doc) {
         let tags = operation["tags"].as_array().unwrap();
@@ -401,20 +437,42 @@ async fn the_document_declares_both_auth_schemes_tags_examples_links_and_the_ser
         );
     }
     let schemas = &doc["components"]["schemas"];
-    for schema in ["DefaultImportRequest", "SandboxSessionRequest", "RedirectionRequest", "Problem"] {
-        assert!(schemas[schema]["examples"].is_array(), "{schema} has examples");
+    for schema in [
+        "DefaultImportRequest",
+        "SandboxSessionRequest",
+        "RedirectionRequest",
+        "Problem",
+    ] {
+        assert!(
+            schemas[schema]["examples"].is_array(),
+            "{schema} has examples"
+        );
     }
 
     let link = |path: &str, method: &str, status: &str, name: &str| {
         doc["paths"][path][method]["responses"][status]["links"][name]["operationId"].clone()
     };
-    assert_eq!(link("/v1/sandbox/sessions", "post", "201", "DefaultImport"), "default_import");
-    assert_eq!(link("/v1/signin/redirections", "post", "201", "GetRedirection"), "get_redirection");
     assert_eq!(
-        link("/v1/signin/redirections/{redirection_id}", "get", "200", "DefaultImport"),
+        link("/v1/sandbox/sessions", "post", "201", "DefaultImport"),
         "default_import"
     );
-    assert_eq!(link("/v1/commands/default-import", "post", "202", "GetCommand"), "get_command");
+    assert_eq!(
+        link("/v1/signin/redirections", "post", "201", "GetRedirection"),
+        "get_redirection"
+    );
+    assert_eq!(
+        link(
+            "/v1/signin/redirections/{redirection_id}",
+            "get",
+            "200",
+            "DefaultImport"
+        ),
+        "default_import"
+    );
+    assert_eq!(
+        link("/v1/commands/default-import", "post", "202", "GetCommand"),
+        "get_command"
+    );
 }
 
 // The docs page.
@@ -436,7 +494,10 @@ async fn the_docs_page_renders_the_document_with_assets_served_by_aisle_itself()
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = page.text().await.unwrap();
     assert!(html.contains("spec-url=\"openapi.json\""));
-    assert!(!html.contains("http://") && !html.contains("https://"), "no outside asset: {html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no outside asset: {html}"
+    );
 
     let script = app
         .http

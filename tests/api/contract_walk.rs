@@ -67,11 +67,11 @@ async fn requests_generated_from_the_document_get_documented_answers_and_never_a
         .await
         .unwrap();
     // The example redirect URI is registered, so that valid redirections can succeed.
-    let example_uri = doc["components"]["schemas"]["RedirectionRequest"]["examples"][0]
-        ["redirectUri"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let example_uri =
+        doc["components"]["schemas"]["RedirectionRequest"]["examples"][0]["redirectUri"]
+            .as_str()
+            .unwrap()
+            .to_string();
     app.register(app.client_id, &[], &[&example_uri]).await;
 
     let operations = operations(&doc);
@@ -113,7 +113,11 @@ async fn requests_generated_from_the_document_get_documented_answers_and_never_a
     for (answer, count) in &report.statuses {
         println!("  {count:>5} × {answer}");
     }
-    assert!(report.requests >= MIN_REQUESTS, "only {} requests", report.requests);
+    assert!(
+        report.requests >= MIN_REQUESTS,
+        "only {} requests",
+        report.requests
+    );
     // The links were followed to the end: a sign-in, an import and a poll succeeded.
     for reached in [
         "POST /v1/sandbox/sessions 201",
@@ -121,7 +125,10 @@ async fn requests_generated_from_the_document_get_documented_answers_and_never_a
         "GET /v1/commands/{command_id} 200",
         "GET /v1/signin/redirections/{redirection_id} 200",
     ] {
-        assert!(report.statuses.contains_key(reached), "never reached {reached}");
+        assert!(
+            report.statuses.contains_key(reached),
+            "never reached {reached}"
+        );
     }
     assert_eq!(report.server_errors, 0, "{:#?}", report.violations);
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
@@ -190,7 +197,11 @@ impl Walker<'_> {
             ]),
             ..Request::default()
         };
-        for parameter in operation.spec["parameters"].as_array().into_iter().flatten() {
+        for parameter in operation.spec["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let required = parameter["required"].as_bool().unwrap_or(false);
             if !required && self.sample(any::<bool>()) {
                 continue;
@@ -354,7 +365,13 @@ impl Walker<'_> {
             }
             7 if !body_fields.is_empty() => {
                 let field = &body_fields[self.sample(0..body_fields.len())];
-                request.body.as_mut().unwrap().as_object_mut().unwrap().remove(field);
+                request
+                    .body
+                    .as_mut()
+                    .unwrap()
+                    .as_object_mut()
+                    .unwrap()
+                    .remove(field);
             }
             _ => request.auth = Auth::Missing,
         }
@@ -363,14 +380,17 @@ impl Walker<'_> {
 
     async fn send(&mut self, operation: &Operation, request: &Request, valid: bool) -> Answer {
         let path = request.raw_path.clone().unwrap_or_else(|| {
-            request.path_params.iter().fold(operation.path.clone(), |path, (name, value)| {
-                path.replace(&format!("{{{name}}}"), value.as_str().unwrap())
-            })
+            request
+                .path_params
+                .iter()
+                .fold(operation.path.clone(), |path, (name, value)| {
+                    path.replace(&format!("{{{name}}}"), value.as_str().unwrap())
+                })
         });
-        let mut builder = self
-            .app
-            .http
-            .request(operation.method.clone(), format!("{}{path}", self.app.address));
+        let mut builder = self.app.http.request(
+            operation.method.clone(),
+            format!("{}{path}", self.app.address),
+        );
         builder = match request.auth {
             Auth::Bearer => builder.bearer_auth(&self.app.api_key),
             Auth::LowerCaseBearer => builder.header(
@@ -395,7 +415,12 @@ impl Walker<'_> {
         *self
             .report
             .statuses
-            .entry(format!("{} {} {}", operation.method, operation.path, status.as_u16()))
+            .entry(format!(
+                "{} {} {}",
+                operation.method,
+                operation.path,
+                status.as_u16()
+            ))
             .or_default() += 1;
         let content_type = response
             .headers()
@@ -404,7 +429,14 @@ impl Walker<'_> {
             .map(|v| v.split(';').next().unwrap_or_default().trim().to_string());
         let bytes = response.bytes().await.unwrap();
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
-        let found = self.check(operation, status, content_type, &bytes, body.as_ref(), valid);
+        let found = self.check(
+            operation,
+            status,
+            content_type,
+            &bytes,
+            body.as_ref(),
+            valid,
+        );
         if status.is_server_error() {
             self.report.server_errors += 1;
         }
@@ -463,7 +495,10 @@ impl Walker<'_> {
         }
         if valid && status.is_client_error() {
             let code = body.and_then(|b| b["code"].as_str()).unwrap_or_default();
-            if matches!(code, "InvalidParameter" | "PayloadTooLarge" | "UnsupportedMediaType") {
+            if matches!(
+                code,
+                "InvalidParameter" | "PayloadTooLarge" | "UnsupportedMediaType"
+            ) {
                 let detail = body.and_then(|b| b["detail"].as_str()).unwrap_or_default();
                 violation(format!(
                     "a request the schema allows was refused as {code}: {detail}"
@@ -497,13 +532,20 @@ impl Walker<'_> {
     async fn follow_links(&mut self, operation: &Operation, answer: &Answer) {
         let Some(body) = &answer.body else { return };
         let links = operation.spec["responses"][answer.status.as_str()]["links"].clone();
-        for link in links.as_object().into_iter().flatten().map(|(_, link)| link) {
+        for link in links
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, link)| link)
+        {
             let target_id = link["operationId"].as_str().unwrap();
             let Some(target) = operations(&self.doc)
                 .into_iter()
                 .find(|o| o.spec["operationId"] == target_id)
             else {
-                self.report.violations.push(format!("a link to unknown operation {target_id}"));
+                self.report
+                    .violations
+                    .push(format!("a link to unknown operation {target_id}"));
                 continue;
             };
             let mut request = Request::default();
@@ -522,7 +564,10 @@ impl Walker<'_> {
                 request.content_type = Some("application/json".into());
             }
             if request.path_params.values().any(Value::is_null)
-                || request.body.as_ref().is_some_and(|b| b.as_object().unwrap().values().any(Value::is_null))
+                || request
+                    .body
+                    .as_ref()
+                    .is_some_and(|b| b.as_object().unwrap().values().any(Value::is_null))
             {
                 // The answer had no value for the link (a pending redirection has no session).
                 continue;
