@@ -3,6 +3,7 @@
 //! command.
 
 use chrono::{NaiveDate, Utc};
+use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -10,7 +11,7 @@ use crate::{
     model::command::CommandState,
     signin::signature::SessionSigner,
     store::{
-        commands::{self, Command, NewCommand},
+        commands::{self, KeyedCommand, NewCommand},
         queue, sessions,
     },
 };
@@ -23,6 +24,9 @@ pub struct DefaultImportStart<'a> {
     pub signature: &'a str,
     pub since: NaiveDate,
     pub idempotency_key: Option<&'a str>,
+    /// A digest of the request as the client sent it: a second request under the same
+    /// idempotency key must carry the same one.
+    pub fingerprint: &'a [u8],
     /// How many deliveries of the job may run before the command ends as `Internal`.
     pub max_attempts: usize,
 }
@@ -44,7 +48,7 @@ pub enum StartError {
     DefaultImportAlreadyExecuted,
     #[error("the session has expired")]
     SessionExpired,
-    #[error("this Idempotency-Key was already used for another session")]
+    #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -93,6 +97,7 @@ pub async fn default_import(
             client_id: request.client_id,
             session_id: request.session_id,
             idempotency_key: request.idempotency_key,
+            idempotency_fingerprint: request.idempotency_key.map(|_| request.fingerprint),
             since: request.since,
         },
     )
@@ -127,9 +132,16 @@ pub async fn default_import(
     })
 }
 
-/// The answer to a repeated request: the command the key made, if it was for the same session.
-fn replay(existing: &Command, request: &DefaultImportStart<'_>) -> Result<Started, StartError> {
-    if existing.session_id != request.session_id {
+/// The answer to a repeated request: the command the key made, if it was the same request.
+fn replay(
+    existing: &KeyedCommand,
+    request: &DefaultImportStart<'_>,
+) -> Result<Started, StartError> {
+    let same_request = match &existing.idempotency_fingerprint {
+        Some(fingerprint) => fingerprint.as_slice() == request.fingerprint,
+        None => existing.session_id == request.session_id,
+    };
+    if !same_request {
         return Err(StartError::IdempotencyKeyReused);
     }
     Ok(Started {
@@ -141,4 +153,22 @@ fn replay(existing: &Command, request: &DefaultImportStart<'_>) -> Result<Starte
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_unique_violation())
+}
+
+/// A digest of a Default Import request as sent, kept with its idempotency key. `since` is
+/// taken as given, not the default it stands for, so a retry that leaves it out is the same
+/// request only if the first one did too.
+pub fn request_fingerprint(session_id: &str, signature: &str, since: Option<&str>) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    for part in [Some(session_id), Some(signature), since] {
+        // A length prefix per part, and a marker for an absent one, keep parts apart.
+        match part {
+            Some(text) => {
+                digest.update((text.len() as u64).to_be_bytes());
+                digest.update(text.as_bytes());
+            }
+            None => digest.update(u64::MAX.to_be_bytes()),
+        }
+    }
+    digest.finalize().into()
 }

@@ -59,6 +59,11 @@ pub async fn default_import(
             signature,
             since,
             idempotency_key: caller.idempotency_key.as_deref(),
+            fingerprint: &start::request_fingerprint(
+                params.required("sessionId")?,
+                signature,
+                params.get("since"),
+            ),
             max_attempts: state.config.worker.max_attempts,
         },
     )

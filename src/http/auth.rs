@@ -84,10 +84,13 @@ impl FromRequestParts<AppState> for CallerIp {
 
 /// The key in `Authorization: Bearer` or `X-Api-Key`.
 pub fn header_api_key(headers: &HeaderMap) -> Option<&str> {
+    // Auth scheme names are case-insensitive (RFC 9110, section 11.1).
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key);
     bearer
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim)

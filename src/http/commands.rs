@@ -17,6 +17,7 @@ use crate::{
     commands::start::{self, DefaultImportStart, StartError},
     model::{
         command::{CommandErrorCode, CommandKind, CommandState, Progress},
+        input::{Day, IdempotencyKey, OwnerExternalId},
         result::ImportResult,
     },
     state::AppState,
@@ -28,7 +29,6 @@ use crate::{
 
 /// How long a client should wait before polling an in-progress command again.
 const RETRY_AFTER_SECS: &str = "2";
-const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,16 +38,24 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({
+    "sessionId": "0193a4a0-7c1e-7d1a-9f4e-3c2b1a0f9e8d",
+    "sessionIdSignature": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "since": "2026-01-01",
+})))]
 pub struct DefaultImportRequest {
-    /// From the widget's `onSuccess`.
+    /// From the widget's `onSuccess`, a redirection or a sandbox session.
+    #[schema(format = Uuid)]
     pub session_id: String,
     pub session_id_signature: String,
-    /// The oldest booking date wanted, `YYYY-MM-DD`; default today − 90 days.
+    /// The oldest booking date wanted, not in the future; default today − 90 days.
+    #[schema(value_type = Option<Day>)]
     pub since: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(examples(json!({"commandId": "0193a4a1-0b2c-7e3d-8f4a-5b6c7d8e9f0a", "state": "in_progress"})))]
 pub struct CommandAccepted {
     pub command_id: Uuid,
     pub state: CommandState,
@@ -60,6 +68,7 @@ pub struct CommandResponse {
     pub kind: CommandKind,
     pub state: CommandState,
     pub progress: Progress,
+    #[schema(value_type = OwnerExternalId)]
     pub owner_external_id: String,
     /// The bank's id in the registry.
     pub bank: String,
@@ -79,21 +88,29 @@ pub struct CommandError {
 }
 
 /// Starts a Default Import with the session from a sign-in.
+///
+/// The import runs in the background: poll the command it answers with. A session serves
+/// one import. A request repeated with the same `Idempotency-Key` answers with the same
+/// command; a different request under a used key is refused.
 #[utoipa::path(
     post,
     path = "/v1/commands/default-import",
+    operation_id = "default_import",
+    tag = "Commands",
     request_body = DefaultImportRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key, same command")),
+    params((
+        "Idempotency-Key" = Option<String>,
+        Header,
+        description = "Retry safely: the same key with the same request answers with the same command",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]{1,255}$",
+        example = "order-4711",
+    )),
     responses(
-        (status = 202, body = CommandAccepted),
-        (status = 400, body = super::error::Problem, description = "InvalidParameter, InvalidSessionIdSignature, InvalidSince"),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 403, body = super::error::Problem, description = "IpNotAllowed"),
-        (status = 404, body = super::error::Problem, description = "InvalidSessionId"),
-        (status = 409, body = super::error::Problem, description = "DefaultImportAlreadyExecuted"),
-        (status = 410, body = super::error::Problem, description = "SessionExpired"),
+        (status = 202, description = "The import is queued; poll the command.", body = CommandAccepted,
+            headers(("Location" = String, description = "The command's URL"))),
     ),
-    security(("api_key" = []))
 )]
 async fn default_import(
     State(state): State<AppState>,
@@ -113,7 +130,12 @@ async fn default_import(
             session_id,
             signature: &request.session_id_signature,
             since,
-            idempotency_key,
+            idempotency_key: idempotency_key.as_ref().map(IdempotencyKey::as_str),
+            fingerprint: &start::request_fingerprint(
+                &request.session_id,
+                &request.session_id_signature,
+                request.since.as_deref(),
+            ),
             max_attempts: state.config.worker.max_attempts,
         },
     )
@@ -128,7 +150,7 @@ impl From<StartError> for ApiError {
             StartError::InvalidSessionIdSignature => Self::InvalidSessionIdSignature,
             StartError::DefaultImportAlreadyExecuted => Self::DefaultImportAlreadyExecuted,
             StartError::SessionExpired => Self::SessionExpired,
-            StartError::IdempotencyKeyReused => Self::InvalidParameter(e.to_string()),
+            StartError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
             StartError::Database(db) => db.into(),
             StartError::Queue(queue) => Self::internal(queue),
         }
@@ -139,13 +161,13 @@ impl From<StartError> for ApiError {
 #[utoipa::path(
     get,
     path = "/v1/commands/{command_id}",
-    params(("command_id" = String, Path)),
+    operation_id = "get_command",
+    tag = "Commands",
+    params(("command_id" = String, Path, format = Uuid, description = "From the Default Import's answer")),
     responses(
-        (status = 200, body = CommandResponse, headers(("Retry-After" = String, description = "While in progress: seconds before the next poll"))),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 404, body = super::error::Problem, description = "InvalidCommandId"),
+        (status = 200, description = "The command: in progress, or ended with its result or error.", body = CommandResponse,
+            headers(("Retry-After" = u32, description = "While in progress: seconds before the next poll"))),
     ),
-    security(("api_key" = []))
 )]
 async fn get_command(
     State(state): State<AppState>,
@@ -207,31 +229,31 @@ fn accepted(command_id: Uuid, state: CommandState) -> Response {
     response
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN => Ok(Some(key)),
-        _ => Err(ApiError::InvalidParameter(format!(
-            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
-        ))),
-    }
+    value
+        .to_str()
+        .ok()
+        .and_then(|key| IdempotencyKey::parse(key).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters, without spaces",
+            )
+        })
 }
 
-/// `since` as a date no later than today; absent means today − 90 days.
+/// `since` as a day in years 1–9999, no later than today; absent means today − 90 days.
 fn parse_since(since: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiError> {
     let Some(since) = since else {
         return Ok(today - Days::new(90));
     };
-    let date = NaiveDate::parse_from_str(since, "%Y-%m-%d")
-        .map_err(|_| ApiError::InvalidSince(format!("`{since}` is not a YYYY-MM-DD date")))?;
-    if date > today {
-        return Err(ApiError::InvalidSince(format!(
-            "`{since}` is in the future"
-        )));
-    }
-    Ok(date)
+    Day::parse(since)
+        .and_then(|day| day.not_after(today))
+        .map_err(|reason| ApiError::InvalidSince(format!("since: {reason}")))
 }
 
 #[cfg(test)]
@@ -256,10 +278,12 @@ mod tests {
             parse_since(Some("2026-11-22"), today()),
             Err(ApiError::InvalidSince(_))
         ));
-        assert!(matches!(
-            parse_since(Some("21.11.2026"), today()),
-            Err(ApiError::InvalidSince(_))
-        ));
+        for since in ["21.11.2026", "-0001-01-01", "0000-01-01"] {
+            assert!(matches!(
+                parse_since(Some(since), today()),
+                Err(ApiError::InvalidSince(_))
+            ));
+        }
         assert_eq!(parse_since(Some("2026-11-21"), today()).unwrap(), today());
     }
 }

@@ -3,13 +3,15 @@
 
 use axum::{
     Json,
+    extract::Request,
     http::{HeaderValue, StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{signin::flow::FlowError, store};
+use crate::{model::command::CommandErrorCode, signin::flow::FlowError, store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -45,10 +47,20 @@ pub enum ApiError {
     SignInConflict(String),
     #[error("too many sign-ins from this address; try again in {} s", .0.as_secs().max(1))]
     RateLimited(std::time::Duration),
+    /// The bank refused a sign-in, or failed during one.
     #[error("{detail}")]
-    SignIn { code: &'static str, detail: String },
+    SignIn {
+        code: CommandErrorCode,
+        detail: String,
+    },
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     #[error("the request body is larger than this API accepts")]
     PayloadTooLarge,
+    #[error("the request body must be `application/json`")]
+    UnsupportedMediaType,
     /// The database is out of reach (down, restarting, or every connection busy).
     #[error("{UNAVAILABLE}")]
     ServiceUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -58,13 +70,76 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// The problem+json body.
+/// Every code a problem+json answer can carry. Stable names: clients match on them. They
+/// follow Kontomatik's where one exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum ProblemCode {
+    /// A parameter, header or body is malformed, too long, or not one the API knows.
+    InvalidParameter,
+    Unauthorized,
+    IpNotAllowed,
+    InvalidSessionId,
+    InvalidSessionIdSignature,
+    SessionExpired,
+    DefaultImportAlreadyExecuted,
+    /// The `Idempotency-Key` was used before for a request that differs from this one.
+    IdempotencyKeyReused,
+    InvalidSince,
+    InvalidCommandId,
+    InvalidSignInId,
+    InvalidRedirectionId,
+    InvalidRedirectUri,
+    SignInClosed,
+    SignInConflict,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    /// A sign-in at the bank failed (the codes of a command's error).
+    ScaRequired,
+    InvalidCredentials,
+    AccessBlocked,
+    BankUnavailable,
+    BankRateLimited,
+    BankProtocolError,
+    Timeout,
+    /// The database is out of reach, or the request took too long; retry after `Retry-After`.
+    ServiceUnavailable,
+    Internal,
+}
+
+impl From<CommandErrorCode> for ProblemCode {
+    fn from(code: CommandErrorCode) -> Self {
+        match code {
+            CommandErrorCode::SessionExpired => Self::SessionExpired,
+            CommandErrorCode::ScaRequired => Self::ScaRequired,
+            CommandErrorCode::InvalidCredentials => Self::InvalidCredentials,
+            CommandErrorCode::AccessBlocked => Self::AccessBlocked,
+            CommandErrorCode::BankUnavailable => Self::BankUnavailable,
+            CommandErrorCode::BankRateLimited => Self::BankRateLimited,
+            CommandErrorCode::BankProtocolError => Self::BankProtocolError,
+            CommandErrorCode::Timeout => Self::Timeout,
+            CommandErrorCode::Internal => Self::Internal,
+        }
+    }
+}
+
+/// The problem+json body (RFC 9457).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(examples(json!({
+    "code": "InvalidParameter",
+    "title": "Bad Request",
+    "status": 400,
+    "detail": "ownerExternalId: must not contain control characters",
+})))]
 pub struct Problem {
-    /// A stable, machine-readable error code, e.g. `InvalidSessionId`.
-    pub code: String,
+    pub code: ProblemCode,
+    /// The status's reason phrase.
     pub title: String,
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
+    /// A sentence for the developer; never a database message.
     pub detail: String,
 }
 
@@ -73,38 +148,49 @@ impl ApiError {
         Self::Internal(Box::new(e))
     }
 
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// A parameter that failed to parse; the detail names it.
+    pub fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
+        Self::InvalidParameter(format!("{field}: {reason}"))
+    }
+
+    fn status_and_code(&self) -> (StatusCode, ProblemCode) {
+        use ProblemCode as C;
         match self {
             Self::ServiceUnavailable(_) | Self::RequestTimeout(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+                (StatusCode::SERVICE_UNAVAILABLE, C::ServiceUnavailable)
             }
             // Whichever layer wrapped it, a database out of reach is an outage, not a bug.
             Self::Internal(cause) if database_unavailable(cause.as_ref()) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+                (StatusCode::SERVICE_UNAVAILABLE, C::ServiceUnavailable)
             }
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
-            Self::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "InvalidParameter"),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
-            Self::IpNotAllowed => (StatusCode::FORBIDDEN, "IpNotAllowed"),
-            Self::InvalidSessionId => (StatusCode::NOT_FOUND, "InvalidSessionId"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, C::PayloadTooLarge),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, C::UnsupportedMediaType)
+            }
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, C::MethodNotAllowed),
+            Self::InvalidParameter(_) => (StatusCode::BAD_REQUEST, C::InvalidParameter),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, C::Unauthorized),
+            Self::IpNotAllowed => (StatusCode::FORBIDDEN, C::IpNotAllowed),
+            Self::InvalidSessionId => (StatusCode::NOT_FOUND, C::InvalidSessionId),
             Self::InvalidSessionIdSignature => {
-                (StatusCode::BAD_REQUEST, "InvalidSessionIdSignature")
+                (StatusCode::BAD_REQUEST, C::InvalidSessionIdSignature)
             }
-            Self::SessionExpired => (StatusCode::GONE, "SessionExpired"),
+            Self::SessionExpired => (StatusCode::GONE, C::SessionExpired),
             Self::DefaultImportAlreadyExecuted => {
-                (StatusCode::CONFLICT, "DefaultImportAlreadyExecuted")
+                (StatusCode::CONFLICT, C::DefaultImportAlreadyExecuted)
             }
-            Self::InvalidSince(_) => (StatusCode::BAD_REQUEST, "InvalidSince"),
-            Self::InvalidCommandId => (StatusCode::NOT_FOUND, "InvalidCommandId"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "NotFound"),
-            Self::InvalidSignInId => (StatusCode::NOT_FOUND, "InvalidSignInId"),
-            Self::InvalidRedirectionId => (StatusCode::NOT_FOUND, "InvalidRedirectionId"),
-            Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, "InvalidRedirectUri"),
-            Self::SignInClosed => (StatusCode::CONFLICT, "SignInClosed"),
-            Self::SignInConflict(_) => (StatusCode::CONFLICT, "SignInConflict"),
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RateLimited"),
-            Self::SignIn { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
+            Self::IdempotencyKeyReused => (StatusCode::CONFLICT, C::IdempotencyKeyReused),
+            Self::InvalidSince(_) => (StatusCode::BAD_REQUEST, C::InvalidSince),
+            Self::InvalidCommandId => (StatusCode::NOT_FOUND, C::InvalidCommandId),
+            Self::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
+            Self::InvalidSignInId => (StatusCode::NOT_FOUND, C::InvalidSignInId),
+            Self::InvalidRedirectionId => (StatusCode::NOT_FOUND, C::InvalidRedirectionId),
+            Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, C::InvalidRedirectUri),
+            Self::SignInClosed => (StatusCode::CONFLICT, C::SignInClosed),
+            Self::SignInConflict(_) => (StatusCode::CONFLICT, C::SignInConflict),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, C::RateLimited),
+            Self::SignIn { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, (*code).into()),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::Internal),
         }
     }
 }
@@ -166,7 +252,7 @@ impl IntoResponse for ApiError {
             _ => self.to_string(),
         };
         let problem = Problem {
-            code: code.into(),
+            code,
             title: status.canonical_reason().unwrap_or("Error").into(),
             status: status.as_u16(),
             detail,
@@ -188,4 +274,55 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The longest framework message kept as a problem's detail; longer ones are cut.
+const MAX_FRAMEWORK_DETAIL: usize = 200;
+
+/// Turns the framework's own error answers (a path, query or header that does not parse, an
+/// unknown method, an empty-bodied status) into problem+json, so that every error answer has
+/// one shape. Pages that render their own HTML or JSON errors are left alone.
+pub async fn problems_everywhere(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4 * MAX_FRAMEWORK_DETAIL)
+        .await
+        .ok()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    let detail: String = text.trim().chars().take(MAX_FRAMEWORK_DETAIL).collect();
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        s if s.is_client_error() => ApiError::InvalidParameter(if detail.is_empty() {
+            s.canonical_reason().unwrap_or("bad request").into()
+        } else {
+            detail
+        }),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            ApiError::ServiceUnavailable(Box::new(std::io::Error::other(detail)))
+        }
+        _ => ApiError::internal(std::io::Error::other(format!(
+            "a plain {status} answer: {detail}"
+        ))),
+    };
+    let mut problem = error.into_response();
+    // A 405 keeps its `Allow`, a 503 its `Retry-After`.
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
 }

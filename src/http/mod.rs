@@ -58,6 +58,7 @@ pub fn app(state: AppState) -> Router {
             limits.request_timeout,
             time_limit,
         ))
+        .layer(middleware::from_fn(error::problems_everywhere))
         .layer(TraceLayer::new_for_http())
         // Outermost, so a legacy `apiKey` is off the URI before the trace span records it.
         .layer(axum::middleware::from_fn(

@@ -9,13 +9,14 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{auth::Authenticated, error::ApiError, json::AppJson, signin_frame::outcome};
 use crate::{
+    model::input::{BankId, CountryCode, Day, Locale, OwnerExternalId},
     signin::{
         options::{Opener, SignInOptions},
         origins,
@@ -35,30 +36,53 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({
+    "redirectUri": "https://app.example.com/bank-connected",
+    "ownerExternalId": "customer-4711",
+    "country": "DE",
+    "locale": "de",
+})))]
 pub struct RedirectionRequest {
     /// Where the owner returns, with `?redirectionId=…` added. Must be one of the client's
     /// registered redirect URIs, exactly.
+    #[schema(format = "uri", max_length = 2048, pattern = "^https?://[^\\s]+$")]
     pub redirect_uri: String,
-    /// The client's own id for the owner.
-    pub owner_external_id: String,
-    /// ISO 3166 alpha-2: only this country's banks are offered.
-    pub country: Option<String>,
-    /// A bank id to begin with instead of the bank list.
-    pub bank: Option<String>,
-    /// The oldest day of history the owner is asked to share.
-    pub max_import_date: Option<NaiveDate>,
+    pub owner_external_id: OwnerExternalId,
+    /// Only this country's banks are offered.
+    pub country: Option<CountryCode>,
+    /// A bank to begin with instead of the bank list.
+    pub bank: Option<BankId>,
+    /// The oldest day of history the owner is asked to share; not in the future.
+    pub max_import_date: Option<Day>,
+    /// Ask the bank for strong customer authentication even where it could skip it.
     #[serde(default)]
     pub force_sca: bool,
-    /// `en` (default), `de` or `pl`.
-    pub locale: Option<String>,
+    /// The pages' language; default `en`.
+    pub locale: Option<Locale>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(examples(json!({
+    "redirectionId": "0193a4a2-1c2d-7e3f-8a4b-5c6d7e8f9a0b",
+    "redirectionLink": "https://aisle.example.com/signin/s/0193a4a2-1c2d-7e3f-8a4b-5c6d7e8f9a0b",
+})))]
 pub struct RedirectionCreated {
     pub redirection_id: Uuid,
     /// Send the owner here.
+    #[schema(format = "uri")]
     pub redirection_link: String,
+}
+
+/// Where a redirection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectionState {
+    /// The owner has not finished yet.
+    Pending,
+    /// Signed in: the session is ready for Default Import.
+    Succeeded,
+    Failed,
 }
 
 /// `pending` until the owner finished, then `succeeded` with the session or `failed`.
@@ -66,34 +90,62 @@ pub struct RedirectionCreated {
 #[serde(rename_all = "camelCase")]
 pub struct RedirectionStatus {
     pub redirection_id: Uuid,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: &'static str,
+    pub status: RedirectionState,
     pub session_id: Option<Uuid>,
     pub session_id_signature: Option<String>,
     /// The bank signed in to.
+    #[schema(value_type = Option<BankId>)]
     pub target: Option<String>,
     pub error: Option<RedirectionError>,
 }
 
+/// Why a sign-in failed. Stable names: clients match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum SignInErrorCode {
+    /// The owner did not finish in time.
+    SignInExpired,
+    /// The bank does not offer what the sign-in needs.
+    NotSupportedByBank,
+    SessionExpired,
+    ScaRequired,
+    InvalidCredentials,
+    AccessBlocked,
+    BankUnavailable,
+    BankRateLimited,
+    BankProtocolError,
+    Timeout,
+    Internal,
+}
+
+impl SignInErrorCode {
+    /// The code as the sign-in stored it; one this version does not know reads as `Internal`.
+    fn from_stored(code: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(code.to_owned())).unwrap_or_else(|_| {
+            tracing::warn!(code, "a sign-in ended with an unknown code");
+            Self::Internal
+        })
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RedirectionError {
-    /// `InvalidCredentials`, `AccessBlocked`, `BankUnavailable`, `SignInExpired`, ...
-    pub code: String,
+    pub code: SignInErrorCode,
     pub detail: String,
 }
 
 /// Starts a sign-in the owner finishes on Aisle's pages.
+///
+/// Send the owner to `redirectionLink`; when they come back to `redirectUri`, read the
+/// redirection for its session.
 #[utoipa::path(
     post,
     path = "/v1/signin/redirections",
+    operation_id = "create_redirection",
+    tag = "Sign-in",
     request_body = RedirectionRequest,
     responses(
-        (status = 201, body = RedirectionCreated),
-        (status = 400, body = super::error::Problem, description = "InvalidParameter, InvalidRedirectUri"),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 403, body = super::error::Problem, description = "IpNotAllowed"),
+        (status = 201, description = "The sign-in is open; send the owner to its link.", body = RedirectionCreated),
     ),
-    security(("api_key" = []))
 )]
 async fn create_redirection(
     State(state): State<AppState>,
@@ -108,12 +160,20 @@ async fn create_redirection(
                 "redirectUri is not one of the client's registered redirect URIs".into(),
             )
         })?;
+    if let Some(bank) = &request.bank
+        && state.registry.get(bank.as_str()).is_none()
+    {
+        return Err(ApiError::invalid(
+            "bank",
+            "no bank has this id; GET /v1/banks lists them",
+        ));
+    }
     let options = SignInOptions::new(
-        &request.owner_external_id,
-        request.country.as_deref(),
-        request.locale.as_deref(),
-        request.bank.as_deref(),
-        request.max_import_date,
+        request.owner_external_id.as_str(),
+        request.country.as_ref().map(CountryCode::as_str),
+        Some(request.locale.unwrap_or_default().as_str()),
+        request.bank.as_ref().map(BankId::as_str),
+        request.max_import_date.map(Day::date),
         request.force_sca,
         Utc::now().date_naive(),
     )
@@ -144,13 +204,12 @@ async fn create_redirection(
 #[utoipa::path(
     get,
     path = "/v1/signin/redirections/{redirection_id}",
-    params(("redirection_id" = Uuid, Path)),
+    operation_id = "get_redirection",
+    tag = "Sign-in",
+    params(("redirection_id" = String, Path, format = Uuid, description = "From the redirection's creation")),
     responses(
-        (status = 200, body = RedirectionStatus),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 404, body = super::error::Problem, description = "InvalidRedirectionId"),
+        (status = 200, description = "The redirection: pending, or its session or error.", body = RedirectionStatus),
     ),
-    security(("api_key" = []))
 )]
 async fn get_redirection(
     State(state): State<AppState>,
@@ -167,9 +226,9 @@ async fn get_redirection(
     Ok(Json(RedirectionStatus {
         redirection_id: signin.id,
         status: match status {
-            Status::Picking | Status::InProgress => "pending",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
+            Status::Picking | Status::InProgress => RedirectionState::Pending,
+            Status::Succeeded => RedirectionState::Succeeded,
+            Status::Failed => RedirectionState::Failed,
         },
         session_id,
         session_id_signature: session_id.map(|session| {
@@ -178,6 +237,9 @@ async fn get_redirection(
                 .sign(client.id, session, &signin.opened.owner_external_id)
         }),
         target: signin.bank_id.clone(),
-        error: error.map(|(code, detail)| RedirectionError { code, detail }),
+        error: error.map(|(code, detail)| RedirectionError {
+            code: SignInErrorCode::from_stored(&code),
+            detail,
+        }),
     }))
 }

@@ -1,13 +1,17 @@
 //! Headless sign-in at sandbox banks, for tests and demos.
 
-use axum::{Json, Router, extract::State, routing::post};
-use chrono::NaiveDate;
+use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{auth::Authenticated, error::ApiError, json::AppJson};
 use crate::{
+    model::{
+        command::CommandErrorCode,
+        input::{BankId, Day, OwnerExternalId, SandboxLogin},
+    },
     signin::sandbox::{HeadlessSignIn, SandboxSignIn, SandboxSignInError},
     state::AppState,
 };
@@ -18,51 +22,57 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"bank": "sandbox", "login": "alice", "ownerExternalId": "customer-4711"})))]
 pub struct SandboxSessionRequest {
-    /// A bank marked sandbox in the registry, e.g. `sandbox`.
-    pub bank: String,
-    /// The persona to sign in as, e.g. `alice`.
-    pub login: String,
-    /// The client's own id for the owner.
-    pub owner_external_id: String,
-    /// The oldest day of history the owner agrees to share.
-    pub max_import_date: Option<NaiveDate>,
+    /// A bank marked sandbox in the registry.
+    pub bank: BankId,
+    pub login: SandboxLogin,
+    pub owner_external_id: OwnerExternalId,
+    /// The oldest day of history the owner agrees to share; not in the future.
+    pub max_import_date: Option<Day>,
+    /// Ask the bank for strong customer authentication even where it could skip it.
     #[serde(default)]
     pub force_sca: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(examples(json!({
+    "sessionId": "0193a4a0-7c1e-7d1a-9f4e-3c2b1a0f9e8d",
+    "sessionIdSignature": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "target": "sandbox",
+})))]
 pub struct SessionCreated {
     pub session_id: Uuid,
     pub session_id_signature: String,
     /// The bank signed in to.
+    #[schema(value_type = BankId)]
     pub target: String,
 }
 
 /// Signs in to a sandbox bank without a browser; refused for real banks.
+///
+/// For tests and demos: the session it answers with goes straight to Default Import.
 #[utoipa::path(
     post,
     path = "/v1/sandbox/sessions",
+    operation_id = "create_sandbox_session",
+    tag = "Sandbox",
     request_body = SandboxSessionRequest,
     responses(
-        (status = 201, body = SessionCreated),
-        (status = 400, body = super::error::Problem, description = "InvalidParameter (also: not a sandbox bank)"),
-        (status = 422, body = super::error::Problem, description = "InvalidCredentials, AccessBlocked, BankUnavailable"),
+        (status = 201, description = "Signed in; import with this session.", body = SessionCreated),
     ),
-    security(("api_key" = []))
 )]
 async fn create_session(
     State(state): State<AppState>,
     Authenticated(client): Authenticated,
     AppJson(request): AppJson<SandboxSessionRequest>,
-) -> Result<(axum::http::StatusCode, Json<SessionCreated>), ApiError> {
-    let owner = request.owner_external_id.trim();
-    if owner.is_empty() || owner.len() > 255 {
-        return Err(ApiError::InvalidParameter(
-            "ownerExternalId must be 1 to 255 characters".into(),
-        ));
-    }
+) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    let max_import_date = request
+        .max_import_date
+        .map(|day| day.not_after(Utc::now().date_naive()))
+        .transpose()
+        .map_err(|reason| ApiError::invalid("maxImportDate", reason))?;
     let sign_in = SandboxSignIn {
         pool: &state.pool,
         registry: &state.registry,
@@ -72,23 +82,32 @@ async fn create_session(
     let issued = sign_in
         .sign_in(&HeadlessSignIn {
             client_id: client.id,
-            bank_id: &request.bank,
-            login: &request.login,
-            owner_external_id: owner,
-            max_import_date: request.max_import_date,
+            bank_id: request.bank.as_str(),
+            login: request.login.as_str(),
+            owner_external_id: request.owner_external_id.as_str(),
+            max_import_date,
             force_sca: request.force_sca,
         })
         .await
         .map_err(|e| match e {
-            SandboxSignInError::NotASandboxBank(_) => ApiError::InvalidParameter(e.to_string()),
-            SandboxSignInError::Bank(bank) => ApiError::SignIn {
-                code: crate::model::command::CommandErrorCode::for_bank_error(&bank).as_str(),
-                detail: bank.to_string(),
-            },
+            SandboxSignInError::NotASandboxBank(_) => ApiError::invalid("bank", &e),
+            SandboxSignInError::Bank(bank) => {
+                let code = CommandErrorCode::for_bank_error(&bank);
+                // A refusal is the owner's to read; how a bank's answer failed to parse
+                // is ours, and stays in the logs.
+                let detail = match code {
+                    CommandErrorCode::BankProtocolError | CommandErrorCode::Internal => {
+                        tracing::warn!(error = %bank, "sandbox sign-in failed");
+                        "the bank's answer could not be used".to_string()
+                    }
+                    _ => bank.to_string(),
+                };
+                ApiError::SignIn { code, detail }
+            }
             SandboxSignInError::Database(db) => db.into(),
         })?;
     Ok((
-        axum::http::StatusCode::CREATED,
+        StatusCode::CREATED,
         Json(SessionCreated {
             session_id: issued.session_id,
             session_id_signature: issued.signature,

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::{auth::CallerIp, signin_frame::return_to};
 use crate::{
+    model::input::{BankId, OwnerExternalId},
     signin::{
         flow::FlowError,
         options::{Opener, SignInOptions},
@@ -215,8 +216,23 @@ async fn widget_signin(state: &AppState, query: WidgetQuery) -> Result<NewSignIn
         Some("true") => true,
         Some(_) => return Err(Refusal::Bad("forceSca must be true or false")),
     };
-    let options = SignInOptions::new(
+    // What the database could not hold is refused here, like the API's own parameters.
+    let owner_external_id = OwnerExternalId::parse(
         query.owner_external_id.as_deref().unwrap_or_default(),
+    )
+    .map_err(|_| {
+        Refusal::Bad("ownerExternalId must be 1 to 255 characters, without control characters")
+    })?;
+    if let Some(bank) = query
+        .bank
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+    {
+        BankId::parse(bank).map_err(|_| Refusal::Bad("bank must be a bank id from /v1/banks"))?;
+    }
+    let options = SignInOptions::new(
+        owner_external_id.as_str(),
         query.country.as_deref(),
         query.locale.as_deref(),
         query.bank.as_deref(),

@@ -2,5 +2,6 @@
 //! result as clients read it. They sit low so that nothing imports upward.
 
 pub mod command;
+pub mod input;
 pub mod receipt;
 pub mod result;

@@ -47,15 +47,28 @@ pub struct NewCommand<'a> {
     pub client_id: Uuid,
     pub session_id: Uuid,
     pub idempotency_key: Option<&'a str>,
+    /// A digest of the request as the client sent it, kept with its idempotency key.
+    pub idempotency_fingerprint: Option<&'a [u8]>,
     pub since: NaiveDate,
+}
+
+/// A command found by its idempotency key, with what the request that made it looked like.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyedCommand {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub state: CommandState,
+    /// Absent on commands made before fingerprints were kept.
+    pub idempotency_fingerprint: Option<Vec<u8>>,
 }
 
 /// Records a Default Import as in progress. Fails with a unique violation when the session or
 /// the idempotency key is already used.
 pub async fn insert(conn: &mut PgConnection, command: &NewCommand<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into commands (id, client_id, kind, session_id, idempotency_key, state, progress, since)
-         values ($1, $2, $3, $4, $5, 'in_progress', $6, $7)",
+        "insert into commands (id, client_id, kind, session_id, idempotency_key, state, progress, since,
+                               idempotency_fingerprint)
+         values ($1, $2, $3, $4, $5, 'in_progress', $6, $7, $8)",
     )
     .bind(command.id)
     .bind(command.client_id)
@@ -64,6 +77,7 @@ pub async fn insert(conn: &mut PgConnection, command: &NewCommand<'_>) -> Result
     .bind(command.idempotency_key)
     .bind(Json(Progress::at(Stage::Queued)))
     .bind(command.since)
+    .bind(command.idempotency_fingerprint)
     .execute(conn)
     .await?;
     Ok(())
@@ -109,11 +123,11 @@ pub async fn find_by_idempotency_key(
     conn: &mut PgConnection,
     client_id: Uuid,
     key: &str,
-) -> Result<Option<Command>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        select_commands!(),
-        " where c.client_id = $1 and c.idempotency_key = $2"
-    ))
+) -> Result<Option<KeyedCommand>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, session_id, state, idempotency_fingerprint from commands
+         where client_id = $1 and idempotency_key = $2",
+    )
     .bind(client_id)
     .bind(key)
     .fetch_optional(conn)

@@ -41,6 +41,6 @@ async fn an_idempotency_key_reused_for_another_session_is_refused() {
     assert_eq!(post(first).await.unwrap().status(), StatusCode::ACCEPTED);
     let second = app.sandbox_session(&app.api_key, "alice").await;
     let response = post(second).await.unwrap();
-    assert_problem(response, StatusCode::BAD_REQUEST, "InvalidParameter").await;
+    assert_problem(response, StatusCode::CONFLICT, "IdempotencyKeyReused").await;
     assert_eq!(app.count("select count(*) from commands").await, 1);
 }

@@ -7,6 +7,8 @@ mod compat;
 mod compat_client;
 mod compat_widget;
 mod connectors;
+mod contract;
+mod contract_walk;
 mod crash_recovery;
 mod default_import;
 mod hardening;
