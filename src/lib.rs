@@ -16,3 +16,4 @@ pub mod signin;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

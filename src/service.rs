@@ -4,6 +4,7 @@ use std::{future::Future, num::NonZeroU32, sync::Arc};
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
@@ -14,6 +15,7 @@ use crate::{
     signin::signature::SessionSigner,
     state::AppState,
     store::{self, MigrateError},
+    webhooks::delivery::Deliverer,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -109,18 +111,33 @@ impl Service {
         crate::http::serve(listener, self.app_state(), shutdown).await
     }
 
-    /// Runs the import workers until `shutdown`.
+    /// Runs the import workers and the webhook delivery worker until `shutdown`.
     pub async fn run_workers(
         &self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        worker::run(
+        let stop = CancellationToken::new();
+        let stop_on_shutdown = stop.clone();
+        let imports = worker::run(
             self.pool.clone(),
             self.import_context(),
             self.config.worker.clone(),
-            shutdown,
-        )
-        .await
+            async move {
+                shutdown.await;
+                stop_on_shutdown.cancel();
+            },
+        );
+        let (imported, ()) = tokio::join!(imports, self.deliverer().run(stop.cancelled_owned()));
+        imported
+    }
+
+    /// The webhook delivery worker, with this service's database, key and settings.
+    pub fn deliverer(&self) -> Deliverer {
+        Deliverer {
+            pool: self.pool.clone(),
+            sealer: self.sealer.clone(),
+            settings: self.config.webhooks.clone(),
+        }
     }
 
     /// What the import workers run with.
