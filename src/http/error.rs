@@ -43,6 +43,12 @@ pub enum ApiError {
     SignInClosed,
     #[error("{0}")]
     SignInConflict(String),
+    #[error("no such webhook endpoint")]
+    InvalidWebhookId,
+    #[error("this endpoint has no such event")]
+    InvalidEventId,
+    #[error("this webhook endpoint is disabled")]
+    WebhookDisabled,
     #[error("too many sign-ins from this address; try again in {} s", .0.as_secs().max(1))]
     RateLimited(std::time::Duration),
     #[error("{detail}")]
@@ -87,6 +93,9 @@ impl ApiError {
             Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, "InvalidRedirectUri"),
             Self::SignInClosed => (StatusCode::CONFLICT, "SignInClosed"),
             Self::SignInConflict(_) => (StatusCode::CONFLICT, "SignInConflict"),
+            Self::InvalidWebhookId => (StatusCode::NOT_FOUND, "InvalidWebhookId"),
+            Self::InvalidEventId => (StatusCode::NOT_FOUND, "InvalidEventId"),
+            Self::WebhookDisabled => (StatusCode::CONFLICT, "WebhookDisabled"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RateLimited"),
             Self::SignIn { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),

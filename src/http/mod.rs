@@ -12,6 +12,7 @@ mod sandbox;
 mod signin_frame;
 mod signin_pages;
 pub mod throttle;
+mod webhooks;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -30,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .merge(signin_pages::router())
         .merge(signin_frame::router())
         .merge(banks::router())
+        .merge(webhooks::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { error::ApiError::NotFound })

@@ -18,6 +18,12 @@ use crate::state::AppState;
         super::redirections::create_redirection,
         super::redirections::get_redirection,
         super::banks::list_banks,
+        super::webhooks::create_webhook,
+        super::webhooks::list_webhooks,
+        super::webhooks::get_webhook,
+        super::webhooks::delete_webhook,
+        super::webhooks::list_deliveries,
+        super::webhooks::redeliver,
     ),
     modifiers(&ApiKeyAuth)
 )]
