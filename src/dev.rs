@@ -10,14 +10,21 @@ use tokio::net::TcpListener;
 use crate::{
     cli::{CliResult, private_cluster, shutdown_on_ctrl_c, with_database},
     config::{Config, Secret},
+    demo::inbox::Inbox,
     devdb::DevDbError,
     service::Service,
     signin::origins,
-    store::clients,
+    store::{self, clients},
+    webhooks::{
+        EventType,
+        endpoints::{self, WebhookUrl},
+    },
 };
 
 /// Runs the dev stack until Ctrl-C.
 pub async fn run(mut config: Config) -> CliResult {
+    // The demo client receives its webhooks on loopback.
+    config.webhooks.allow_private = true;
     let own_cluster = config.database_url.is_none();
     let sandbox_listener = TcpListener::bind(config.sandbox_bank.listen)
         .await
@@ -42,7 +49,8 @@ pub async fn run(mut config: Config) -> CliResult {
     let service = Service::start(config).await?;
     let demo = demo_client(&service, &demo_url).await?;
     let token = shutdown_on_ctrl_c();
-    let demo_site = tokio::spawn(crate::demo::serve(
+    let inbox = demo_webhook(&service, demo.client_id, &demo_url).await?;
+    let demo_site = tokio::spawn(crate::demo::serve_with_inbox(
         demo_listener,
         crate::demo::Demo {
             aisle_url: service.config.public_url.clone(),
@@ -50,6 +58,7 @@ pub async fn run(mut config: Config) -> CliResult {
             api_key: demo.api_key.clone(),
             http: reqwest::Client::new(),
         },
+        inbox,
         token.clone().cancelled_owned(),
     ));
 
@@ -150,6 +159,30 @@ async fn demo_client(service: &Service, demo_url: &str) -> CliResult<DemoClient>
     Ok(demo)
 }
 
+/// Subscribes the demo site to every event, on its own origin, with a fresh secret its inbox
+/// verifies with; the endpoint an earlier start registered there is replaced.
+async fn demo_webhook(
+    service: &Service,
+    client_id: uuid::Uuid,
+    demo_url: &str,
+) -> CliResult<std::sync::Arc<Inbox>> {
+    let url = WebhookUrl::parse(&format!("{demo_url}/demo/webhooks"), true)?;
+    for old in store::webhooks::endpoints_for_client(&service.pool, client_id).await? {
+        if old.url == url.as_str() {
+            store::webhooks::delete_endpoint(&service.pool, client_id, old.id).await?;
+        }
+    }
+    let registered = endpoints::register(
+        &service.pool,
+        service.sealer(),
+        client_id,
+        &url,
+        &EventType::ALL,
+    )
+    .await?;
+    Ok(Inbox::new(registered.secret))
+}
+
 fn print_walkthrough(api: &str, sandbox: &str, demo: &str, api_key: &str) {
     println!(
         r#"
@@ -160,7 +193,8 @@ Aisle dev stack is up.
   demo API key  {api_key}
 
 Click through it: open {demo}/demo in a browser, pick "Aisle Sandbox Bank (Berlin Group)",
-sign in as alice (password "sandbox", one-time code "123456") and watch the import arrive.
+sign in as alice (password "sandbox", one-time code "123456") and watch the import arrive,
+and its signed webhooks under "Webhooks received".
 
 Or from a shell (needs curl and jq):
 

@@ -131,6 +131,11 @@ impl Service {
         imported
     }
 
+    /// The key that seals bank secrets and webhook secrets.
+    pub fn sealer(&self) -> &SecretSealer {
+        &self.sealer
+    }
+
     /// The webhook delivery worker, with this service's database, key and settings.
     pub fn deliverer(&self) -> Deliverer {
         Deliverer {
