@@ -29,6 +29,16 @@ pub async fn record(
     if !webhooks::has_subscriber(conn, client_id, event).await? {
         return Ok(());
     }
+    insert(conn, client_id, event, data).await
+}
+
+/// Writes the event for the subscribers [`record`]'s caller found.
+async fn insert(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+    event: EventType,
+    data: Value,
+) -> Result<(), sqlx::Error> {
     let id = Uuid::now_v7();
     let payload = json!({
         "type": event,
@@ -77,7 +87,7 @@ pub async fn command_ended(
             data["errorCode"] = json!(code);
         }
     }
-    record(conn, target.client_id, event, data).await
+    insert(conn, target.client_id, event, data).await
 }
 
 /// `signin.succeeded` or `signin.failed` for a sign-in that just ended, inside the

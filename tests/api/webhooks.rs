@@ -713,6 +713,37 @@ async fn an_endpoint_is_registered_with_its_secret_shown_once_then_listed_read_a
 }
 
 #[tokio::test]
+async fn every_webhook_operation_is_in_the_openapi_document() {
+    let app = spawn_app_without_workers().await;
+    let document: Value = api_get(&app, "/openapi.json").await.json().await.unwrap();
+    let paths = &document["paths"];
+    for (path, method) in [
+        ("/v1/webhooks", "post"),
+        ("/v1/webhooks", "get"),
+        ("/v1/webhooks/{webhook_id}", "get"),
+        ("/v1/webhooks/{webhook_id}", "delete"),
+        ("/v1/webhooks/{webhook_id}/deliveries", "get"),
+        (
+            "/v1/webhooks/{webhook_id}/deliveries/{event_id}/redeliver",
+            "post",
+        ),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path}");
+    }
+    let events = &document["components"]["schemas"]["EventType"]["enum"];
+    assert_eq!(
+        events,
+        &json!([
+            "import.succeeded",
+            "import.failed",
+            "signin.succeeded",
+            "signin.failed",
+            "data.deleted"
+        ])
+    );
+}
+
+#[tokio::test]
 async fn an_endpoint_url_that_is_not_https_or_names_a_private_address_or_an_unknown_event_is_refused()
  {
     let app = spawn_app_without_workers().await;
@@ -834,4 +865,64 @@ async fn a_worker_killed_after_finishing_a_command_but_before_delivering_its_eve
     assert_eq!(delivery["state"], "succeeded");
     assert_eq!(delivery["attempts"], 2, "the killed attempt counts");
     assert_eq!(app.count("select count(*) from webhook_events").await, 1);
+}
+
+#[tokio::test]
+async fn the_demo_client_receives_verifies_and_lists_its_webhooks_on_its_own_origin() {
+    let app = spawn_app().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let demo_url = format!("http://{}", listener.local_addr().unwrap());
+    let (_, secret) = register(
+        &app,
+        &format!("{demo_url}/demo/webhooks"),
+        &[EventType::ImportSucceeded],
+    )
+    .await;
+    let demo = aisle::demo::Demo {
+        aisle_url: app.address.clone(),
+        client_id: app.client_id,
+        api_key: app.api_key.clone(),
+        http: reqwest::Client::new(),
+    };
+    tokio::spawn(aisle::demo::serve_with_inbox(
+        listener,
+        demo,
+        aisle::demo::inbox::Inbox::new(secret),
+        std::future::pending(),
+    ));
+    start_deliveries(&app, quick());
+
+    let command_id = app.start_import("alice").await;
+    let shown = until(WAIT, "a webhook on the demo page", || async {
+        let shown: Value = app
+            .http
+            .get(format!("{demo_url}/demo/api/webhooks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (!shown.as_array().unwrap().is_empty()).then_some(shown)
+    })
+    .await;
+    assert_eq!(shown[0]["verified"], true);
+    assert_eq!(shown[0]["payload"]["type"], "import.succeeded");
+    assert_eq!(shown[0]["payload"]["data"]["commandId"], command_id);
+
+    // A message not signed with the endpoint's secret is refused and shown as such.
+    let forged = app
+        .http
+        .post(format!("{demo_url}/demo/webhooks"))
+        .header("webhook-id", "evt-forged")
+        .header(
+            "webhook-timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .header("webhook-signature", "v1,bm9wZQ==")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
 }
