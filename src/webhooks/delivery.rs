@@ -38,7 +38,7 @@ pub struct Deliverer {
 
 /// What an attempt leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+enum Verdict {
     /// A 2xx: delivered.
     Delivered,
     /// Try again after this long.
@@ -259,11 +259,7 @@ impl Deliverer {
 }
 
 /// What attempt number `attempt` (from 1) leads to, given what the receiver did.
-pub fn verdict(
-    settings: &WebhooksConfig,
-    attempt: i32,
-    sent: &Result<Answer, SendError>,
-) -> Verdict {
+fn verdict(settings: &WebhooksConfig, attempt: i32, sent: &Result<Answer, SendError>) -> Verdict {
     let retry_after = match sent {
         Ok(answer) if (200..300).contains(&answer.status) => return Verdict::Delivered,
         Ok(answer) if answer.status == 410 => return Verdict::Gone,
@@ -281,11 +277,7 @@ pub fn verdict(
 /// never shorter than the receiver's `Retry-After` (itself capped, so no receiver parks a
 /// delivery for ever). The defaults (30 s, 12 h, 8 attempts) wait 30 s, 2 min, 8 min, 32 min,
 /// 2.1 h, 8.5 h and 12 h: about a day.
-pub fn retry_delay(
-    settings: &WebhooksConfig,
-    attempt: i32,
-    retry_after: Option<Duration>,
-) -> Duration {
+fn retry_delay(settings: &WebhooksConfig, attempt: i32, retry_after: Option<Duration>) -> Duration {
     let exponent = u32::try_from(attempt.saturating_sub(1))
         .unwrap_or(0)
         .min(16);
