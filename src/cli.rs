@@ -10,7 +10,16 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use ipnet::IpNet;
 
-use crate::{config::Config, dev, service::Service, shutdown, signin::origins, store};
+use crate::{
+    config::Config,
+    dev,
+    sealing::SecretSealer,
+    service::Service,
+    shutdown,
+    signin::origins,
+    store,
+    webhooks::{self, EventType, endpoints::WebhookUrl},
+};
 
 pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -45,6 +54,9 @@ enum Command {
     Client(ClientCommand),
     /// The sandbox bank alone, as its own process (the chaos harness runs it so).
     SandboxBank(aisle_sandbox_bank::cli::BankArgs),
+    /// Manages a client's webhook endpoints.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +82,117 @@ enum ClientCommand {
         #[command(flatten)]
         places: SignInPlaces,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Registers an endpoint and prints its signing secret (shown once; stored sealed).
+    Create {
+        /// The client's id.
+        #[arg(long)]
+        client: uuid::Uuid,
+        /// Where events are posted (https).
+        #[arg(long)]
+        url: String,
+        /// An event to send, e.g. import.succeeded (repeatable); every event when none.
+        #[arg(long = "event", value_name = "TYPE", value_parser = parse_event_type)]
+        events: Vec<EventType>,
+        /// Print `{"webhookId","secret"}` for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists a client's endpoints, with why any was disabled.
+    List {
+        #[arg(long)]
+        client: uuid::Uuid,
+    },
+    /// Deletes an endpoint and its delivery log.
+    Delete {
+        #[arg(long)]
+        client: uuid::Uuid,
+        /// The endpoint's id.
+        #[arg(long)]
+        webhook: uuid::Uuid,
+    },
+}
+
+fn parse_event_type(raw: &str) -> Result<EventType, String> {
+    EventType::ALL
+        .into_iter()
+        .find(|event| event.as_str() == raw)
+        .ok_or_else(|| {
+            let known = EventType::ALL.map(EventType::as_str).join(", ");
+            format!("one of {known}")
+        })
+}
+
+impl WebhookCommand {
+    async fn run(self, config: Config) -> CliResult {
+        let key = config.secrets_key.as_ref().ok_or(
+            "missing setting: AISLE_SECRETS_KEY (secrets_key), which seals webhook secrets",
+        )?;
+        let sealer = SecretSealer::from_hex(key.expose())?;
+        let allow_private = config.webhooks.allow_private;
+        let pool = migrated_pool(config).await?;
+        match self {
+            Self::Create {
+                client,
+                url,
+                events,
+                json,
+            } => {
+                let url = WebhookUrl::parse(&url, allow_private)?;
+                let events = if events.is_empty() {
+                    EventType::ALL.to_vec()
+                } else {
+                    events
+                };
+                let registered =
+                    webhooks::endpoints::register(&pool, &sealer, client, &url, &events).await?;
+                let (id, secret) = (registered.endpoint.id, registered.secret.expose());
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "webhookId": id, "secret": secret })
+                    );
+                } else {
+                    println!(
+                        "webhook {id} -> {}\nsecret (shown once): {secret}",
+                        url.as_str()
+                    );
+                }
+            }
+            Self::List { client } => {
+                for endpoint in store::webhooks::endpoints_for_client(&pool, client).await? {
+                    let events = endpoint
+                        .events
+                        .iter()
+                        .map(|e| e.as_str())
+                        .collect::<Vec<_>>();
+                    let status = match (endpoint.disabled_reason, &endpoint.disabled_detail) {
+                        (Some(reason), detail) => format!(
+                            "disabled ({reason:?}): {}",
+                            detail.as_deref().unwrap_or_default()
+                        ),
+                        (None, _) => "enabled".to_string(),
+                    };
+                    println!(
+                        "{} {} [{}] {status}",
+                        endpoint.id,
+                        endpoint.url,
+                        events.join(",")
+                    );
+                }
+            }
+            Self::Delete { client, webhook } => {
+                if !store::webhooks::delete_endpoint(&pool, client, webhook).await? {
+                    return Err(format!("client {client} has no webhook {webhook}").into());
+                }
+                println!("webhook {webhook} deleted");
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,6 +276,7 @@ impl Cli {
                 Ok(())
             }
             Command::SandboxBank(bank) => Ok(bank.run().await?),
+            Command::Webhook(command) => command.run(config).await,
             Command::Client(ClientCommand::Register { client, places }) => {
                 let pool = migrated_pool(config).await?;
                 let found = store::clients::register_signin_places(

@@ -45,6 +45,7 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub worker: WorkerConfig,
     pub sandbox_bank: SandboxBankConfig,
+    pub webhooks: WebhooksConfig,
     /// Where the dev stack serves its demo client's page (`/demo`), on an origin of its own.
     pub demo_listen: SocketAddr,
     /// Per-bank secrets, keyed by bank id with `-` written `_`
@@ -127,6 +128,49 @@ pub struct HttpConfig {
     pub shutdown_grace: Duration,
 }
 
+/// Webhook delivery: where it may go, how long an attempt may take, how it retries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Allow private, loopback and link-local destinations, and plain `http` to loopback.
+    /// Only for development: the dev stack sets it.
+    pub allow_private: bool,
+    /// One attempt's limit: connecting, sending and reading the start of the answer.
+    #[serde(with = "secs")]
+    pub attempt_timeout: Duration,
+    /// Attempts per delivery before it fails.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; each later wait is four times longer.
+    #[serde(with = "secs")]
+    pub retry_base: Duration,
+    /// The longest wait between attempts (also caps a receiver's `Retry-After`).
+    #[serde(with = "secs")]
+    pub retry_cap: Duration,
+    /// An endpoint whose attempts keep failing for this long is disabled.
+    #[serde(with = "secs")]
+    pub disable_after: Duration,
+    /// How often an idle delivery worker looks for due deliveries.
+    #[serde(with = "secs")]
+    pub poll_interval: Duration,
+    /// Attempts one worker process runs at once.
+    pub concurrency: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            attempt_timeout: Duration::from_secs(10),
+            max_attempts: 8,
+            retry_base: Duration::from_secs(30),
+            retry_cap: Duration::from_secs(12 * 60 * 60),
+            disable_after: Duration::from_secs(5 * 24 * 60 * 60),
+            poll_interval: Duration::from_secs(1),
+            concurrency: 16,
+        }
+    }
+}
+
 /// The secrets one bank's connector needs; which ones depends on the connector.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +240,7 @@ impl Default for Config {
                 listen: ([127, 0, 0, 1], 8090).into(),
                 url: None,
             },
+            webhooks: WebhooksConfig::default(),
             demo_listen: ([127, 0, 0, 1], 8070).into(),
             bank_timeout: Duration::from_secs(30),
             bank_secrets: BTreeMap::new(),
@@ -288,6 +333,19 @@ impl Config {
             return Err(ConfigError::Rule(
                 "worker.concurrency, worker.max_attempts and signin_starts_per_minute must be \
                  at least 1"
+                    .into(),
+            ));
+        }
+        let webhooks = &self.webhooks;
+        if webhooks.attempt_timeout.is_zero()
+            || webhooks.max_attempts == 0
+            || webhooks.poll_interval.is_zero()
+            || webhooks.concurrency == 0
+            || webhooks.retry_base > webhooks.retry_cap
+        {
+            return Err(ConfigError::Rule(
+                "webhooks.attempt_timeout, max_attempts, poll_interval and concurrency must be \
+                 at least 1, and webhooks.retry_base at most webhooks.retry_cap"
                     .into(),
             ));
         }

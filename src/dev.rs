@@ -9,11 +9,16 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::{Config, Secret},
+    demo::inbox::Inbox,
     devdb::{DevDbError, Durability, PrivateCluster},
     service::{Service, StartError},
     shutdown,
     signin::origins::{self, OriginError},
-    store::clients,
+    store::{self, clients},
+    webhooks::{
+        EventType,
+        endpoints::{self, EndpointError, WebhookUrl},
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +39,16 @@ pub enum DevError {
     Origin(#[from] OriginError),
     #[error("the demo client file: {0}")]
     DemoFile(#[from] serde_json::Error),
+    #[error("the demo client's webhook: {0}")]
+    Webhook(#[from] EndpointError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
 /// Runs the dev stack until Ctrl-C.
 pub async fn run(mut config: Config) -> Result<(), DevError> {
+    // The demo client receives its webhooks on loopback.
+    config.webhooks.allow_private = true;
     let sandbox_listener = listen("sandbox bank", config.sandbox_bank.listen).await?;
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
     config.sandbox_bank.url = Some(sandbox_url.clone());
@@ -56,7 +65,8 @@ pub async fn run(mut config: Config) -> Result<(), DevError> {
     let service = Service::start(config).await?;
     let demo = demo_client(&service, &demo_url).await?;
     let token = shutdown::on_signal();
-    let demo_site = tokio::spawn(crate::demo::serve(
+    let inbox = demo_webhook(&service, demo.client_id, &demo_url).await?;
+    let demo_site = tokio::spawn(crate::demo::serve_with_inbox(
         demo_listener,
         crate::demo::Demo {
             aisle_url: service.config.public_url.clone(),
@@ -64,6 +74,7 @@ pub async fn run(mut config: Config) -> Result<(), DevError> {
             api_key: demo.api_key.clone(),
             http: reqwest::Client::new(),
         },
+        inbox,
         token.clone().cancelled_owned(),
     ));
 
@@ -196,6 +207,30 @@ async fn demo_client(service: &Service, demo_url: &str) -> Result<DemoClient, De
     Ok(demo)
 }
 
+/// Subscribes the demo site to every event, on its own origin, with a fresh secret its inbox
+/// verifies with; the endpoint an earlier start registered there is replaced.
+async fn demo_webhook(
+    service: &Service,
+    client_id: uuid::Uuid,
+    demo_url: &str,
+) -> Result<std::sync::Arc<Inbox>, DevError> {
+    let url = WebhookUrl::parse(&format!("{demo_url}/demo/webhooks"), true)?;
+    for old in store::webhooks::endpoints_for_client(&service.pool, client_id).await? {
+        if old.url == url.as_str() {
+            store::webhooks::delete_endpoint(&service.pool, client_id, old.id).await?;
+        }
+    }
+    let registered = endpoints::register(
+        &service.pool,
+        service.sealer(),
+        client_id,
+        &url,
+        &EventType::ALL,
+    )
+    .await?;
+    Ok(Inbox::new(registered.secret))
+}
+
 struct Walkthrough<'a> {
     api: &'a str,
     sandbox: &'a str,
@@ -231,7 +266,8 @@ Aisle dev stack is up.
   demo API key  {api_key}
 {database}
 Click through it: open {demo}/demo in a browser, pick "Aisle Sandbox Bank (Berlin Group)",
-sign in as alice (password "sandbox", one-time code "123456") and watch the import arrive.
+sign in as alice (password "sandbox", one-time code "123456") and watch the import arrive,
+and its signed webhooks under "Webhooks received".
 
 Or from a shell (needs curl and jq):
 

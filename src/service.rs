@@ -7,6 +7,7 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{Config, ConfigError, PoolConfig},
@@ -17,6 +18,7 @@ use crate::{
     signin::signature::SessionSigner,
     state::AppState,
     store::{self, MigrateError},
+    webhooks::delivery::Deliverer,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -114,18 +116,38 @@ impl Service {
         crate::http::serve(listener, self.app_state(), &self.config.http, shutdown).await
     }
 
-    /// Runs the import workers until `shutdown`.
+    /// Runs the import workers and the webhook delivery worker until `shutdown`.
     pub async fn run_workers(
         &self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        worker::run(
+        let stop = CancellationToken::new();
+        let stop_on_shutdown = stop.clone();
+        let imports = worker::run(
             self.queue_pool.clone(),
             self.import_context(),
             self.config.worker.clone(),
-            shutdown,
-        )
-        .await
+            async move {
+                shutdown.await;
+                stop_on_shutdown.cancel();
+            },
+        );
+        let (imported, ()) = tokio::join!(imports, self.deliverer().run(stop.cancelled_owned()));
+        imported
+    }
+
+    /// The key that seals bank secrets and webhook secrets.
+    pub fn sealer(&self) -> &SecretSealer {
+        &self.sealer
+    }
+
+    /// The webhook delivery worker, with this service's database, key and settings.
+    pub fn deliverer(&self) -> Deliverer {
+        Deliverer {
+            pool: self.import_pool.clone(),
+            sealer: self.sealer.clone(),
+            settings: self.config.webhooks.clone(),
+        }
     }
 
     /// What the import workers run with.

@@ -18,6 +18,7 @@ use crate::{
         commands::{self, Fence},
         sessions::{self, DueEnding, ErasedSecret},
     },
+    webhooks::outbox::{self, EndedCommand},
 };
 
 /// The command to end, with what ending its bank session needs.
@@ -36,9 +37,10 @@ pub struct Ended {
     erased: Option<ErasedSecret>,
 }
 
-/// Ends the command inside the caller's transaction, erasing the session's bank secret in the
-/// same transaction. `None` when the fence refuses: the command had ended already, or another
-/// run holds its lease.
+/// Ends the command inside the caller's transaction, erasing the session's bank secret and
+/// writing its webhook event (`import.succeeded` / `import.failed`) in the same transaction.
+/// `None` when the fence refuses: the command had ended already, or another run holds its
+/// lease; then no event is written either.
 pub async fn finish_in(
     conn: &mut PgConnection,
     target: &Target,
@@ -49,6 +51,13 @@ pub async fn finish_in(
         return Ok(None);
     }
     let erased = sessions::erase_secret(conn, target.client_id, target.session_id).await?;
+    let ended = EndedCommand {
+        client_id: target.client_id,
+        command_id: target.command_id,
+        session_id: target.session_id,
+        bank_id: &target.bank_id,
+    };
+    outbox::command_ended(conn, ended, outcome).await?;
     tracing::info!(command_id = %target.command_id, bank = %target.bank_id, ?outcome, "command finished");
     Ok(Some(Ended { erased }))
 }

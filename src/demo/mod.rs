@@ -1,9 +1,12 @@
 //! The dev stack's demo client, "Acme Lending": a web page on an origin of its own that embeds
 //! the widget exactly as a client's page would, and a tiny backend that takes `onSuccess`,
 //! posts Default Import with the demo client's API key, and relays the result to the page.
-//! The key stays on this side: the page only ever talks to its own backend.
+//! The key stays on this side: the page only ever talks to its own backend. With an
+//! [`inbox::Inbox`] it also receives Aisle's webhooks on its own origin and shows them.
 
-use std::future::Future;
+pub mod inbox;
+
+use std::{future::Future, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -54,6 +57,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(demo))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves the demo with its webhook receiver until `shutdown`.
+pub async fn serve_with_inbox(
+    listener: TcpListener,
+    demo: Demo,
+    inbox: Arc<inbox::Inbox>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(demo).merge(inbox::router(inbox)))
         .with_graceful_shutdown(shutdown)
         .await
 }

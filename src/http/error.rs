@@ -45,6 +45,12 @@ pub enum ApiError {
     SignInClosed,
     #[error("{0}")]
     SignInConflict(String),
+    #[error("no such webhook endpoint")]
+    InvalidWebhookId,
+    #[error("this endpoint has no such event")]
+    InvalidEventId,
+    #[error("this webhook endpoint is disabled")]
+    WebhookDisabled,
     #[error("too many sign-ins from this address; try again in {} s", .0.as_secs().max(1))]
     RateLimited(std::time::Duration),
     /// The bank refused a sign-in, or failed during one.
@@ -91,6 +97,9 @@ pub enum ProblemCode {
     InvalidRedirectUri,
     SignInClosed,
     SignInConflict,
+    InvalidWebhookId,
+    InvalidEventId,
+    WebhookDisabled,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -188,6 +197,9 @@ impl ApiError {
             Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, C::InvalidRedirectUri),
             Self::SignInClosed => (StatusCode::CONFLICT, C::SignInClosed),
             Self::SignInConflict(_) => (StatusCode::CONFLICT, C::SignInConflict),
+            Self::InvalidWebhookId => (StatusCode::NOT_FOUND, C::InvalidWebhookId),
+            Self::InvalidEventId => (StatusCode::NOT_FOUND, C::InvalidEventId),
+            Self::WebhookDisabled => (StatusCode::CONFLICT, C::WebhookDisabled),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, C::RateLimited),
             Self::SignIn { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, (*code).into()),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::Internal),

@@ -12,6 +12,7 @@ mod sandbox;
 pub(crate) mod signin_frame;
 mod signin_pages;
 pub mod throttle;
+mod webhooks;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .merge(signin_pages::router())
         .merge(signin_frame::router())
         .merge(banks::router())
+        .merge(webhooks::router())
         .merge(health::router())
         .merge(openapi::router())
         .merge(crate::compat::router())

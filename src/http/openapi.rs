@@ -54,6 +54,12 @@ use crate::state::AppState;
         super::health::ready,
         document,
         docs,
+        super::webhooks::create_webhook,
+        super::webhooks::list_webhooks,
+        super::webhooks::get_webhook,
+        super::webhooks::delete_webhook,
+        super::webhooks::list_deliveries,
+        super::webhooks::redeliver,
     ),
     components(schemas(Problem, ProblemCode)),
     modifiers(&Contract)

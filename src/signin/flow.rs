@@ -16,6 +16,7 @@ use crate::{
     model::command::CommandErrorCode,
     registry::{Bank, Registry},
     store::signins::{self, Choice, ClaimFrom, Field, NewSignIn, SignIn, Step},
+    webhooks::outbox,
 };
 
 /// The longest answer to one form field we pass on to a bank.
@@ -228,7 +229,7 @@ impl Flow<'_> {
         let bank_id = signin.bank_id.clone().unwrap_or_default();
         let Some(bank) = self.registry.get(&bank_id) else {
             let detail = format!("bank {bank_id} is no longer in the registry");
-            return Ok(signins::fail(self.pool, signin.id, None, "Internal", &detail).await?);
+            return self.fail(signin.id, None, "Internal", &detail).await;
         };
         let pending = signin
             .pending_sealed
@@ -237,7 +238,7 @@ impl Flow<'_> {
         let Some(Ok(pending)) = pending else {
             tracing::error!(signin = %log_id(signin.id), "the sign-in's pending state does not open");
             let detail = "the sign-in's state could not be read";
-            return Ok(signins::fail(self.pool, signin.id, None, "Internal", detail).await?);
+            return self.fail(signin.id, None, "Internal", detail).await;
         };
         let completed = bank
             .connector
@@ -267,6 +268,7 @@ impl Flow<'_> {
                     .await?;
                 let done =
                     signins::succeed(&mut tx, signin.id, &bank.entry.id, issued.session_id).await?;
+                outbox::signin_ended(&mut tx, &done).await?;
                 tx.commit().await?;
                 Ok(done)
             }
@@ -338,14 +340,28 @@ impl Flow<'_> {
         error: &ConnectorError,
     ) -> Result<SignIn, FlowError> {
         tracing::info!(signin = %log_id(signin.id), bank = %bank.entry.id, %error, "sign-in failed");
-        Ok(signins::fail(
-            self.pool,
+        self.fail(
             signin.id,
             Some(&bank.entry.id),
             sign_in_code(error),
             &error.to_string(),
         )
-        .await?)
+        .await
+    }
+
+    /// Ends the sign-in with an error, and its `signin.failed` webhook event with it.
+    async fn fail(
+        &self,
+        id: Uuid,
+        bank_id: Option<&str>,
+        code: &str,
+        detail: &str,
+    ) -> Result<SignIn, FlowError> {
+        let mut tx = self.pool.begin().await?;
+        let failed = signins::fail(&mut *tx, id, bank_id, code, detail).await?;
+        outbox::signin_ended(&mut tx, &failed).await?;
+        tx.commit().await?;
+        Ok(failed)
     }
 
     /// Takes this sign-in's turn, or says why not.

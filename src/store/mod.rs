@@ -7,6 +7,7 @@ pub mod queue;
 pub mod results;
 pub mod sessions;
 pub mod signins;
+pub mod webhooks;
 
 use sqlx::PgPool;
 

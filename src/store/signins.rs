@@ -272,7 +272,7 @@ pub async fn succeed(
 
 /// The sign-in ended with an error; its pending state is forgotten.
 pub async fn fail(
-    pool: &PgPool,
+    conn: impl sqlx::PgExecutor<'_>,
     id: Uuid,
     bank_id: Option<&str>,
     code: &str,
@@ -290,7 +290,7 @@ pub async fn fail(
     .bind(code)
     .bind(detail)
     .bind(bank_id)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
 }
 

@@ -20,4 +20,5 @@ mod isolation;
 mod lifecycle;
 mod service_endpoints;
 mod signin;
+mod webhooks;
 mod widget;

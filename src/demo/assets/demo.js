@@ -325,6 +325,45 @@
     resultBox.hidden = false;
   }
 
+  // ---- webhooks the demo's backend received ----
+
+  const webhookPanel = document.getElementById('webhooks-panel');
+  const webhookList = document.getElementById('webhooks');
+
+  function webhookText(received) {
+    const payload = received.payload || {};
+    const data = payload.data || {};
+    const facts = [data.bank, data.commandId && 'command ' + data.commandId, data.errorCode]
+      .filter(Boolean).join(' · ');
+    return (payload.type || 'unknown event') + (facts ? ' — ' + facts : '');
+  }
+
+  async function pollWebhooks() {
+    let received;
+    try {
+      const response = await fetch('/demo/api/webhooks', { cache: 'no-store' });
+      if (response.status === 404) return; // this demo runs without a webhook receiver
+      received = response.ok ? await response.json() : null;
+    } catch (e) {
+      received = null;
+    }
+    if (Array.isArray(received)) {
+      webhookPanel.hidden = false;
+      clear(webhookList);
+      received.forEach((item) => {
+        const time = new Date(item.receivedAt).toLocaleTimeString();
+        const check = item.verified ? 'signature verified' : 'signature INVALID, refused';
+        webhookList.append(el('li', { class: item.verified ? null : 'invalid' }, [
+          el('span', { class: 'time', text: time }),
+          ' ' + webhookText(item) + ' ',
+          el('span', { class: 'muted', text: '(' + check + ')' }),
+        ]));
+      });
+    }
+    setTimeout(pollWebhooks, 2000);
+  }
+
   localeSelect.addEventListener('change', start);
   start();
+  pollWebhooks();
 })();
