@@ -303,7 +303,7 @@ fn answer(consent_id: &str, step: &Step) -> Value {
             "challengeData": {
                 "otpMaxLength": 6,
                 "otpFormat": "integer",
-                "additionalInformation": format!("Enter the code sent as {}", chosen.name),
+                "additionalInformation": chosen.prompt,
             },
             "_links": {"authoriseTransaction": {"href": href}},
         }),

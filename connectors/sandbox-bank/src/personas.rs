@@ -452,18 +452,22 @@ pub struct ScaMethod {
     /// `authenticationType`.
     pub kind: &'static str,
     pub name: &'static str,
+    /// What the bank asks once the method is chosen (`challengeData.additionalInformation`).
+    pub prompt: &'static str,
 }
 
 const SMS: ScaMethod = ScaMethod {
     id: "sms",
     kind: "SMS_OTP",
     name: "SMS to +49 *** ***89",
+    prompt: "Enter the code we sent by SMS to +49 *** ***89",
 };
 
 const PUSH: ScaMethod = ScaMethod {
     id: "push",
     kind: "PUSH_OTP",
     name: "Code in the Sandbox Bank app",
+    prompt: "Enter the code your Sandbox Bank app shows",
 };
 
 /// How long the decoupled personas take in the app: long enough for a widget to show its
