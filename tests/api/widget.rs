@@ -330,14 +330,12 @@ async fn an_embedded_bank_is_signed_in_on_the_widget_with_a_method_choice_and_a_
     browser.screenshot("embedded-choice").await;
     browser.click("#submit").await;
 
-    answer_the_form(
-        &browser,
-        &["otp"],
-        &[("otp", aisle_sandbox_bank::TEST_OTP)],
-    )
-    .await;
+    answer_the_form(&browser, &["otp"], &[("otp", aisle_sandbox_bank::TEST_OTP)]).await;
     let label = browser.text("label[for=\"field-0\"]").await;
-    assert!(label.contains("app"), "the code's hint names the push method: {label}");
+    assert!(
+        label.contains("app"),
+        "the code's hint names the push method: {label}"
+    );
     browser.screenshot("embedded-code").await;
     browser.click("#submit").await;
 

@@ -187,7 +187,10 @@ impl BankDouble for ServiceDouble {
     fn mandatory_headers(&self, request: &wiremock::Request) -> Option<&'static [&'static str]> {
         const CLIENT: &[&str] = &["X-Client-Id", "X-Client-Secret"];
         match (request.method.as_str(), request.url.path()) {
-            ("GET", "/get-customer-by-id" | "/get-list-account-by-customer" | "/get-customer-info")
+            (
+                "GET",
+                "/get-customer-by-id" | "/get-list-account-by-customer" | "/get-customer-info",
+            )
             | ("POST", "/get-account-info" | "/valid-legal-id" | "/valid-phone-number") => {
                 Some(CLIENT)
             }

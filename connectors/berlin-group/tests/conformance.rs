@@ -270,12 +270,17 @@ impl BankDouble for BerlinGroupDouble {
         match (request.method.as_str(), segments.as_slice()) {
             ("GET", ["v1", "accounts" | "card-accounts"])
             | ("GET", ["v1", "accounts" | "card-accounts", _])
-            | ("GET", ["v1", "accounts" | "card-accounts", _, "balances" | "transactions"]) => {
-                Some(AIS_READ)
-            }
-            ("GET" | "DELETE", ["v1", "consents", _]) | ("GET", ["v1", "consents", _, "status"]) => {
-                Some(CONSENT_CALL)
-            }
+            | (
+                "GET",
+                [
+                    "v1",
+                    "accounts" | "card-accounts",
+                    _,
+                    "balances" | "transactions",
+                ],
+            ) => Some(AIS_READ),
+            ("GET" | "DELETE", ["v1", "consents", _])
+            | ("GET", ["v1", "consents", _, "status"]) => Some(CONSENT_CALL),
             _ => None,
         }
     }

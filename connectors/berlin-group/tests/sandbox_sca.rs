@@ -10,8 +10,8 @@ use aisle_berlin_group::{
 };
 use aisle_sandbox_bank::{APP_MESSAGE, SandboxOptions, TEST_OTP, TEST_PASSWORD, serve};
 use aisle_sdk::{
-    BankSession, Connector, ConnectorError, DateWindow, PageCursor, SignInCallback,
-    SignInProgress, SignInRequest, SignInStep, Transaction, TransactionStatus,
+    BankSession, Connector, ConnectorError, DateWindow, PageCursor, SignInCallback, SignInProgress,
+    SignInRequest, SignInStep, Transaction, TransactionStatus,
 };
 use chrono::{Days, Utc};
 use url::Url;
@@ -33,8 +33,12 @@ async fn start_bank() -> Url {
 }
 
 async fn connector(preference: ScaApproach) -> BerlinGroupConnector {
-    BerlinGroupConnector::new(start_bank().await, default_profile(), reqwest::Client::new())
-        .with_sca_preference(preference)
+    BerlinGroupConnector::new(
+        start_bank().await,
+        default_profile(),
+        reqwest::Client::new(),
+    )
+    .with_sca_preference(preference)
 }
 
 fn request() -> SignInRequest {
@@ -199,7 +203,13 @@ async fn a_decoupled_persona_approves_in_the_app_after_a_delay_and_the_sign_in_w
         ),
         "the bank's Retry-After paces the polls"
     );
-    assert!(!connector.accounts(&session).await.expect("accounts").is_empty());
+    assert!(
+        !connector
+            .accounts(&session)
+            .await
+            .expect("accounts")
+            .is_empty()
+    );
     connector.end_session(&session).await.expect("ended");
 }
 
@@ -207,7 +217,10 @@ async fn a_decoupled_persona_approves_in_the_app_after_a_delay_and_the_sign_in_w
 async fn a_decoupled_persona_refusing_in_the_app_fails_the_sign_in_as_invalid_credentials() {
     let connector = connector(ScaApproach::Decoupled).await;
     let trail = sign_in(&connector, &Owner::new("decoupled-refused")).await;
-    assert_eq!(trail.outcome.err(), Some(ConnectorError::InvalidCredentials));
+    assert_eq!(
+        trail.outcome.err(),
+        Some(ConnectorError::InvalidCredentials)
+    );
     assert!(
         trail
             .steps
@@ -219,13 +232,24 @@ async fn a_decoupled_persona_refusing_in_the_app_fails_the_sign_in_as_invalid_cr
 #[tokio::test]
 async fn any_persona_signs_in_decoupled_and_a_stranger_is_refused() {
     let connector = connector(ScaApproach::Decoupled).await;
-    assert!(sign_in(&connector, &Owner::new("alice")).await.outcome.is_ok());
+    assert!(
+        sign_in(&connector, &Owner::new("alice"))
+            .await
+            .outcome
+            .is_ok()
+    );
     assert_eq!(
-        sign_in(&connector, &Owner::new("mallory")).await.outcome.err(),
+        sign_in(&connector, &Owner::new("mallory"))
+            .await
+            .outcome
+            .err(),
         Some(ConnectorError::InvalidCredentials)
     );
     assert_eq!(
-        sign_in(&connector, &Owner::new("locked")).await.outcome.err(),
+        sign_in(&connector, &Owner::new("locked"))
+            .await
+            .outcome
+            .err(),
         Some(ConnectorError::AccessBlocked)
     );
 }
@@ -257,12 +281,19 @@ async fn the_embedded_persona_chooses_between_two_methods_then_types_the_code() 
             })
             .collect();
         assert_eq!(kinds, ["login", "choice", "code"], "{method}");
-        let SignInStep::Choose { options, .. } = &trail.steps[1] else {
+        let SignInStep::Choose { name, options, .. } = &trail.steps[1] else {
             unreachable!("checked above");
         };
+        assert_eq!(name, SCA_METHOD_FIELD);
         let values: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
         assert_eq!(values, ["sms", "push"]);
-        assert!(!connector.accounts(&session).await.expect("accounts").is_empty());
+        assert!(
+            !connector
+                .accounts(&session)
+                .await
+                .expect("accounts")
+                .is_empty()
+        );
     }
 }
 
@@ -313,8 +344,7 @@ async fn the_mixed_personas_unsigned_booked_rows_are_read_with_the_right_signs()
         .collect();
     assert!(booked.iter().any(|r| r.amount.is_sign_negative()));
     assert!(
-        rows.iter()
-            .any(|r| r.status == TransactionStatus::Pending),
+        rows.iter().any(|r| r.status == TransactionStatus::Pending),
         "the report mixes pending rows in"
     );
     // Signed right, every booked row's balance is the previous one plus its amount.

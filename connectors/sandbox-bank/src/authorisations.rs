@@ -254,10 +254,13 @@ fn advance(
                 ..
             },
         ) if code.trim() == TEST_OTP => AuthorisationStage::Finalised,
-        (AuthorisationStage::MethodSelected(_), AuthorisationBody {
-            sca_authentication_data: Some(_),
-            ..
-        }) => AuthorisationStage::Failed,
+        (
+            AuthorisationStage::MethodSelected(_),
+            AuthorisationBody {
+                sca_authentication_data: Some(_),
+                ..
+            },
+        ) => AuthorisationStage::Failed,
         (stage, _) => {
             return Err(BankError::status_invalid(format!(
                 "The authorisation is {} and expects another step",

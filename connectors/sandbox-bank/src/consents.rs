@@ -124,12 +124,16 @@ pub async fn create(
     });
     let start = format!("/v1/consents/{id}/authorisations");
     let sca_link = match approach {
-        ScaApproach::Redirect => json!({"scaRedirect": {"href": format!("http://{host}/sca/{id}")}}),
+        ScaApproach::Redirect => {
+            json!({"scaRedirect": {"href": format!("http://{host}/sca/{id}")}})
+        }
         // consentResponseExample3_Decoupled and consentResponseExample4_Embedded.
         ScaApproach::Decoupled => {
             json!({"startAuthorisationWithPsuIdentification": {"href": start}})
         }
-        ScaApproach::Embedded => json!({"startAuthorisationWithPsuAuthentication": {"href": start}}),
+        ScaApproach::Embedded => {
+            json!({"startAuthorisationWithPsuAuthentication": {"href": start}})
+        }
     };
     let mut links = json!({
         "self": {"href": format!("/v1/consents/{id}")},

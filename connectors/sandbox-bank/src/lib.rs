@@ -9,8 +9,8 @@
 
 pub mod account_service;
 mod accounts;
-mod authorisations;
 mod activity;
+mod authorisations;
 mod cards;
 mod chaos;
 pub mod cli;

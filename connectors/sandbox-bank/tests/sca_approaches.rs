@@ -154,7 +154,10 @@ async fn the_embedded_persona_is_offered_two_methods_and_finishes_with_the_code(
     )
     .await;
     assert_eq!(selected["scaStatus"], "scaMethodSelected");
-    assert_eq!(selected["chosenScaMethod"]["authenticationType"], "PUSH_OTP");
+    assert_eq!(
+        selected["chosenScaMethod"]["authenticationType"],
+        "PUSH_OTP"
+    );
     let finished = put(
         &bank,
         link(&selected, "authoriseTransaction"),
@@ -179,7 +182,10 @@ async fn a_wrong_one_time_code_fails_the_authorisation_and_rejects_the_consent()
     .json()
     .await
     .expect("json");
-    assert_eq!(started["scaStatus"], "scaMethodSelected", "one method: chosen at once");
+    assert_eq!(
+        started["scaStatus"], "scaMethodSelected",
+        "one method: chosen at once"
+    );
     let failed = put(
         &bank,
         link(&started, "authoriseTransaction"),
