@@ -287,9 +287,11 @@ Or from a shell (needs curl and jq):
   curl -s {api}/v1/commands/$COMMAND -H "Authorization: Bearer $AISLE_KEY" | jq '{{state, progress}}'
   curl -s {api}/v1/commands/$COMMAND -H "Authorization: Bearer $AISLE_KEY" | jq '.result.accounts[] | {{iban, booked: (.transactions.booked | length), receipt}}'
 
-  Other banks: "sandbox-partner" and "sandbox-account-service" (see GET {api}/v1/banks).
+  Other banks: "sandbox-partner", "sandbox-account-service", "sandbox-decoupled" and
+  "sandbox-embedded" (see GET {api}/v1/banks).
   Other personas: bob, dave, big, slow, flaky, expiring, garbage, locked, short-sca, twins,
-  broken-balance, capped, trio (README). Add "since":"YYYY-MM-DD" in step 2 for up to ten years.
+  broken-balance, capped, trio, decoupled, embedded, mixed, report-download (README).
+  Add "since":"YYYY-MM-DD" in step 2 for up to ten years.
 
 Press Ctrl-C to stop (the private Postgres stops once this process has ended).
 "#

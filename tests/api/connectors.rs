@@ -148,3 +148,38 @@ async fn every_persona_that_can_sign_in_imports_through_the_berlin_group_bank() 
         assert_eq!(command["state"], "successful", "{login}: {command}");
     }
 }
+
+#[tokio::test]
+async fn the_sandbox_banks_decoupled_and_embedded_approaches_sign_in_headlessly_and_import() {
+    let app = spawn_app().await;
+    let mut stored = 0;
+    for (bank, login) in [
+        ("sandbox-decoupled", "decoupled"),
+        ("sandbox-embedded", "embedded"),
+    ] {
+        let command = import_at(&app, bank, login).await;
+        assert_eq!(command["state"], "successful", "{bank}: {command}");
+        let now = app.count("select count(*) from transactions").await;
+        assert!(now > stored, "{bank} imported no transactions");
+        stored = now;
+    }
+}
+
+#[tokio::test]
+async fn a_report_offered_only_as_a_download_is_a_not_supported_shortfall_of_a_successful_import() {
+    let app = spawn_app().await;
+    let command = import_at(&app, "sandbox", "report-download").await;
+    assert_eq!(command["state"], "successful", "{command}");
+    let account = &command["result"]["accounts"][0];
+    let reasons: Vec<&Value> = account["receipt"]["shortfalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["reason"])
+        .collect();
+    assert!(
+        reasons.iter().any(|r| *r == "NotSupportedByBank"),
+        "{account}"
+    );
+    assert_eq!(app.count("select count(*) from transactions").await, 0);
+}

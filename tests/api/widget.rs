@@ -244,3 +244,106 @@ async fn the_demo_page_shows_alices_accounts_after_a_click_through_sign_in() {
     assert!(result.contains("Alice"), "the owner's name: {result}");
     browser.close().await;
 }
+
+/// Waits for the frame's form screen asking exactly `names`, fills each from `answers`.
+async fn answer_the_form(browser: &Browser, names: &[&str], answers: &[(&str, &str)]) {
+    let asked = serde_json::to_string(names).unwrap();
+    browser
+        .wait_until_js(
+            &format!(
+                "document.querySelector('main').dataset.screen === 'form' && \
+                 JSON.stringify([...document.querySelectorAll('#signin-form input')].map(i => i.name)) === '{asked}'"
+            ),
+            WAIT,
+        )
+        .await;
+    for (name, answer) in answers {
+        browser
+            .fill(&format!("#signin-form input[name=\"{name}\"]"), answer)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn an_owner_who_approves_in_the_banks_app_watches_the_widget_wait_then_succeed() {
+    let (app, _page, browser) = embed(&[("bank", "sandbox-decoupled")]).await;
+    browser.switch_to_frame(FRAME).await;
+    answer_the_form(&browser, &["psuId"], &[("psuId", "decoupled")]).await;
+    browser.screenshot("decoupled-login").await;
+    browser.click("#submit").await;
+
+    // The persona takes a few seconds in its app: the widget shows the bank's message meanwhile.
+    screen(&browser, "app-wait").await;
+    browser.screenshot("decoupled-waiting").await;
+    assert_eq!(
+        browser.text("#bank-message").await,
+        aisle_sandbox_bank::APP_MESSAGE
+    );
+
+    let on_success = callback(&browser, "onSuccess").await;
+    screen(&browser, "success").await;
+    browser.screenshot("decoupled-success").await;
+    assert_eq!(on_success[0], "sandbox-decoupled");
+    let command = import(&app, &on_success).await;
+    assert_eq!(command["state"], "successful", "{command}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_owner_who_refuses_in_the_banks_app_ends_the_widget_with_invalid_credentials() {
+    let (app, _page, browser) = embed(&[("bank", "sandbox-decoupled")]).await;
+    browser.switch_to_frame(FRAME).await;
+    answer_the_form(&browser, &["psuId"], &[("psuId", "decoupled-refused")]).await;
+    browser.click("#submit").await;
+    screen(&browser, "app-wait").await;
+
+    let on_error = callback(&browser, "onError").await;
+    assert_eq!(on_error[0], "InvalidCredentials");
+    screen(&browser, "failure").await;
+    browser.screenshot("decoupled-refused").await;
+    assert_eq!(app.count("select count(*) from sessions").await, 0);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_embedded_bank_is_signed_in_on_the_widget_with_a_method_choice_and_a_code() {
+    let (app, _page, browser) = embed(&[("bank", "sandbox-embedded")]).await;
+    browser.switch_to_frame(FRAME).await;
+    answer_the_form(
+        &browser,
+        &["psuId", "password"],
+        &[
+            ("psuId", "embedded"),
+            ("password", aisle_sandbox_bank::TEST_PASSWORD),
+        ],
+    )
+    .await;
+    browser.screenshot("embedded-login").await;
+    browser.click("#submit").await;
+
+    screen(&browser, "choose").await;
+    let offered = browser
+        .eval("[...document.querySelectorAll('#choice-form input[type=radio]')].map(i => i.value)")
+        .await;
+    assert_eq!(offered, json!(["sms", "push"]));
+    browser.click("label[for=\"choice-1\"]").await;
+    browser.screenshot("embedded-choice").await;
+    browser.click("#submit").await;
+
+    answer_the_form(&browser, &["otp"], &[("otp", aisle_sandbox_bank::TEST_OTP)]).await;
+    let label = browser.text("label[for=\"field-0\"]").await;
+    assert!(
+        label.contains("app"),
+        "the code's hint names the push method: {label}"
+    );
+    browser.screenshot("embedded-code").await;
+    browser.click("#submit").await;
+
+    let on_success = callback(&browser, "onSuccess").await;
+    screen(&browser, "success").await;
+    browser.screenshot("embedded-success").await;
+    assert_eq!(on_success[0], "sandbox-embedded");
+    let command = import(&app, &on_success).await;
+    assert_eq!(command["state"], "successful", "{command}");
+    browser.close().await;
+}

@@ -182,6 +182,22 @@ impl BankDouble for ServiceDouble {
         false
     }
 
+    /// Every call of the account service (README, "The calls") authenticates the client with
+    /// `X-Client-Id` and `X-Client-Secret`.
+    fn mandatory_headers(&self, request: &wiremock::Request) -> Option<&'static [&'static str]> {
+        const CLIENT: &[&str] = &["X-Client-Id", "X-Client-Secret"];
+        match (request.method.as_str(), request.url.path()) {
+            (
+                "GET",
+                "/get-customer-by-id" | "/get-list-account-by-customer" | "/get-customer-info",
+            )
+            | ("POST", "/get-account-info" | "/valid-legal-id" | "/valid-phone-number") => {
+                Some(CLIENT)
+            }
+            _ => None,
+        }
+    }
+
     fn session(&self) -> BankSession {
         BankSession {
             secret: json!({"cif": CIF}).to_string(),

@@ -259,6 +259,32 @@ impl BankDouble for BerlinGroupDouble {
         Box::new(BerlinGroupConnector::new(base, default_profile(), http))
     }
 
+    /// The header parameters `required: true` in berlin-group-nextgenpsd2-1.3.12.yaml: every
+    /// AIS read wants `X-Request-ID` and `Consent-ID`, the consent's own calls `X-Request-ID`.
+    /// (`PSU-IP-Address`, mandatory on `POST /v1/consents`, is a sign-in call: tests/specification.rs.)
+    fn mandatory_headers(&self, request: &wiremock::Request) -> Option<&'static [&'static str]> {
+        const AIS_READ: &[&str] = &["X-Request-ID", "Consent-ID"];
+        const CONSENT_CALL: &[&str] = &["X-Request-ID"];
+        let path = request.url.path().strip_prefix(ROOT)?;
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match (request.method.as_str(), segments.as_slice()) {
+            ("GET", ["v1", "accounts" | "card-accounts"])
+            | ("GET", ["v1", "accounts" | "card-accounts", _])
+            | (
+                "GET",
+                [
+                    "v1",
+                    "accounts" | "card-accounts",
+                    _,
+                    "balances" | "transactions",
+                ],
+            ) => Some(AIS_READ),
+            ("GET" | "DELETE", ["v1", "consents", _])
+            | ("GET", ["v1", "consents", _, "status"]) => Some(CONSENT_CALL),
+            _ => None,
+        }
+    }
+
     fn session(&self) -> BankSession {
         BankSession {
             secret: json!({"consentId": CONSENT_ID}).to_string(),

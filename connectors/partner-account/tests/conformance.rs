@@ -114,6 +114,17 @@ impl BankDouble for PartnerDouble {
         false
     }
 
+    /// The partner API's one read, `GET /account/{accno}`, rides on the partner's token.
+    fn mandatory_headers(&self, request: &wiremock::Request) -> Option<&'static [&'static str]> {
+        let is_account_read = request.method.as_str() == "GET"
+            && request
+                .url
+                .path()
+                .strip_prefix("/account/")
+                .is_some_and(|accno| !accno.is_empty() && !accno.contains('/'));
+        is_account_read.then_some(&["X-Auth-Token"][..])
+    }
+
     fn session(&self) -> BankSession {
         let dataset = self.adapt(Dataset::standard());
         BankSession {

@@ -156,7 +156,15 @@ pub async fn transactions(
         |r| r.value_date,
         |r| transaction(r, with_ids),
     );
-    let body = json!({"account": {"iban": account.iban}, "transactions": report});
+    let body = match data.persona.quirk {
+        RowQuirk::UnsignedBooked => {
+            json!({"account": {"iban": account.iban}, "transactions": unsigned_booked(report)})
+        }
+        RowQuirk::ReportAsDownload => download_offer(&account.iban, &path, &query),
+        RowQuirk::None | RowQuirk::TwinsWithoutIds | RowQuirk::BrokenBalance => {
+            json!({"account": {"iban": account.iban}, "transactions": report})
+        }
+    };
     Ok(match knobs.fault {
         Fault::GarbageTransactions => truncated(&body),
         Fault::Hostile(hostility) => {
@@ -170,6 +178,29 @@ pub async fn transactions(
             hostile::transactions(hostility, &asked, body)
         }
         _ => Json(body).into_response(),
+    })
+}
+
+/// `report` with its booked amounts quoted without a sign, as the spec's first transactions
+/// example quotes them; the side a row names (creditor or debtor) still tells the direction.
+fn unsigned_booked(mut report: Value) -> Value {
+    let booked = report.get_mut("booked").and_then(Value::as_array_mut);
+    for row in booked.into_iter().flatten() {
+        if let Some(Value::String(amount)) = row.pointer_mut("/transactionAmount/amount")
+            && let Some(unsigned) = amount.strip_prefix('-')
+        {
+            *amount = unsigned.to_owned();
+        }
+    }
+    report
+}
+
+/// The spec's download answer (transactionsExample2_Download_json): no rows, a link to a
+/// report file instead, which the bank would serve as camt.05x.
+fn download_offer(iban: &str, path: &str, query: &ReportQuery) -> Value {
+    json!({
+        "account": {"iban": iban},
+        "_links": {"download": {"href": format!("{path}/download/{}-{}.xml", query.from, query.to)}},
     })
 }
 

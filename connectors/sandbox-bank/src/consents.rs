@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::errors::BankError;
 use crate::knobs::Fault;
 use crate::personas::{Persona, persona};
-use crate::state::{BankState, Consent, ConsentStatus};
+use crate::state::{BankState, Consent, ConsentStatus, ScaApproach};
 
 /// The body of `POST /v1/consents`.
 #[derive(Debug, Deserialize)]
@@ -71,6 +71,21 @@ fn redirect_header(headers: &HeaderMap, name: &str) -> Result<Option<String>, Ba
     Ok(Some(raw.to_owned()))
 }
 
+/// The approach the bank takes, from the TPP's preference: `TPP-Redirect-Preferred: false`
+/// asks the bank to choose between embedded and decoupled, and `TPP-Decoupled-Preferred: true`
+/// tips it to decoupled (the spec leaves the choice to the bank; this one follows the TPP).
+fn approach_for(headers: &HeaderMap) -> ScaApproach {
+    let flag = |name: &str| header_str(headers, name).map(str::trim);
+    match (
+        flag("tpp-redirect-preferred"),
+        flag("tpp-decoupled-preferred"),
+    ) {
+        (_, Some("true")) => ScaApproach::Decoupled,
+        (Some("false"), _) => ScaApproach::Embedded,
+        _ => ScaApproach::Redirect,
+    }
+}
+
 pub async fn create(
     State(state): State<BankState>,
     headers: HeaderMap,
@@ -88,6 +103,7 @@ pub async fn create(
     if request.valid_until < state.today() {
         return Err(BankError::format("validUntil lies in the past"));
     }
+    let approach = approach_for(&headers);
     let id = Uuid::new_v4().to_string();
     let host = header_str(&headers, header::HOST.as_str()).unwrap_or("localhost");
     state.insert_consent(Consent {
@@ -103,17 +119,40 @@ pub async fn create(
         sca_at: None,
         data_calls: 0,
         spent_calls: 0,
+        approach,
+        authorisation: None,
     });
+    let start = format!("/v1/consents/{id}/authorisations");
+    let sca_link = match approach {
+        ScaApproach::Redirect => {
+            json!({"scaRedirect": {"href": format!("http://{host}/sca/{id}")}})
+        }
+        // consentResponseExample3_Decoupled and consentResponseExample4_Embedded.
+        ScaApproach::Decoupled => {
+            json!({"startAuthorisationWithPsuIdentification": {"href": start}})
+        }
+        ScaApproach::Embedded => {
+            json!({"startAuthorisationWithPsuAuthentication": {"href": start}})
+        }
+    };
+    let mut links = json!({
+        "self": {"href": format!("/v1/consents/{id}")},
+        "status": {"href": format!("/v1/consents/{id}/status")},
+    });
+    if let (Some(links), Value::Object(sca)) = (links.as_object_mut(), sca_link) {
+        links.extend(sca);
+    }
     let body = json!({
         "consentStatus": ConsentStatus::Received.as_str(),
         "consentId": id,
-        "_links": {
-            "scaRedirect": {"href": format!("http://{host}/sca/{id}")},
-            "self": {"href": format!("/v1/consents/{id}")},
-            "status": {"href": format!("/v1/consents/{id}/status")},
-        }
+        "_links": links,
     });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [("aspsp-sca-approach", approach.as_str())],
+        Json(body),
+    )
+        .into_response())
 }
 
 pub async fn status(

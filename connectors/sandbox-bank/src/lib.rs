@@ -10,6 +10,7 @@
 pub mod account_service;
 mod accounts;
 mod activity;
+mod authorisations;
 mod cards;
 mod chaos;
 pub mod cli;
@@ -35,8 +36,9 @@ use axum::Router;
 use axum::handler::Handler;
 use axum::routing::{get, post};
 
+pub use authorisations::APP_MESSAGE;
 pub use chaos::{DEFAULT_TIMEOUT_HOLD, FaultRate, FaultRateError};
-pub use personas::{HOSTILE_PERSONAS, PERSONAS};
+pub use personas::{DECOUPLED_DECISION_AFTER, HOSTILE_PERSONAS, PERSONAS};
 pub use sca::{TEST_OTP, TEST_PASSWORD};
 
 use crate::chaos::Chaos;
@@ -85,6 +87,14 @@ pub fn app(options: SandboxOptions) -> Router {
             get(consents::read).delete(consents::delete.layer(chaos_layer.clone())),
         )
         .route("/v1/consents/{id}/status", get(consents::status))
+        .route(
+            "/v1/consents/{id}/authorisations",
+            post(authorisations::start),
+        )
+        .route(
+            "/v1/consents/{id}/authorisations/{authorisation}",
+            get(authorisations::status).put(authorisations::update),
+        )
         .route("/sca/{id}", get(sca::page).post(sca::submit))
         .merge(data_routes(state.clone()).route_layer(chaos_layer))
         .merge(hostile::leak_routes())
@@ -147,8 +157,16 @@ pub async fn serve(
 }
 
 /// The value persona `login` types into the sign-in form field `field` of the partner account
-/// or account service face (`accountReference`, `birthDate`, `legalId`, `phoneNumber`, `otp`);
-/// `None` for an unknown login or field. Aisle's headless sandbox sign-in fills forms with it.
+/// or account service face (`accountReference`, `birthDate`, `legalId`, `phoneNumber`, `otp`),
+/// or of the Berlin Group face's decoupled and embedded approaches (`psuId`, `password`,
+/// `otp`); `None` for an unknown login or field. Aisle's headless sandbox sign-in fills forms
+/// with it.
 pub fn form_answer(login: &str, field: &str) -> Option<String> {
-    form_identities::form_answer(login, field)
+    let berlin_group = personas::persona(login).map(|p| p.login);
+    match (field, berlin_group) {
+        ("psuId", Some(login)) => Some(login.to_owned()),
+        ("password", Some(_)) => Some(TEST_PASSWORD.to_owned()),
+        ("otp", Some(_)) => Some(TEST_OTP.to_owned()),
+        _ => form_identities::form_answer(login, field),
+    }
 }

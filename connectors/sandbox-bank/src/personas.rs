@@ -30,6 +30,12 @@ pub const PERSONAS: &[&str] = &[
     "huge-body",
     "nul-bytes",
     "redirect-away",
+    // SCA and report personas: decoupled and embedded approaches, the spec's report shapes.
+    "decoupled",
+    "decoupled-refused",
+    "embedded",
+    "mixed",
+    "report-download",
 ];
 
 /// A persona: a login, the products it holds and how its bank behaves.
@@ -43,6 +49,8 @@ pub struct Persona {
     pub knobs: Knobs,
     /// How the persona's transaction rows deviate from a tidy bank's.
     pub quirk: RowQuirk,
+    /// How the persona authenticates when the TPP asks for decoupled or embedded SCA.
+    pub sca: ScaTraits,
     pub accounts: &'static [AccountPlan],
     pub cards: &'static [CardPlan],
 }
@@ -58,6 +66,12 @@ pub enum RowQuirk {
     /// [`BROKEN_BALANCE_DAYS_AGO`]) has a `balanceAfterTransaction` 1.00 above its predecessor
     /// plus its amount; every later balance carries the same 1.00.
     BrokenBalance,
+    /// Booked amounts are quoted without a sign (the direction is the side the row names)
+    /// while pending ones are signed, as in the spec's first transactions example.
+    UnsignedBooked,
+    /// The transactions report is only offered as a download (`_links.download`, the spec's
+    /// second transactions example) instead of rows.
+    ReportAsDownload,
 }
 
 /// How many days before today the twins persona shows a pair of identical booked rows: one
@@ -135,6 +149,7 @@ const fn household(
         owners: &[],
         knobs,
         quirk: RowQuirk::None,
+        sca: ScaTraits::TIDY,
         accounts,
         cards: &[],
     }
@@ -158,6 +173,7 @@ const ALICE: Persona = Persona {
     owners: &[],
     knobs: Knobs::with_history(TWO_YEARS),
     quirk: RowQuirk::None,
+    sca: ScaTraits::TIDY,
     accounts: ALICE_ACCOUNTS,
     cards: &[CardPlan {
         name: "Alice Example Visa",
@@ -175,6 +191,7 @@ const BOB: Persona = Persona {
     owners: &[("Bob Builder", "owner"), ("Carol Builder", "co-owner")],
     knobs: Knobs::with_history(TWO_YEARS),
     quirk: RowQuirk::None,
+    sca: ScaTraits::TIDY,
     accounts: &[AccountPlan {
         name: "Bob Builder GmbH",
         product: "Business Account",
@@ -396,6 +413,130 @@ const REDIRECT_AWAY: Persona = hostile(
     Hostility::RedirectAway,
 );
 
+// SCA and report personas: how a bank's decoupled and embedded approaches and the spec's
+// report shapes look to an importer. Under the redirect approach they sign in like alice.
+
+/// How a persona authenticates at the bank's decoupled and embedded SCA.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaTraits {
+    /// What the persona does in the bank's app when a decoupled authorisation asks.
+    pub app: AppDecision,
+    /// The SCA methods the embedded approach offers; with one, it is chosen at once.
+    pub methods: &'static [ScaMethod],
+}
+
+impl ScaTraits {
+    /// Approves in the app at once; one method, SMS.
+    pub const TIDY: Self = Self {
+        app: AppDecision::Approve {
+            after: Duration::ZERO,
+        },
+        methods: &[SMS],
+    };
+}
+
+/// What a persona does with a decoupled authorisation in the bank's app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppDecision {
+    /// Approves it this long after the authorisation started.
+    Approve { after: Duration },
+    /// Refuses it this long after the authorisation started.
+    Refuse { after: Duration },
+}
+
+/// One way the bank confirms a PSU in the embedded approach (`scaMethods`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScaMethod {
+    /// `authenticationMethodId`.
+    pub id: &'static str,
+    /// `authenticationType`.
+    pub kind: &'static str,
+    pub name: &'static str,
+    /// What the bank asks once the method is chosen (`challengeData.additionalInformation`).
+    pub prompt: &'static str,
+}
+
+const SMS: ScaMethod = ScaMethod {
+    id: "sms",
+    kind: "SMS_OTP",
+    name: "SMS to +49 *** ***89",
+    prompt: "Enter the code we sent by SMS to +49 *** ***89",
+};
+
+const PUSH: ScaMethod = ScaMethod {
+    id: "push",
+    kind: "PUSH_OTP",
+    name: "Code in the Sandbox Bank app",
+    prompt: "Enter the code your Sandbox Bank app shows",
+};
+
+/// How long the decoupled personas take in the app: long enough for a widget to show its
+/// waiting screen and poll a few times.
+pub const DECOUPLED_DECISION_AFTER: Duration = Duration::from_secs(4);
+
+const DECOUPLED: Persona = Persona {
+    sca: ScaTraits {
+        app: AppDecision::Approve {
+            after: DECOUPLED_DECISION_AFTER,
+        },
+        ..ScaTraits::TIDY
+    },
+    ..household(
+        "decoupled",
+        "Dora Decoupled",
+        &[current_account("0077700001")],
+        Knobs::with_history(TWO_YEARS),
+    )
+};
+
+const DECOUPLED_REFUSED: Persona = Persona {
+    sca: ScaTraits {
+        app: AppDecision::Refuse {
+            after: DECOUPLED_DECISION_AFTER,
+        },
+        ..ScaTraits::TIDY
+    },
+    ..household(
+        "decoupled-refused",
+        "Rufus Refused",
+        &[current_account("0077700002")],
+        Knobs::with_history(TWO_YEARS),
+    )
+};
+
+const EMBEDDED: Persona = Persona {
+    sca: ScaTraits {
+        methods: &[SMS, PUSH],
+        ..ScaTraits::TIDY
+    },
+    ..household(
+        "embedded",
+        "Emma Embedded",
+        &[current_account("0077700003")],
+        Knobs::with_history(TWO_YEARS),
+    )
+};
+
+const MIXED: Persona = Persona {
+    quirk: RowQuirk::UnsignedBooked,
+    ..household(
+        "mixed",
+        "Max Mixed",
+        &[current_account("0077700004")],
+        Knobs::with_history(TWO_YEARS),
+    )
+};
+
+const REPORT_DOWNLOAD: Persona = Persona {
+    quirk: RowQuirk::ReportAsDownload,
+    ..household(
+        "report-download",
+        "Rita Report",
+        &[current_account("0077700005")],
+        Knobs::with_history(TWO_YEARS),
+    )
+};
+
 const ALL: &[&Persona] = &[
     &ALICE,
     &BOB,
@@ -417,6 +558,11 @@ const ALL: &[&Persona] = &[
     &HUGE_BODY,
     &NUL_BYTES,
     &REDIRECT_AWAY,
+    &DECOUPLED,
+    &DECOUPLED_REFUSED,
+    &EMBEDDED,
+    &MIXED,
+    &REPORT_DOWNLOAD,
 ];
 
 /// The persona with this login, if the bank knows it.

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::chaos::Chaos;
 use crate::knobs::Fault;
 use crate::ledger::{self, PersonaData};
-use crate::personas::Persona;
+use crate::personas::{Persona, ScaMethod};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -70,6 +70,63 @@ pub struct Consent {
     pub data_calls: u32,
     /// Successful AIS data calls, plus those still running; drives the expiring persona.
     pub spent_calls: u32,
+    /// How the PSU authenticates, chosen when the consent was created.
+    pub approach: ScaApproach,
+    /// The authorisation a decoupled or embedded SCA started, if any.
+    pub authorisation: Option<Authorisation>,
+}
+
+/// The SCA approach the bank chose for a consent (`ASPSP-SCA-Approach`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaApproach {
+    Redirect,
+    Decoupled,
+    Embedded,
+}
+
+impl ScaApproach {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Redirect => "REDIRECT",
+            Self::Decoupled => "DECOUPLED",
+            Self::Embedded => "EMBEDDED",
+        }
+    }
+}
+
+/// An authorisation sub-resource of a consent (`/v1/consents/{id}/authorisations/{id}`).
+#[derive(Debug, Clone)]
+pub struct Authorisation {
+    pub id: String,
+    pub stage: AuthorisationStage,
+    /// When it started: a decoupled persona decides a fixed time after.
+    pub started: std::time::Instant,
+}
+
+/// Where an authorisation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorisationStage {
+    /// Decoupled: the PSU is asked in the bank's app.
+    InApp,
+    /// Embedded: the password was right; the PSU picks one of several methods.
+    MethodsOffered,
+    /// Embedded: a method is chosen; the one-time code is awaited.
+    MethodSelected(&'static ScaMethod),
+    Finalised,
+    Failed,
+}
+
+impl AuthorisationStage {
+    /// The `scaStatus` the bank reports.
+    pub fn sca_status(self) -> &'static str {
+        match self {
+            Self::InApp => "started",
+            Self::MethodsOffered => "psuAuthenticated",
+            Self::MethodSelected(_) => "scaMethodSelected",
+            Self::Finalised => "finalised",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 impl Consent {

@@ -109,10 +109,19 @@ async fn slow_takes_at_least_half_a_second_per_call() {
 async fn balances_add_up_across_pages_and_windows_for_every_persona_but_broken_balance() {
     let bank = start_bank().await;
     // locked cannot sign in, garbage's reports do not parse and the hostile ones are hostile,
-    // by design; the ledger's own unit test checks their balances.
-    let readable = PERSONAS.iter().filter(|l| {
-        !["broken-balance", "locked", "garbage"].contains(*l) && !HOSTILE_PERSONAS.contains(*l)
-    });
+    // by design; the ledger's own unit test checks their balances. mixed quotes booked amounts
+    // unsigned (the connector's sandbox_sca test checks its books once signed) and
+    // report-download serves no rows.
+    const LEFT_OUT: &[&str] = &[
+        "broken-balance",
+        "locked",
+        "garbage",
+        "mixed",
+        "report-download",
+    ];
+    let readable = PERSONAS
+        .iter()
+        .filter(|l| !LEFT_OUT.contains(*l) && !HOSTILE_PERSONAS.contains(*l));
     for login in readable {
         let consent = signed_in(&bank, login).await;
         for account in accounts(&bank, &consent).await {

@@ -6,7 +6,9 @@
  * counts as closing it (posts `close`); after `aisle:popup-done` a still-redirect view is polled
  * for up to 10 s more before the sign-in counts as cancelled; an unknown step kind shows the
  * loading screen and polls; a view that cannot be loaded shows the failure screen and posts
- * nothing (there is no state to post with). */
+ * nothing (there is no state to post with); a waiting step (decoupled SCA) asks the server to
+ * poll the bank at the pace the step names, never faster than once a second, and a failed poll
+ * keeps the screen and tries again at that pace; "Cancel" on it is "Choose another bank". */
 (function () {
   'use strict';
 
@@ -53,6 +55,10 @@
       AccessBlocked: 'Your access at the bank is blocked.',
       genericError: 'Something went wrong. Please try again.',
       gone: 'This sign-in is no longer available. Please start again.',
+      appTitle: 'Approve in your banking app',
+      appHint: 'This page updates by itself once you have approved.',
+      chooseIntro: '{bank} can confirm it is you in more than one way.',
+      continueStep: 'Continue',
     },
     de: {
       brand: 'Sichere Bankanmeldung',
@@ -96,6 +102,10 @@
       AccessBlocked: 'Ihr Zugang bei der Bank ist gesperrt.',
       genericError: 'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.',
       gone: 'Diese Anmeldung ist nicht mehr verfügbar. Bitte beginnen Sie von vorn.',
+      appTitle: 'In Ihrer Banking-App bestätigen',
+      appHint: 'Diese Seite aktualisiert sich selbst, sobald Sie bestätigt haben.',
+      chooseIntro: '{bank} kann auf mehreren Wegen bestätigen, dass Sie es sind.',
+      continueStep: 'Weiter',
     },
     pl: {
       brand: 'Bezpieczne logowanie do banku',
@@ -139,6 +149,10 @@
       AccessBlocked: 'Twój dostęp w banku jest zablokowany.',
       genericError: 'Coś poszło nie tak. Spróbuj ponownie.',
       gone: 'To logowanie jest już niedostępne. Zacznij od nowa.',
+      appTitle: 'Zatwierdź w aplikacji bankowej',
+      appHint: 'Ta strona odświeży się sama po zatwierdzeniu.',
+      chooseIntro: '{bank} może potwierdzić Twoją tożsamość na kilka sposobów.',
+      continueStep: 'Dalej',
     },
   };
 
@@ -163,6 +177,7 @@
   let moveFocus = false; // move focus to the new screen only after the owner did something
   let wait = null; // {popup, timer, done, graceUntil, inFlight, again} while waiting for the bank
   let lastHeight = 0;
+  let stepTimer = null; // the next poll of a waiting step (decoupled SCA)
   const posted = { started: false, success: false, error: false, unsupported: false };
   const picker = { query: '', country: '', unlistedSent: false };
 
@@ -288,6 +303,8 @@
   }
 
   function render(next) {
+    clearTimeout(stepTimer);
+    stepTimer = null;
     view = next;
     t = TEXTS[view.locale] || TEXTS.en;
     document.documentElement.lang = TEXTS[view.locale] ? view.locale : 'en';
@@ -304,6 +321,8 @@
     else if (view.status === 'succeeded') showSuccess();
     else if (view.status === 'failed') showFailure();
     else if (view.status === 'in_progress' && view.step && view.step.kind === 'form') showForm();
+    else if (view.status === 'in_progress' && view.step && view.step.kind === 'choose') showChoice();
+    else if (view.status === 'in_progress' && view.step && view.step.kind === 'wait') showAppWait();
     else if (isRedirectStep(view)) showRedirect(false);
     else {
       // A step this page does not know yet: wait for the server to move on.
@@ -619,7 +638,7 @@
         break;
       default:
         props.type = 'text';
-        props.autocomplete = /login|user/i.test(field.name) ? 'username' : 'off';
+        props.autocomplete = /login|user|psuid/i.test(field.name) ? 'username' : 'off';
         props.autocapitalize = 'none';
         props.spellcheck = 'false';
     }
@@ -650,6 +669,70 @@
       form,
       button('choose-another', tx('chooseAnother'), chooseAnother, 'link'),
     ]);
+  }
+
+  // 3b. Choice step: the bank offers several ways to confirm (embedded SCA methods)
+
+  function showChoice() {
+    const step = view.step;
+    const options = Array.isArray(step.options) ? step.options : [];
+    const radios = options.map((option, i) => el('input', {
+      type: 'radio', id: 'choice-' + i, name: step.name, value: option.value, required: true,
+      checked: i === 0, 'data-autofocus': i === 0,
+    }));
+    const submit = el('button', { type: 'submit', id: 'submit', class: 'primary', text: tx('continueStep') });
+    const group = el('fieldset', { class: 'choices' }, [el('legend', { text: step.label || step.name })].concat(
+      options.map((option, i) => el('label', { class: 'choice', for: 'choice-' + i }, [radios[i], el('span', { text: option.label || option.value })]))));
+    const form = el('form', { id: 'choice-form', method: 'post', action: '#' }, [group, submit]);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const chosen = radios.find((radio) => radio.checked);
+      if (!chosen) return;
+      act(() => api('POST', '/form', { values: { [step.name]: chosen.value } }), submit);
+    });
+    setScreen('choose', [
+      heading(tx('formTitle')),
+      el('p', { class: 'muted', text: tx('chooseIntro') }),
+      form,
+      button('choose-another', tx('chooseAnother'), chooseAnother, 'link'),
+    ]);
+  }
+
+  // 3c. Waiting step: the owner approves in the bank's app (decoupled SCA)
+
+  function showAppWait() {
+    const step = view.step;
+    const pace = Math.max(POLL_MS, Number(step.pollAfterMs) || 0);
+    setScreen('app-wait', [
+      el('div', { class: 'center' }, [
+        spinner(),
+        heading(tx('appTitle')),
+        step.message ? el('p', { class: 'bank-message', id: 'bank-message', text: step.message }) : null,
+        el('p', { class: 'muted', role: 'status', text: tx('appHint') }),
+      ]),
+      button('choose-another', tx('cancel'), chooseAnother, 'link'),
+    ]);
+    stepTimer = setTimeout(pollStep, pace);
+  }
+
+  async function pollStep() {
+    stepTimer = null;
+    if (busy) return;
+    const asked = view;
+    let fresh = null;
+    try {
+      fresh = await api('POST', '/poll');
+    } catch (e) {
+      fresh = null; // a passing failure: ask again at the same pace
+    }
+    if (view !== asked || busy) return;
+    if (!fresh) {
+      const pace = Math.max(POLL_MS, Number(view.step && view.step.pollAfterMs) || 0);
+      stepTimer = setTimeout(pollStep, pace);
+      return;
+    }
+    moveFocus = fresh.status !== 'in_progress';
+    render(fresh);
   }
 
   // 4. Success

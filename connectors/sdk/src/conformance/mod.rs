@@ -10,7 +10,9 @@
 //! - paging is followed to the end;
 //! - unknown fields are tolerated;
 //! - a malformed body becomes `Protocol`, never a panic;
-//! - every error class is produced by its trigger.
+//! - every error class is produced by its trigger;
+//! - every request carries the headers the protocol's specification makes mandatory for that
+//!   call ([`BankDouble::mandatory_headers`]), and calls nothing the specification lacks.
 //!
 //! Sign-in is left to each connector's own tests: the flows (redirect, OAuth, forms) differ
 //! too much for one script.
@@ -147,6 +149,12 @@ pub trait BankDouble: Send + Sync {
         true
     }
 
+    /// The headers the protocol's specification makes mandatory on `request` (one the
+    /// connector made: its method, path and query), by name; `None` for a call the
+    /// specification does not have. Conditional headers (a signature only some banks want)
+    /// are not listed: the kit checks what every bank may insist on.
+    fn mandatory_headers(&self, request: &wiremock::Request) -> Option<&'static [&'static str]>;
+
     /// Mounts on `bank` the answers to every read of `dataset` (already adapted).
     async fn serve(&self, bank: &MockServer, dataset: &Dataset, shape: Shape);
 
@@ -204,7 +212,17 @@ async fn read_everything(
     shape: Shape,
 ) -> (Mapped, usize) {
     let bank = MockServer::start().await;
-    double.serve(&bank, dataset, shape).await;
+    read_everything_at(&bank, double, dataset, shape).await
+}
+
+/// [`read_everything`] from a `bank` the caller holds, to look at the requests afterwards.
+async fn read_everything_at(
+    bank: &MockServer,
+    double: &dyn BankDouble,
+    dataset: &Dataset,
+    shape: Shape,
+) -> (Mapped, usize) {
+    double.serve(bank, dataset, shape).await;
     let connector = double.connector(&bank.uri(), http());
     let session = double.session();
     let mut pages = 0;
@@ -484,6 +502,36 @@ pub async fn every_error_class_is_produced_by_its_trigger(double: &dyn BankDoubl
     }
 }
 
+/// Every request of a whole read carries the headers the specification makes mandatory for
+/// its call, each with a value; and the connector calls nothing the specification lacks.
+pub async fn every_request_carries_its_mandatory_headers(double: &dyn BankDouble) {
+    let dataset = adapted(double);
+    let bank = MockServer::start().await;
+    read_everything_at(&bank, double, &dataset, Shape::PLAIN).await;
+    let requests = bank
+        .received_requests()
+        .await
+        .unwrap_or_else(|| panic!("the kit's bank records requests"));
+    assert!(!requests.is_empty(), "the connector made no request at all");
+    for request in &requests {
+        let call = format!("{} {}", request.method, request.url.path());
+        let mandatory = double
+            .mandatory_headers(request)
+            .unwrap_or_else(|| panic!("{call} is not a call of the protocol's specification"));
+        for name in mandatory {
+            let value = request
+                .headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim);
+            assert!(
+                value.is_some_and(|v| !v.is_empty()),
+                "{call} lacks the mandatory header {name}"
+            );
+        }
+    }
+}
+
 /// A bank that fails the test, when it is dropped, if the connector called it at all: for
 /// what a connector must answer without asking the bank.
 pub async fn bank_never_called() -> MockServer {
@@ -549,6 +597,11 @@ macro_rules! conformance_tests {
             #[tokio::test]
             async fn every_error_class_is_produced_by_its_trigger() {
                 conformance::every_error_class_is_produced_by_its_trigger(&$double).await;
+            }
+
+            #[tokio::test]
+            async fn every_request_carries_its_mandatory_headers() {
+                conformance::every_request_carries_its_mandatory_headers(&$double).await;
             }
         }
     };
