@@ -51,6 +51,8 @@ pub enum ApiError {
     InvalidEventId,
     #[error("this webhook endpoint is disabled")]
     WebhookDisabled,
+    #[error("a client may have at most 20 webhook endpoints; delete one first")]
+    TooManyWebhooks,
     #[error("too many sign-ins from this address; try again in {} s", .0.as_secs().max(1))]
     RateLimited(std::time::Duration),
     /// The bank refused a sign-in, or failed during one.
@@ -100,6 +102,7 @@ pub enum ProblemCode {
     InvalidWebhookId,
     InvalidEventId,
     WebhookDisabled,
+    TooManyWebhooks,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -200,6 +203,7 @@ impl ApiError {
             Self::InvalidWebhookId => (StatusCode::NOT_FOUND, C::InvalidWebhookId),
             Self::InvalidEventId => (StatusCode::NOT_FOUND, C::InvalidEventId),
             Self::WebhookDisabled => (StatusCode::CONFLICT, C::WebhookDisabled),
+            Self::TooManyWebhooks => (StatusCode::CONFLICT, C::TooManyWebhooks),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, C::RateLimited),
             Self::SignIn { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, (*code).into()),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::Internal),

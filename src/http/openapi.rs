@@ -104,6 +104,17 @@ const OPERATION_PROBLEMS: &[(&str, &[Problems])] = {
         ),
         ("create_redirection", &[(400, &[C::InvalidRedirectUri])]),
         ("get_redirection", &[(404, &[C::InvalidRedirectionId])]),
+        ("create_webhook", &[(409, &[C::TooManyWebhooks])]),
+        ("get_webhook", &[(404, &[C::InvalidWebhookId])]),
+        ("delete_webhook", &[(404, &[C::InvalidWebhookId])]),
+        ("list_deliveries", &[(404, &[C::InvalidWebhookId])]),
+        (
+            "redeliver",
+            &[
+                (404, &[C::InvalidWebhookId, C::InvalidEventId]),
+                (409, &[C::WebhookDisabled]),
+            ],
+        ),
     ]
 };
 
@@ -152,6 +163,10 @@ impl Modify for Contract {
                     "Start a Default Import and poll it for the result.",
                 ),
                 ("Banks", "The coverage catalog."),
+                (
+                    "Webhooks",
+                    "Endpoints told when an import or a sign-in ends, signed (Standard Webhooks).",
+                ),
                 ("Service", "Health, readiness and this document."),
             ]
             .into_iter()

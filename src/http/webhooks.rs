@@ -41,9 +41,15 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookRequest {
-    /// Where events are posted: `https` (plain `http` to loopback only on a dev stack).
+    /// Where events are posted: `https` to a public host name (plain `http` to loopback only
+    /// on a dev stack). The pattern is what every deployment accepts.
+    #[schema(
+        max_length = 2048,
+        pattern = "^https://[a-z][a-z0-9-]{0,30}(\\.[a-z][a-z0-9-]{0,30}){1,3}(/[A-Za-z0-9_-]{0,30}){0,3}$",
+        example = "https://shop.example/aisle-webhooks"
+    )]
     pub url: String,
-    /// The events to send; every event type when absent.
+    /// The events to send; every event type when absent or empty.
     pub events: Option<Vec<EventType>>,
 }
 
@@ -147,9 +153,10 @@ impl From<EndpointError> for ApiError {
     fn from(e: EndpointError) -> Self {
         match e {
             EndpointError::Database(db) => db.into(),
-            EndpointError::InvalidUrl(_) | EndpointError::NoEvents | EndpointError::TooMany => {
+            EndpointError::InvalidUrl(_) | EndpointError::NoEvents => {
                 Self::InvalidParameter(e.to_string())
             }
+            EndpointError::TooMany => Self::TooManyWebhooks,
         }
     }
 }
@@ -158,14 +165,12 @@ impl From<EndpointError> for ApiError {
 #[utoipa::path(
     post,
     path = "/v1/webhooks",
+    operation_id = "create_webhook",
+    tag = "Webhooks",
     request_body = WebhookRequest,
     responses(
-        (status = 201, body = WebhookCreated),
-        (status = 400, body = super::error::Problem, description = "InvalidParameter: a URL that is not https or names a private address, no events, too many endpoints"),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 403, body = super::error::Problem, description = "IpNotAllowed"),
+        (status = 201, description = "The endpoint, with its signing secret: shown only here.", body = WebhookCreated),
     ),
-    security(("api_key" = []))
 )]
 async fn create_webhook(
     State(state): State<AppState>,
@@ -173,7 +178,10 @@ async fn create_webhook(
     AppJson(request): AppJson<WebhookRequest>,
 ) -> Result<(StatusCode, Json<WebhookCreated>), ApiError> {
     let url = WebhookUrl::parse(&request.url, state.config.webhooks.allow_private)?;
-    let events = request.events.unwrap_or_else(|| EventType::ALL.to_vec());
+    let events = request
+        .events
+        .filter(|events| !events.is_empty())
+        .unwrap_or_else(|| EventType::ALL.to_vec());
     let registered =
         endpoints::register(&state.pool, &state.sealer, client.id, &url, &events).await?;
     Ok((
@@ -189,11 +197,11 @@ async fn create_webhook(
 #[utoipa::path(
     get,
     path = "/v1/webhooks",
+    operation_id = "list_webhooks",
+    tag = "Webhooks",
     responses(
-        (status = 200, body = Vec<WebhookView>),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
+        (status = 200, description = "The client's endpoints, with why any was disabled.", body = Vec<WebhookView>),
     ),
-    security(("api_key" = []))
 )]
 async fn list_webhooks(
     State(state): State<AppState>,
@@ -207,13 +215,12 @@ async fn list_webhooks(
 #[utoipa::path(
     get,
     path = "/v1/webhooks/{webhook_id}",
-    params(("webhook_id" = Uuid, Path)),
+    operation_id = "get_webhook",
+    tag = "Webhooks",
+    params(("webhook_id" = String, Path, format = Uuid, description = "From the endpoint's creation")),
     responses(
-        (status = 200, body = WebhookView),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 404, body = super::error::Problem, description = "InvalidWebhookId"),
+        (status = 200, description = "The endpoint.", body = WebhookView),
     ),
-    security(("api_key" = []))
 )]
 async fn get_webhook(
     State(state): State<AppState>,
@@ -227,13 +234,12 @@ async fn get_webhook(
 #[utoipa::path(
     delete,
     path = "/v1/webhooks/{webhook_id}",
-    params(("webhook_id" = Uuid, Path)),
+    operation_id = "delete_webhook",
+    tag = "Webhooks",
+    params(("webhook_id" = String, Path, format = Uuid, description = "From the endpoint's creation")),
     responses(
-        (status = 204),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 404, body = super::error::Problem, description = "InvalidWebhookId"),
+        (status = 204, description = "Deleted, with its delivery log."),
     ),
-    security(("api_key" = []))
 )]
 async fn delete_webhook(
     State(state): State<AppState>,
@@ -252,14 +258,12 @@ async fn delete_webhook(
 #[utoipa::path(
     get,
     path = "/v1/webhooks/{webhook_id}/deliveries",
-    params(("webhook_id" = Uuid, Path), DeliveriesQuery),
+    operation_id = "list_deliveries",
+    tag = "Webhooks",
+    params(("webhook_id" = String, Path, format = Uuid, description = "From the endpoint's creation"), DeliveriesQuery),
     responses(
-        (status = 200, body = Vec<DeliveryView>),
-        (status = 400, body = super::error::Problem, description = "InvalidParameter"),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 404, body = super::error::Problem, description = "InvalidWebhookId"),
+        (status = 200, description = "The newest deliveries, each with its attempts.", body = Vec<DeliveryView>),
     ),
-    security(("api_key" = []))
 )]
 async fn list_deliveries(
     State(state): State<AppState>,
@@ -307,14 +311,15 @@ async fn list_deliveries(
 #[utoipa::path(
     post,
     path = "/v1/webhooks/{webhook_id}/deliveries/{event_id}/redeliver",
-    params(("webhook_id" = Uuid, Path), ("event_id" = Uuid, Path)),
-    responses(
-        (status = 202, description = "the delivery is due now"),
-        (status = 401, body = super::error::Problem, description = "Unauthorized"),
-        (status = 404, body = super::error::Problem, description = "InvalidWebhookId, InvalidEventId"),
-        (status = 409, body = super::error::Problem, description = "WebhookDisabled"),
+    operation_id = "redeliver",
+    tag = "Webhooks",
+    params(
+        ("webhook_id" = String, Path, format = Uuid, description = "From the endpoint's creation"),
+        ("event_id" = String, Path, format = Uuid, description = "The delivery's `webhook-id`"),
     ),
-    security(("api_key" = []))
+    responses(
+        (status = 202, description = "The delivery is due now."),
+    ),
 )]
 async fn redeliver(
     State(state): State<AppState>,

@@ -157,7 +157,12 @@ impl TestApp {
         let command = at(root, "command");
         assert_eq!(command.attribute("state"), Some("in_progress"));
         assert_eq!(command.attribute("name"), Some("DefaultImportCommand"));
-        assert_eq!(text(command, "progress/value"), "0");
+        // Queued (0), or already reading accounts (10) when a worker was quicker than this.
+        assert!(
+            matches!(text(command, "progress/value"), "0" | "10"),
+            "{}",
+            reply.body
+        );
         command.attribute("id").unwrap().to_string()
     }
 

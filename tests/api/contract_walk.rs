@@ -152,6 +152,7 @@ fn operations(doc: &Value) -> Vec<Operation> {
 #[derive(Debug, Clone, Default)]
 struct Request {
     path_params: Map<String, Value>,
+    query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: Option<Value>,
     raw_path: Option<String>,
@@ -217,6 +218,8 @@ impl Walker<'_> {
                 Some("header") => request
                     .headers
                     .push((name, value.as_str().unwrap().to_string())),
+                Some("query") if value.is_null() => {}
+                Some("query") => request.query.push((name, text_of(&value))),
                 other => panic!("parameters in {other:?} are not generated yet"),
             }
         }
@@ -384,7 +387,7 @@ impl Walker<'_> {
                 .path_params
                 .iter()
                 .fold(operation.path.clone(), |path, (name, value)| {
-                    path.replace(&format!("{{{name}}}"), value.as_str().unwrap())
+                    path.replace(&format!("{{{name}}}"), &text_of(value))
                 })
         });
         let mut builder = self.app.http.request(
@@ -402,6 +405,9 @@ impl Walker<'_> {
         };
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
+        }
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
         }
         if let Some(body) = &request.body {
             builder = builder.body(serde_json::to_vec(body).unwrap());
@@ -586,4 +592,12 @@ fn expand(expression: &str, body: &Value) -> Value {
         .strip_prefix("$response.body#")
         .unwrap_or_else(|| panic!("unsupported link expression {expression}"));
     body.pointer(pointer).cloned().unwrap_or(Value::Null)
+}
+
+/// A generated value as it goes into a path or a query: a string as it is, anything else as
+/// its JSON text (an invalid request on purpose).
+fn text_of(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
 }

@@ -620,6 +620,12 @@ async fn redirect_through_the_bank(app: &TestApp, back: &str, password: &str) ->
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // Opening the link starts the preselected bank, with the owner's address.
+    browser
+        .get(format!("{}/signin/s/{id}", app.address))
+        .send()
+        .await
+        .unwrap();
     let go = browser
         .get(format!("{}/signin/s/{id}/go", app.address))
         .send()
