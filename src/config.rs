@@ -41,8 +41,10 @@ pub struct Config {
     pub signin_ttl: Duration,
     /// Sign-in starts (widget opens, bank picks, retries) one address may make per minute.
     pub signin_starts_per_minute: u32,
-    /// Whether to take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// The proxies in front of the API, as CIDRs. A request whose peer is one of them has its
+    /// client address read from `X-Forwarded-For`: the right-most entry that is not itself a
+    /// trusted proxy. Empty (the default): the header is never read.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub worker: WorkerConfig,
     pub sandbox_bank: SandboxBankConfig,
     /// Where the dev stack serves its demo client's page (`/demo`), on an origin of its own.
@@ -179,7 +181,7 @@ impl Default for Config {
             session_ttl: Duration::from_secs(60 * 60),
             signin_ttl: Duration::from_secs(30 * 60),
             signin_starts_per_minute: 30,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             worker: WorkerConfig {
                 concurrency: 8,
                 heartbeat: Duration::from_secs(5),

@@ -1,6 +1,7 @@
 //! Aisle: single-access account-information imports. `main.rs` is a thin CLI over this crate.
 
 pub mod cli;
+pub mod client_addr;
 pub mod commands;
 pub mod compat;
 pub mod config;

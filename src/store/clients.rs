@@ -28,8 +28,9 @@ macro_rules! client_columns {
 }
 
 impl Client {
+    /// Whether `ip` may call as this client; IPv4-mapped IPv6 forms match their IPv4 entries.
     pub fn allows(&self, ip: std::net::IpAddr) -> bool {
-        self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|net| net.contains(&ip))
+        self.allowed_ips.is_empty() || crate::client_addr::is_within(ip, &self.allowed_ips)
     }
 }
 

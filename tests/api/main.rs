@@ -16,6 +16,7 @@ mod hostile_banks;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod security;
 mod service_endpoints;
 mod signin;
 mod widget;
