@@ -9,6 +9,7 @@ pub mod demo;
 pub mod dev;
 pub mod devdb;
 pub mod engine;
+pub mod expiry;
 pub mod http;
 pub mod model;
 pub mod registry;

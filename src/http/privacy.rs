@@ -74,7 +74,11 @@ pub fn loggable_path(path: &str) -> String {
             let version = segment
                 .strip_prefix('v')
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-            if route_word || version { segment } else { "{…}" }
+            if route_word || version {
+                segment
+            } else {
+                "{…}"
+            }
         })
         .collect();
     segments.join("/")

@@ -1,5 +1,7 @@
 //! Sessions: what a completed sign-in yields, claimed by exactly one Default Import.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -125,4 +127,54 @@ pub async fn find(
     .bind(client_id)
     .fetch_optional(pool)
     .await
+}
+
+/// A session that expired unclaimed, with the bank secret just erased from it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExpiredSession {
+    pub id: Uuid,
+    pub bank_id: String,
+    #[sqlx(flatten)]
+    pub erased: ErasedSecret,
+}
+
+/// Erases the bank secrets of up to `limit` sessions that expired unclaimed longer than
+/// `margin` ago, returning them so their bank sessions can be ended. Rows another transaction
+/// holds (a Default Import deciding on it) are skipped, not waited for.
+pub async fn erase_expired_secrets(
+    pool: &PgPool,
+    margin: Duration,
+    limit: i64,
+) -> Result<Vec<ExpiredSession>, sqlx::Error> {
+    sqlx::query_as(
+        "update sessions s set bank_secret = null
+         from (select id, bank_secret from sessions
+               where claimed_at is null and bank_secret is not null
+                 and expires_at <= now() - make_interval(secs => $1)
+               order by expires_at limit $2 for update skip locked) erased
+         where s.id = erased.id
+         returning s.id, s.bank_id, erased.bank_secret as sealed, s.sca_at",
+    )
+    .bind(margin.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Deletes up to `limit` sessions that expired longer than `kept` ago and that nothing refers
+/// to any more, and whose secret is gone (so the bank's side was ended first).
+pub async fn purge_inert(pool: &PgPool, kept: Duration, limit: i64) -> Result<u64, sqlx::Error> {
+    let purged = sqlx::query(
+        "delete from sessions where id in (
+             select s.id from sessions s
+             where s.bank_secret is null and s.expires_at <= now() - make_interval(secs => $1)
+               and not exists (select 1 from commands c where c.session_id = s.id)
+               and not exists (select 1 from signins i where i.session_id = s.id)
+             limit $2)",
+    )
+    .bind(kept.as_secs_f64())
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(purged.rows_affected())
 }

@@ -1,11 +1,19 @@
-//! Issue 12, as an attacker tries it over HTTP: addresses behind proxies, and the headers that
-//! keep answers out of caches and on https.
+//! Issue 12, as an attacker tries it over HTTP: addresses behind proxies, the headers that
+//! keep answers out of caches and on https, and secrets that outlive their use.
 
+use std::time::Duration;
+
+use aisle::{
+    expiry::{INERT_ROWS_KEPT, sweep_once},
+    sealing::SecretSealer,
+};
 use reqwest::{StatusCode, header};
-use serde_json::json;
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::helpers::{
-    Options, TestApp, assert_problem, spawn_app_configured, spawn_app_without_workers,
+    Options, TEST_SECRETS_KEY, TestApp, assert_problem, import_body, spawn_app,
+    spawn_app_configured, spawn_app_without_workers,
 };
 
 /// The app behind a proxy on loopback, the address every test request comes from.
@@ -74,9 +82,7 @@ async fn an_allowlist_written_as_ipv4_mapped_ipv6_admits_the_ipv4_caller() {
 #[tokio::test]
 async fn api_and_sign_in_answers_are_never_stored_by_a_cache() {
     let app = spawn_app_without_workers().await;
-    let session = app
-        .sandbox_sign_in(&app.api_key, "sandbox", "alice")
-        .await;
+    let session = app.sandbox_sign_in(&app.api_key, "sandbox", "alice").await;
     assert_eq!(session.status(), StatusCode::CREATED);
     let catalog = app
         .http
@@ -86,7 +92,7 @@ async fn api_and_sign_in_answers_are_never_stored_by_a_cache() {
         .unwrap();
     let signin_api = app
         .http
-        .get(format!("{}/signin/api/{}", app.address, uuid::Uuid::now_v7()))
+        .get(format!("{}/signin/api/{}", app.address, Uuid::now_v7()))
         .send()
         .await
         .unwrap();
@@ -131,4 +137,148 @@ async fn answers_carry_hsts_when_aisle_is_served_over_https() {
             .unwrap(),
         "max-age=63072000"
     );
+}
+
+/// The consent id inside session `session_id`'s sealed bank secret.
+async fn consent_of(app: &TestApp, session_id: Uuid) -> String {
+    let sealed: Vec<u8> = sqlx::query_scalar("select bank_secret from sessions where id = $1")
+        .bind(session_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let secret = SecretSealer::from_hex(TEST_SECRETS_KEY)
+        .unwrap()
+        .open(&sealed, session_id.as_bytes())
+        .unwrap();
+    serde_json::from_str::<Value>(&secret).unwrap()["consentId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn consent_status(app: &TestApp, consent_id: &str) -> Value {
+    app.http
+        .get(format!("{}/v1/consents/{consent_id}/status", app.bank_url))
+        .header("x-request-id", Uuid::new_v4().to_string())
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["consentStatus"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_session_never_imported_loses_its_secret_and_its_bank_consent_once_expired() {
+    let app = spawn_app_without_workers().await;
+    let session = app.sandbox_session(&app.api_key, "alice").await;
+    let session_id = Uuid::parse_str(session["sessionId"].as_str().unwrap()).unwrap();
+    let consent_id = consent_of(&app, session_id).await;
+    let finisher = app.import_context().finisher();
+
+    let swept = sweep_once(&finisher, Duration::ZERO).await.unwrap();
+    assert_eq!(swept.sessions_ended, 0, "a live session is left alone");
+    assert_eq!(consent_status(&app, &consent_id).await, "valid");
+
+    sqlx::query("update sessions set expires_at = now() - interval '1 second' where id = $1")
+        .bind(session_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let swept = sweep_once(&finisher, Duration::ZERO).await.unwrap();
+    assert_eq!(swept.sessions_ended, 1);
+    let left: Option<Vec<u8>> =
+        sqlx::query_scalar("select bank_secret from sessions where id = $1")
+            .bind(session_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(left, None, "the expired session's bank secret is erased");
+    assert_eq!(consent_status(&app, &consent_id).await, "terminatedByTpp");
+    let import = app
+        .post_default_import(&app.api_key, &import_body(&session))
+        .await;
+    assert_problem(import, StatusCode::GONE, "SessionExpired").await;
+}
+
+#[tokio::test]
+async fn an_expired_sign_in_loses_its_pending_secrets_and_inert_rows_go_after_a_week() {
+    let app = spawn_app_without_workers().await;
+    let back = "http://127.0.0.1:9/back";
+    app.register(app.client_id, &[], &[back]).await;
+    let created: Value = app
+        .http
+        .post(format!("{}/v1/signin/redirections", app.address))
+        .bearer_auth(&app.api_key)
+        .json(&json!({"redirectUri": back, "ownerExternalId": "owner-9"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = Uuid::parse_str(created["redirectionId"].as_str().unwrap()).unwrap();
+    let picked = app
+        .http
+        .post(format!("{}/signin/api/{id}/bank", app.address))
+        .json(&json!({"bank": "sandbox"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picked.status(), StatusCode::OK);
+    let pending = "select count(*) from signins where pending_sealed is not null";
+    assert_eq!(app.count(pending).await, 1, "the bank's step is pending");
+    // An unclaimed session of another owner, expired as long ago as the sign-in.
+    let session = app.sandbox_session(&app.api_key, "alice").await;
+
+    let finisher = app.import_context().finisher();
+    sqlx::query("update signins set expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let swept = sweep_once(&finisher, Duration::ZERO).await.unwrap();
+    assert_eq!(swept.signins_erased, 1);
+    assert_eq!(app.count(pending).await, 0);
+    assert_eq!(
+        app.count("select count(*) from signins").await,
+        1,
+        "kept a while"
+    );
+
+    let a_minute_too_long = (INERT_ROWS_KEPT + Duration::from_secs(60)).as_secs_f64();
+    for update in [
+        "update signins set expires_at = now() - make_interval(secs => $1)",
+        "update sessions set expires_at = now() - make_interval(secs => $1)",
+    ] {
+        sqlx::query(update)
+            .bind(a_minute_too_long)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    let swept = sweep_once(&finisher, Duration::ZERO).await.unwrap();
+    assert_eq!(swept.sessions_ended, 1, "{session}");
+    assert_eq!(swept.rows_purged, 2);
+    assert_eq!(app.count("select count(*) from signins").await, 0);
+    assert_eq!(app.count("select count(*) from sessions").await, 0);
+}
+
+#[tokio::test]
+async fn a_session_an_import_claimed_stays_with_its_command() {
+    let app = spawn_app().await;
+    let command_id = app.start_import("alice").await;
+    let command = app
+        .wait_for_command(&command_id, Duration::from_secs(30))
+        .await;
+    assert_eq!(command["state"], "successful");
+    sqlx::query("update sessions set expires_at = now() - interval '30 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let swept = sweep_once(&app.import_context().finisher(), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(swept.rows_purged, 0);
+    assert_eq!(app.count("select count(*) from sessions").await, 1);
 }
