@@ -366,3 +366,29 @@ mod secs {
         u64::deserialize(d).map(Duration::from_secs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(toml: &str) -> Result<Config, figment::Error> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract()
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_and_the_old_forwarded_for_switch_is_refused() {
+        let config = from_toml(r#"trusted_proxies = ["10.0.0.0/8", "2001:db8::/32"]"#).unwrap();
+        assert_eq!(
+            config.trusted_proxies,
+            vec![
+                "10.0.0.0/8".parse::<ipnet::IpNet>().unwrap(),
+                "2001:db8::/32".parse().unwrap()
+            ]
+        );
+        assert!(from_toml(r#"trusted_proxies = ["10.0.0.1/33"]"#).is_err());
+        let old = from_toml("trust_forwarded_for = true").unwrap_err();
+        assert!(old.to_string().contains("trust_forwarded_for"), "{old}");
+    }
+}
