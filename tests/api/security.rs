@@ -282,3 +282,79 @@ async fn a_session_an_import_claimed_stays_with_its_command() {
     assert_eq!(swept.rows_purged, 0);
     assert_eq!(app.count("select count(*) from sessions").await, 1);
 }
+
+/// Runs `aisle client key ...` against the test's database; returns what it printed.
+async fn key_command(app: &TestApp, args: &[&str]) -> String {
+    let database_url = app.service().config.database_url.as_ref().unwrap().expose();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(["client", "key"])
+        .args(args)
+        .env_clear()
+        .env("AISLE_DATABASE_URL", database_url)
+        .env("AISLE_STATE_DIR", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "aisle client key {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn is_accepted(app: &TestApp, api_key: &str) -> bool {
+    let response = app.get_command(api_key, &Uuid::now_v7().to_string()).await;
+    match response.status() {
+        StatusCode::NOT_FOUND => true,
+        StatusCode::UNAUTHORIZED => false,
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_client_rotates_its_key_with_no_moment_when_neither_works_and_the_old_one_then_fails() {
+    let app = spawn_app_without_workers().await;
+    let client = app.client_id.to_string();
+    let old_key_id = key_command(&app, &["list", "--client", &client]).await;
+    let old_key_id = old_key_id.split_whitespace().next().unwrap().to_string();
+
+    let issued: Value =
+        serde_json::from_str(&key_command(&app, &["create", "--client", &client, "--json"]).await)
+            .unwrap();
+    let new_key = issued["apiKey"].as_str().unwrap();
+    assert!(
+        is_accepted(&app, new_key).await,
+        "the new key works at once"
+    );
+    assert!(
+        is_accepted(&app, &app.api_key).await,
+        "the old key still works"
+    );
+
+    key_command(&app, &["revoke", "--client", &client, "--key", &old_key_id]).await;
+    assert!(
+        !is_accepted(&app, &app.api_key).await,
+        "the old key is revoked"
+    );
+    assert!(is_accepted(&app, new_key).await);
+    let listed = key_command(&app, &["list", "--client", &client]).await;
+    assert!(
+        listed.contains("revoked") && listed.contains("active"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_cannot_revoke_another_clients_key() {
+    let app = spawn_app_without_workers().await;
+    let (other, _) = app.create_client(&[]).await;
+    let own_keys = aisle::store::clients::api_keys(&app.pool, app.client_id)
+        .await
+        .unwrap();
+    let revoked = aisle::store::clients::revoke_api_key(&app.pool, other, own_keys[0].id)
+        .await
+        .unwrap();
+    assert!(!revoked);
+    assert!(is_accepted(&app, &app.api_key).await);
+}
