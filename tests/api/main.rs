@@ -8,6 +8,7 @@ mod compat_client;
 mod compat_widget;
 mod connectors;
 mod crash_recovery;
+mod cross_client;
 mod default_import;
 mod hardening;
 mod helpers;
