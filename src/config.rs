@@ -33,6 +33,13 @@ pub struct Config {
     /// Key sealing bank secrets at rest (AES-256-GCM): 64 hex characters. Required; only
     /// `dev` generates one.
     pub secrets_key: Option<Secret>,
+    /// Retired `session_signing_key`s: signatures they made still verify. See the README's
+    /// key rotation procedure.
+    #[serde(default)]
+    pub previous_session_signing_keys: Vec<Secret>,
+    /// Retired `secrets_key`s: values they sealed still open; nothing new is sealed with them.
+    #[serde(default)]
+    pub previous_secrets_keys: Vec<Secret>,
     /// How long a session may wait for its Default Import.
     #[serde(with = "secs")]
     pub session_ttl: Duration,
@@ -178,6 +185,8 @@ impl Default for Config {
             state_dir: ".aisle".into(),
             session_signing_key: None,
             secrets_key: None,
+            previous_session_signing_keys: Vec::new(),
+            previous_secrets_keys: Vec::new(),
             session_ttl: Duration::from_secs(60 * 60),
             signin_ttl: Duration::from_secs(30 * 60),
             signin_starts_per_minute: 30,
@@ -292,8 +301,11 @@ impl Config {
                     .into(),
             ));
         }
-        if let Some(key) = &self.session_signing_key
-            && key.expose().len() < 32
+        if self
+            .session_signing_key
+            .iter()
+            .chain(&self.previous_session_signing_keys)
+            .any(|key| key.expose().len() < 32)
         {
             return Err(ConfigError::Rule(
                 "session_signing_key must be at least 32 characters".into(),

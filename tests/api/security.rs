@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use aisle::{
+    config::Secret,
     expiry::{INERT_ROWS_KEPT, sweep_once},
     sealing::SecretSealer,
+    signin::signature::SessionSigner,
 };
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
@@ -357,4 +359,57 @@ async fn a_client_cannot_revoke_another_clients_key() {
         .unwrap();
     assert!(!revoked);
     assert!(is_accepted(&app, &app.api_key).await);
+}
+
+#[tokio::test]
+async fn a_session_sealed_and_signed_before_a_key_rotation_still_imports_after_it() {
+    const NEW_SECRETS_KEY: &str =
+        "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000102030405060708090a0b0c0d0e0f";
+    let mut old_signing_key = String::new();
+    let app = spawn_app_configured(Options::default(), |config| {
+        let old = config
+            .session_signing_key
+            .replace(Secret("the signing key after the rotation".into()));
+        old_signing_key = old.clone().unwrap().expose().to_string();
+        config.previous_session_signing_keys = old.into_iter().collect();
+        config.previous_secrets_keys = vec![Secret(TEST_SECRETS_KEY.into())];
+        config.secrets_key = Some(Secret(NEW_SECRETS_KEY.into()));
+    })
+    .await;
+    let session = app.sandbox_session(&app.api_key, "alice").await;
+    let session_id = Uuid::parse_str(session["sessionId"].as_str().unwrap()).unwrap();
+
+    // Rewrite the session as the service wrote it before the rotation: sealed and signed with
+    // the keys that are now only `previous`.
+    let sealed: Vec<u8> = sqlx::query_scalar("select bank_secret from sessions where id = $1")
+        .bind(session_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let secret = SecretSealer::from_hex(NEW_SECRETS_KEY)
+        .unwrap()
+        .open(&sealed, session_id.as_bytes())
+        .unwrap();
+    let sealed_before = SecretSealer::from_hex(TEST_SECRETS_KEY)
+        .unwrap()
+        .seal(&secret, session_id.as_bytes());
+    sqlx::query("update sessions set bank_secret = $2 where id = $1")
+        .bind(session_id)
+        .bind(sealed_before)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let signed_before =
+        SessionSigner::new(old_signing_key.as_bytes()).sign(app.client_id, session_id, "owner-1");
+    assert_ne!(session["sessionIdSignature"], signed_before.as_str());
+
+    let command_id = app
+        .start_import_with_session(
+            &json!({"sessionId": session_id, "sessionIdSignature": signed_before}),
+        )
+        .await;
+    let command = app
+        .wait_for_command(&command_id, Duration::from_secs(30))
+        .await;
+    assert_eq!(command["state"], "successful", "{command}");
 }
