@@ -82,6 +82,36 @@ enum ClientCommand {
         #[command(flatten)]
         places: SignInPlaces,
     },
+    /// Manages a client's API keys: rotate by creating a new one, moving the callers to it,
+    /// then revoking the old one.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Issues the client another API key (shown once; only its hash is stored). Its other keys
+    /// keep working.
+    Create {
+        #[arg(long)]
+        client: uuid::Uuid,
+        /// Print `{"clientId","keyId","apiKey"}` for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes one of the client's keys; it stops working at once.
+    Revoke {
+        #[arg(long)]
+        client: uuid::Uuid,
+        /// The key's id, as `create` and `list` print it.
+        #[arg(long)]
+        key: uuid::Uuid,
+    },
+    /// Lists the client's keys (ids and dates, never the keys).
+    List {
+        #[arg(long)]
+        client: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +305,10 @@ impl Cli {
                 }
                 Ok(())
             }
+            Command::Client(ClientCommand::Key(command)) => {
+                let pool = migrated_pool(config).await?;
+                manage_keys(&pool, command).await
+            }
             Command::SandboxBank(bank) => Ok(bank.run().await?),
             Command::Webhook(command) => command.run(config).await,
             Command::Client(ClientCommand::Register { client, places }) => {
@@ -297,6 +331,41 @@ impl Cli {
             }
         }
     }
+}
+
+async fn manage_keys(pool: &sqlx::PgPool, command: KeyCommand) -> CliResult {
+    match command {
+        KeyCommand::Create { client, json } => {
+            let (key_id, api_key) = store::clients::issue_api_key(pool, client)
+                .await?
+                .ok_or_else(|| format!("no client has the id {client}"))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "clientId": client, "keyId": key_id, "apiKey": api_key })
+                );
+            } else {
+                println!("client {client}: key {key_id}\nAPI key (shown once): {api_key}");
+            }
+        }
+        KeyCommand::Revoke { client, key } => {
+            if !store::clients::revoke_api_key(pool, client, key).await? {
+                return Err(format!("client {client} has no unrevoked key {key}").into());
+            }
+            println!("client {client}: key {key} revoked");
+        }
+        KeyCommand::List { client } => {
+            for key in store::clients::api_keys(pool, client).await? {
+                match key.revoked_at {
+                    Some(revoked) => {
+                        println!("{}  created {}  revoked {revoked}", key.id, key.created_at)
+                    }
+                    None => println!("{}  created {}  active", key.id, key.created_at),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A pool on the configured database, migrated.

@@ -33,6 +33,13 @@ pub struct Config {
     /// Key sealing bank secrets at rest (AES-256-GCM): 64 hex characters. Required; only
     /// `dev` generates one.
     pub secrets_key: Option<Secret>,
+    /// Retired `session_signing_key`s: signatures they made still verify. See the README's
+    /// key rotation procedure.
+    #[serde(default)]
+    pub previous_session_signing_keys: Vec<Secret>,
+    /// Retired `secrets_key`s: values they sealed still open; nothing new is sealed with them.
+    #[serde(default)]
+    pub previous_secrets_keys: Vec<Secret>,
     /// How long a session may wait for its Default Import.
     #[serde(with = "secs")]
     pub session_ttl: Duration,
@@ -41,8 +48,10 @@ pub struct Config {
     pub signin_ttl: Duration,
     /// Sign-in starts (widget opens, bank picks, retries) one address may make per minute.
     pub signin_starts_per_minute: u32,
-    /// Whether to take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// The proxies in front of the API, as CIDRs. A request whose peer is one of them has its
+    /// client address read from `X-Forwarded-For`: the right-most entry that is not itself a
+    /// trusted proxy. Empty (the default): the header is never read.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub worker: WorkerConfig,
     pub sandbox_bank: SandboxBankConfig,
     pub webhooks: WebhooksConfig,
@@ -221,10 +230,12 @@ impl Default for Config {
             state_dir: ".aisle".into(),
             session_signing_key: None,
             secrets_key: None,
+            previous_session_signing_keys: Vec::new(),
+            previous_secrets_keys: Vec::new(),
             session_ttl: Duration::from_secs(60 * 60),
             signin_ttl: Duration::from_secs(30 * 60),
             signin_starts_per_minute: 30,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             worker: WorkerConfig {
                 concurrency: 8,
                 heartbeat: Duration::from_secs(5),
@@ -349,8 +360,11 @@ impl Config {
                     .into(),
             ));
         }
-        if let Some(key) = &self.session_signing_key
-            && key.expose().len() < 32
+        if self
+            .session_signing_key
+            .iter()
+            .chain(&self.previous_session_signing_keys)
+            .any(|key| key.expose().len() < 32)
         {
             return Err(ConfigError::Rule(
                 "session_signing_key must be at least 32 characters".into(),
@@ -436,5 +450,32 @@ mod secs {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(toml: &str) -> Result<Config, Box<figment::Error>> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_and_the_old_forwarded_for_switch_is_refused() {
+        let config = from_toml(r#"trusted_proxies = ["10.0.0.0/8", "2001:db8::/32"]"#).unwrap();
+        assert_eq!(
+            config.trusted_proxies,
+            vec![
+                "10.0.0.0/8".parse::<ipnet::IpNet>().unwrap(),
+                "2001:db8::/32".parse().unwrap()
+            ]
+        );
+        assert!(from_toml(r#"trusted_proxies = ["10.0.0.1/33"]"#).is_err());
+        let old = from_toml("trust_forwarded_for = true").unwrap_err();
+        assert!(old.to_string().contains("trust_forwarded_for"), "{old}");
     }
 }

@@ -1,7 +1,13 @@
 //! The dev stack behind a bare `cargo run`: a private Postgres, the sandbox bank, the API and
 //! the workers in one process, plus a demo client whose key it prints with a curl walkthrough.
 
-use std::{fs, io::Write, net::SocketAddr, os::unix::fs::OpenOptionsExt, path::Path};
+use std::{
+    fs,
+    io::Write,
+    net::SocketAddr,
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::Path,
+};
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -159,6 +165,18 @@ fn generated_key(state_dir: &Path, name: &str) -> Result<Secret, DevDbError> {
     Ok(Secret(key))
 }
 
+/// Writes `contents` to `path`, created readable by this user only, whatever the umask. The
+/// mode applies only to a file this call creates: callers narrow one that already exists.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(contents)
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DemoClient {
@@ -171,6 +189,10 @@ struct DemoClient {
 /// origin is the demo site's, registered anew at every start.
 async fn demo_client(service: &Service, demo_url: &str) -> Result<DemoClient, DevError> {
     let path = service.config.state_dir.join("demo-client.json");
+    // It holds an API key; an older dev stack wrote it with the default permissions.
+    if path.exists() {
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+    }
     let kept = match fs::read_to_string(&path)
         .ok()
         .and_then(|text| serde_json::from_str::<DemoClient>(&text).ok())
@@ -193,7 +215,7 @@ async fn demo_client(service: &Service, demo_url: &str) -> Result<DemoClient, De
                 client_id: client.id,
                 api_key,
             };
-            fs::write(&path, serde_json::to_string_pretty(&demo)?)?;
+            write_private(&path, serde_json::to_string_pretty(&demo)?.as_bytes())?;
             demo
         }
     };
@@ -296,4 +318,20 @@ Or from a shell (needs curl and jq):
 Press Ctrl-C to stop (the private Postgres stops once this process has ended).
 "#
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_file_is_written_readable_by_its_owner_only() {
+        let dir = std::env::temp_dir().join(format!("aisle-dev-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("demo-client.json");
+        write_private(&path, b"{}").unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
 }

@@ -1,6 +1,7 @@
 //! Aisle: single-access account-information imports. `main.rs` is a thin CLI over this crate.
 
 pub mod cli;
+pub mod client_addr;
 pub mod commands;
 pub mod compat;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod demo;
 pub mod dev;
 pub mod devdb;
 pub mod engine;
+pub mod expiry;
 pub mod http;
 pub mod model;
 pub mod registry;

@@ -1,6 +1,11 @@
 //! Bank secrets at rest: sealed with AES-256-GCM under a key from the configuration, bound to
 //! the row they belong to, so a copied database alone reveals no consent and no token, and a
 //! sealed value moved to another row does not open.
+//!
+//! Keys rotate: values are always sealed with the current key, and still open with the
+//! previous keys the configuration lists, so a new key can be deployed while sessions and
+//! sign-ins sealed under the old one run out. AES-GCM authenticates, so trying each key in turn
+//! is safe: a wrong key fails its tag and never yields garbage.
 
 use aes_gcm::{
     Aes256Gcm, Key, KeyInit, Nonce,
@@ -15,6 +20,8 @@ const NONCE_LEN: usize = 12;
 #[derive(Clone)]
 pub struct SecretSealer {
     cipher: Aes256Gcm,
+    /// Retired keys: they open what they sealed, and seal nothing.
+    previous: Vec<Aes256Gcm>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,13 +35,21 @@ pub enum SealingError {
 impl SecretSealer {
     /// A sealer from a 32-byte key written as 64 hex characters.
     pub fn from_hex(key: &str) -> Result<Self, SealingError> {
-        let bytes = hex::decode(key.trim()).map_err(|_| SealingError::BadKey)?;
-        if bytes.len() != 32 {
-            return Err(SealingError::BadKey);
-        }
         Ok(Self {
-            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
+            cipher: cipher_from_hex(key)?,
+            previous: Vec::new(),
         })
+    }
+
+    /// This sealer, also opening what `previous` keys (64 hex characters each) sealed.
+    pub fn also_opening<'k>(
+        mut self,
+        previous: impl IntoIterator<Item = &'k str>,
+    ) -> Result<Self, SealingError> {
+        for key in previous {
+            self.previous.push(cipher_from_hex(key)?);
+        }
+        Ok(self)
     }
 
     /// `version ‖ nonce ‖ ciphertext+tag`, with `row` (the owning row's id) as associated data.
@@ -67,18 +82,30 @@ impl SecretSealer {
             return Err(SealingError::Open);
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let plaintext = self
-            .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: row,
-                },
-            )
-            .map_err(|_| SealingError::Open)?;
+        let plaintext = std::iter::once(&self.cipher)
+            .chain(&self.previous)
+            .find_map(|cipher| {
+                cipher
+                    .decrypt(
+                        Nonce::from_slice(nonce),
+                        Payload {
+                            msg: ciphertext,
+                            aad: row,
+                        },
+                    )
+                    .ok()
+            })
+            .ok_or(SealingError::Open)?;
         String::from_utf8(plaintext).map_err(|_| SealingError::Open)
     }
+}
+
+fn cipher_from_hex(key: &str) -> Result<Aes256Gcm, SealingError> {
+    let bytes = hex::decode(key.trim()).map_err(|_| SealingError::BadKey)?;
+    if bytes.len() != 32 {
+        return Err(SealingError::BadKey);
+    }
+    Ok(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)))
 }
 
 #[cfg(test)]
@@ -115,5 +142,28 @@ mod tests {
     fn a_key_that_is_not_32_hex_bytes_is_refused() {
         assert!(SecretSealer::from_hex("abcd").is_err());
         assert!(SecretSealer::from_hex(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn after_a_rotation_old_values_still_open_and_new_ones_are_sealed_with_the_new_key() {
+        let old = SecretSealer::from_hex(KEY).unwrap();
+        let sealed_before = old.seal("consent-1", b"row-1");
+        let new_key = KEY.replace("00", "aa");
+        let rotated = SecretSealer::from_hex(&new_key)
+            .unwrap()
+            .also_opening([KEY])
+            .unwrap();
+        assert_eq!(rotated.open(&sealed_before, b"row-1").unwrap(), "consent-1");
+        let sealed_after = rotated.seal("consent-2", b"row-2");
+        assert!(
+            old.open(&sealed_after, b"row-2").is_err(),
+            "sealed with the new key"
+        );
+        let retired = SecretSealer::from_hex(&new_key).unwrap();
+        assert!(
+            retired.open(&sealed_before, b"row-1").is_err(),
+            "once the old key is dropped from the list, its values no longer open"
+        );
+        assert!(rotated.open(&sealed_before, b"row-2").is_err());
     }
 }

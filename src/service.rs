@@ -59,8 +59,15 @@ impl Service {
     /// (`aisle api` none in the queue's or the imports').
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let settings = config.require_service_settings()?;
-        let signer = SessionSigner::new(settings.session_signing_key.expose().as_bytes());
-        let sealer = SecretSealer::from_hex(settings.secrets_key.expose())?;
+        let signer = SessionSigner::new(settings.session_signing_key.expose().as_bytes())
+            .also_verifying(
+                config
+                    .previous_session_signing_keys
+                    .iter()
+                    .map(|key| key.expose().as_bytes()),
+            );
+        let sealer = SecretSealer::from_hex(settings.secrets_key.expose())?
+            .also_opening(config.previous_secrets_keys.iter().map(|key| key.expose()))?;
         let connect = PgConnectOptions::from_str(settings.database_url.expose())
             .map_err(StartError::DatabaseUrl)?;
         let pool = lazy_pool(&config.pools.api, &connect);

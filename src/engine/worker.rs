@@ -35,9 +35,9 @@ struct Deliveries {
     stopped: CancellationToken,
 }
 
-/// Runs the import workers and the reaper until `shutdown` resolves, then lets running
-/// imports finish. `pool` is the queue's own (apalis's fetches and heartbeats must never wait
-/// behind imports); the imports use the context's.
+/// Runs the import workers, the reaper and the expiry sweep until `shutdown` resolves, then
+/// lets running imports finish. `pool` is the queue's own (apalis's fetches and heartbeats
+/// must never wait behind imports); the imports use the context's.
 pub async fn run(
     pool: PgPool,
     context: ImportContext,
@@ -52,6 +52,10 @@ pub async fn run(
             overdue_after: context.import_timeout + OVERDUE_MARGIN,
             grace: settings.reaper_interval,
         },
+    ));
+    let expiry = tokio::spawn(crate::expiry::run(
+        context.finisher(),
+        settings.reaper_interval,
     ));
     let stopped = CancellationToken::new();
     let _stop_deliveries = stopped.clone().drop_guard();
@@ -102,6 +106,7 @@ pub async fn run(
         .map_err(std::io::Error::other);
     purge.abort();
     reaper.abort();
+    expiry.abort();
     result
 }
 

@@ -60,7 +60,7 @@ pub async fn authenticate(
     let client = clients::find_by_api_key(&state.pool, api_key)
         .await?
         .ok_or(AuthError::Unauthorized)?;
-    let ip = client_ip(parts, state.config.trust_forwarded_for).ok_or(AuthError::NoPeerAddress)?;
+    let ip = client_ip(parts, state).ok_or(AuthError::NoPeerAddress)?;
     if !client.allows(ip) {
         tracing::info!(client_id = %client.id, %ip, "request from an address outside the allowlist");
         return Err(AuthError::IpNotAllowed);
@@ -78,7 +78,7 @@ impl FromRequestParts<AppState> for CallerIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(parts, state.config.trust_forwarded_for)))
+        Ok(Self(client_ip(parts, state)))
     }
 }
 
@@ -97,20 +97,12 @@ pub fn header_api_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|key| !key.is_empty())
 }
 
-/// The caller's address: the peer's, or the proxy's `X-Forwarded-For` when trusted.
-fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
-    if trust_forwarded_for
-        && let Some(ip) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
-    }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+/// The caller's address, behind the configured trusted proxies (see [`crate::client_addr`]).
+fn client_ip(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    Some(crate::client_addr::client_addr(
+        peer.ip(),
+        &parts.headers,
+        &state.config.trusted_proxies,
+    ))
 }

@@ -7,6 +7,7 @@ pub mod error;
 mod health;
 pub(crate) mod json;
 pub mod openapi;
+mod privacy;
 mod redirections;
 mod sandbox;
 pub(crate) mod signin_frame;
@@ -61,7 +62,11 @@ pub fn app(state: AppState) -> Router {
             time_limit,
         ))
         .layer(middleware::from_fn(error::problems_everywhere))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            privacy::hsts_for(&state.config.public_url),
+            privacy::protect_answers,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(privacy::request_span))
         // Outermost, so a legacy `apiKey` is off the URI before the trace span records it.
         .layer(axum::middleware::from_fn(
             crate::compat::hide_legacy_api_key,

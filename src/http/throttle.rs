@@ -1,8 +1,15 @@
 //! Opening sign-ins is unauthenticated (the widget runs before any client authentication) and
 //! each one may create a consent at a bank in Aisle's name, so each address may open only so
 //! many per minute. A GCRA limit per IP (`governor`), forgotten once an address is idle.
+//!
+//! An IPv6 user is handed a whole /64 (often far more), so a limit per IPv6 address would be
+//! no limit at all: IPv6 addresses share their quota with their /64.
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{
+    net::{IpAddr, Ipv6Addr},
+    num::NonZeroU32,
+    time::Duration,
+};
 
 use governor::{
     Quota, RateLimiter, clock::Clock, clock::DefaultClock, state::keyed::DefaultKeyedStateStore,
@@ -32,8 +39,19 @@ impl SignInThrottle {
             self.limiter.retain_recent();
         }
         self.limiter
-            .check_key(&ip)
+            .check_key(&throttle_key(ip))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+/// The key `ip` is counted under: an IPv4 address itself, an IPv6 address its /64.
+fn throttle_key(ip: IpAddr) -> IpAddr {
+    match crate::client_addr::canonical(ip) {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !u128::from(u64::MAX);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
     }
 }
 
@@ -55,5 +73,23 @@ mod tests {
         );
         assert!(throttle.check(other).is_ok());
         assert!(throttle.check(None).is_ok());
+    }
+
+    #[test]
+    fn addresses_of_one_ipv6_64_share_a_quota_and_a_mapped_ipv4_shares_its_address_quota() {
+        let throttle = SignInThrottle::per_minute(NonZeroU32::new(2).unwrap());
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(throttle.check(Some(a)).is_ok());
+        assert!(throttle.check(Some(b)).is_ok());
+        assert!(throttle.check(Some(b)).is_err());
+        assert!(throttle.check(Some(next_64)).is_ok());
+
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert!(throttle.check(Some(v4)).is_ok());
+        assert!(throttle.check(Some(mapped)).is_ok());
+        assert!(throttle.check(Some(v4)).is_err());
     }
 }

@@ -1,10 +1,12 @@
-//! Clients: the businesses that call the API, their API key hashes, IP allowlists, and where
-//! their owners may sign in from (widget origins) and return to (redirect URIs).
+//! Clients: the businesses that call the API, their API keys (hashes only; several per client,
+//! so a key can rotate), IP allowlists, and where their owners may sign in from (widget
+//! origins) and return to (redirect URIs).
 
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// A client as the API sees it after authentication.
@@ -28,8 +30,9 @@ macro_rules! client_columns {
 }
 
 impl Client {
+    /// Whether `ip` may call as this client; IPv4-mapped IPv6 forms match their IPv4 entries.
     pub fn allows(&self, ip: std::net::IpAddr) -> bool {
-        self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|net| net.contains(&ip))
+        self.allowed_ips.is_empty() || crate::client_addr::is_within(ip, &self.allowed_ips)
     }
 }
 
@@ -39,29 +42,28 @@ pub async fn create(
     name: &str,
     allowed_ips: &[IpNet],
 ) -> Result<(Client, String), sqlx::Error> {
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    let api_key = format!("aisle_sk_{}", hex::encode(secret));
-    let client = sqlx::query_as(concat!(
-        "insert into clients (id, name, api_key_hash, allowed_ips) values ($1, $2, $3, $4)
-         returning ",
+    let mut tx = pool.begin().await?;
+    let client: Client = sqlx::query_as(concat!(
+        "insert into clients (id, name, allowed_ips) values ($1, $2, $3) returning ",
         client_columns!()
     ))
     .bind(Uuid::now_v7())
     .bind(name)
-    .bind(api_key_hash(&api_key).as_slice())
     .bind(allowed_ips)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    let (_, api_key) = insert_api_key(&mut tx, client.id).await?;
+    tx.commit().await?;
     Ok((client, api_key))
 }
 
-/// The client whose API key this is, if any.
+/// The client whose API key this is, if the key exists and is not revoked.
 pub async fn find_by_api_key(pool: &PgPool, api_key: &str) -> Result<Option<Client>, sqlx::Error> {
     sqlx::query_as(concat!(
         "select ",
         client_columns!(),
-        " from clients where api_key_hash = $1"
+        " from clients where id = (
+             select client_id from api_keys where key_hash = $1 and revoked_at is null)"
     ))
     .bind(api_key_hash(api_key).as_slice())
     .fetch_optional(pool)
@@ -96,6 +98,81 @@ pub async fn register_signin_places(
             .execute(pool)
             .await?;
     Ok(updated.rows_affected() == 1)
+}
+
+/// One of a client's API keys as an operator sees it: never the key itself.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKeyInfo {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Gives the client another API key, beside those it holds: callers move to the new key, then
+/// the old one is revoked, with no moment when neither works. `None` if there is no such client.
+pub async fn issue_api_key(
+    pool: &PgPool,
+    client_id: Uuid,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let exists: Option<Uuid> = sqlx::query_scalar("select id from clients where id = $1")
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let issued = insert_api_key(&mut tx, client_id).await?;
+    tx.commit().await?;
+    Ok(Some(issued))
+}
+
+/// Revokes the client's key `key_id`: it stops working at once (within the API's key cache
+/// lifetime, where there is one). Revoking a client's last key is allowed: a leaked key must
+/// be stoppable before its replacement is deployed. Whether this call revoked it; a key of
+/// another client is never touched.
+pub async fn revoke_api_key(
+    pool: &PgPool,
+    client_id: Uuid,
+    key_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let revoked = sqlx::query(
+        "update api_keys set revoked_at = now()
+         where id = $1 and client_id = $2 and revoked_at is null",
+    )
+    .bind(key_id)
+    .bind(client_id)
+    .execute(pool)
+    .await?;
+    Ok(revoked.rows_affected() == 1)
+}
+
+/// The client's keys, revoked ones included, oldest first.
+pub async fn api_keys(pool: &PgPool, client_id: Uuid) -> Result<Vec<ApiKeyInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, created_at, revoked_at from api_keys where client_id = $1
+         order by created_at, id",
+    )
+    .bind(client_id)
+    .fetch_all(pool)
+    .await
+}
+
+async fn insert_api_key(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+) -> Result<(Uuid, String), sqlx::Error> {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let api_key = format!("aisle_sk_{}", hex::encode(secret));
+    let id = Uuid::now_v7();
+    sqlx::query("insert into api_keys (id, client_id, key_hash) values ($1, $2, $3)")
+        .bind(id)
+        .bind(client_id)
+        .bind(api_key_hash(&api_key).as_slice())
+        .execute(conn)
+        .await?;
+    Ok((id, api_key))
 }
 
 /// API keys are 256-bit random values, so a plain SHA-256 is enough (no password hashing).

@@ -1,5 +1,7 @@
 //! Sessions: what a completed sign-in yields, claimed by exactly one Default Import.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -184,4 +186,61 @@ pub async fn find(
     .bind(client_id)
     .fetch_optional(pool)
     .await
+}
+
+/// A session that expired unclaimed, with the bank secret just erased from it.
+/// Erases the bank secrets of up to `limit` sessions that expired unclaimed longer than
+/// `margin` ago, handing each to `bank_session_endings` in the same statement (as
+/// [`erase_secret`] does), and returns them so their bank sessions can be ended now. Rows
+/// another transaction holds (a Default Import deciding on it) are skipped, not waited for.
+pub async fn erase_expired_secrets(
+    pool: &PgPool,
+    margin: Duration,
+    limit: i64,
+) -> Result<Vec<ErasedSecret>, sqlx::Error> {
+    sqlx::query_as(
+        "with erased as (
+             select id, client_id, bank_id, bank_secret, sca_at from sessions
+             where claimed_at is null and bank_secret is not null
+               and expires_at <= now() - make_interval(secs => $1)
+             order by expires_at limit $2
+             for update skip locked
+         ), cleared as (
+             update sessions s set bank_secret = null
+             from erased where s.id = erased.id
+             returning erased.id, erased.client_id, erased.bank_id, erased.bank_secret,
+                       erased.sca_at
+         ), recorded as (
+             insert into bank_session_endings
+                 (session_id, client_id, bank_id, sealed, sca_at, next_try_at)
+             select id, client_id, bank_id, bank_secret, sca_at,
+                    now() + make_interval(secs => $3)
+             from cleared
+         )
+         select id as session_id, bank_id, bank_secret as sealed, sca_at from cleared",
+    )
+    .bind(margin.as_secs_f64())
+    .bind(limit)
+    .bind(ENDING_GRACE_SECS)
+    .fetch_all(pool)
+    .await
+}
+
+/// Deletes up to `limit` sessions that expired longer than `kept` ago and that nothing refers
+/// to any more, and whose secret is gone (so the bank's side was ended first).
+pub async fn purge_inert(pool: &PgPool, kept: Duration, limit: i64) -> Result<u64, sqlx::Error> {
+    let purged = sqlx::query(
+        "delete from sessions where id in (
+             select s.id from sessions s
+             where s.bank_secret is null and s.expires_at <= now() - make_interval(secs => $1)
+               and not exists (select 1 from commands c where c.session_id = s.id)
+               and not exists (select 1 from signins i where i.session_id = s.id)
+               and not exists (select 1 from bank_session_endings e where e.session_id = s.id)
+             limit $2)",
+    )
+    .bind(kept.as_secs_f64())
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(purged.rows_affected())
 }

@@ -3,6 +3,8 @@
 //! A step is answered by one request at a time: [`claim`] flips `answering` on, the bank is
 //! called outside any transaction, and [`advance`], [`succeed`] or [`fail`] flip it off.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, types::Json};
@@ -301,4 +303,31 @@ pub async fn release(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Erases the connector's pending state (PKCE verifiers, consent ids) of sign-ins that expired
+/// without finishing. A sign-in a request is answering is left to the next pass.
+pub async fn erase_expired_pending(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let erased = sqlx::query(
+        "update signins set pending_sealed = null
+         where pending_sealed is not null and not answering and expires_at <= now()",
+    )
+    .execute(pool)
+    .await?;
+    Ok(erased.rows_affected())
+}
+
+/// Deletes up to `limit` sign-ins that expired longer than `kept` ago.
+pub async fn purge_inert(pool: &PgPool, kept: Duration, limit: i64) -> Result<u64, sqlx::Error> {
+    let purged = sqlx::query(
+        "delete from signins where id in (
+             select id from signins
+             where not answering and expires_at <= now() - make_interval(secs => $1)
+             limit $2)",
+    )
+    .bind(kept.as_secs_f64())
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(purged.rows_affected())
 }
