@@ -69,6 +69,21 @@ async fn client_a_objects(app: &TestApp) -> Objects {
         redirection["redirectionId"].as_str().unwrap().to_string(),
     );
 
+    let webhook: Value = app
+        .http
+        .post(format!("{}/v1/webhooks", app.address))
+        .bearer_auth(&app.api_key)
+        .json(&json!({"url": "https://shop.example/aisle-webhooks"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ids.insert("webhook", webhook["id"].as_str().unwrap().to_string());
+    // The endpoint is A's, and another client is refused on it before any event is looked up.
+    ids.insert("event", uuid::Uuid::now_v7().to_string());
+
     let mut data = vec![command_id];
     data.extend(
         result["accounts"]
@@ -96,6 +111,8 @@ fn object_for(path: &str, name: &str) -> &'static str {
         ("cardid", _) | ("id", "cards") => "card",
         ("redirectionid", _) | ("id", "redirections") => "redirection",
         ("ownerexternalid", _) | ("id", "owners") => "owner",
+        ("webhookid", _) | ("id", "webhooks") => "webhook",
+        ("eventid", _) => "event",
         _ => panic!(
             "{path} takes `{name}`: teach the cross-client suite to make one as client A \
              (object_for and client_a_objects)"
