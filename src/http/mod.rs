@@ -8,6 +8,7 @@ mod health;
 mod json;
 pub mod openapi;
 mod redirections;
+mod result_body;
 mod sandbox;
 mod signin_frame;
 mod signin_pages;
