@@ -54,6 +54,10 @@ pub struct Config {
     /// Timeout of one HTTP call to a bank.
     #[serde(with = "secs")]
     pub bank_timeout: Duration,
+    /// How long an API key check is remembered per process; a revoked key still works for
+    /// at most this long. 0 checks the database on every request.
+    #[serde(with = "secs")]
+    pub api_key_cache_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,6 +201,7 @@ impl Default for Config {
             },
             demo_listen: ([127, 0, 0, 1], 8070).into(),
             bank_timeout: Duration::from_secs(30),
+            api_key_cache_ttl: Duration::from_secs(30),
             bank_secrets: BTreeMap::new(),
         }
     }

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::{
     config::{Config, ConfigError, PoolConfig},
     engine::{import::ImportContext, retry::RetryPolicy, worker},
-    http::throttle::SignInThrottle,
+    http::{auth::ApiKeyCache, throttle::SignInThrottle},
     registry::{Registry, RegistryError},
     sealing::{SealingError, SecretSealer},
     signin::signature::SessionSigner,
@@ -49,6 +49,7 @@ pub struct Service {
     signer: SessionSigner,
     sealer: SecretSealer,
     throttle: Arc<SignInThrottle>,
+    api_keys: Arc<ApiKeyCache>,
 }
 
 impl Service {
@@ -82,6 +83,7 @@ impl Service {
         let throttle = Arc::new(SignInThrottle::per_minute(
             NonZeroU32::new(config.signin_starts_per_minute).unwrap_or(NonZeroU32::MIN),
         ));
+        let api_keys = Arc::new(ApiKeyCache::new(config.api_key_cache_ttl));
         Ok(Self {
             config: Arc::new(config),
             pool,
@@ -91,6 +93,7 @@ impl Service {
             signer,
             sealer,
             throttle,
+            api_keys,
         })
     }
 
@@ -101,6 +104,7 @@ impl Service {
             signer: self.signer.clone(),
             sealer: self.sealer.clone(),
             throttle: self.throttle.clone(),
+            api_keys: self.api_keys.clone(),
             config: self.config.clone(),
         }
     }

@@ -241,7 +241,10 @@ async fn get_command(
             result_body::write_command(writer, head, pool, scope, view)
         });
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             body,
         )
             .into_response()

@@ -1,12 +1,13 @@
 //! The HTTP API: one router per resource, merged here.
 
-mod auth;
+pub mod auth;
 mod banks;
 mod commands;
 pub mod error;
 mod health;
 mod json;
 pub mod openapi;
+mod pages;
 mod redirections;
 mod result_body;
 mod sandbox;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> Router {
     let limits = &state.config.http;
     Router::new()
         .merge(commands::router())
+        .merge(pages::router())
         .merge(sandbox::router())
         .merge(redirections::router())
         .merge(signin_pages::router())

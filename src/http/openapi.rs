@@ -14,6 +14,8 @@ use crate::state::AppState;
     paths(
         super::commands::default_import,
         super::commands::get_command,
+        super::pages::account_transactions,
+        super::pages::card_transactions,
         super::sandbox::create_session,
         super::redirections::create_redirection,
         super::redirections::get_redirection,

@@ -165,7 +165,15 @@ async fn write_result(
             writer.write(b",");
         }
         let json = serde_json::to_string(account)?;
-        write_with_rows(writer, pool, scope, &json, Parent::Account(account.id), view).await?;
+        write_with_rows(
+            writer,
+            pool,
+            scope,
+            &json,
+            Parent::Account(account.id),
+            view,
+        )
+        .await?;
     }
     writer.write(b"],\"cards\":[");
     for (i, card) in heads.cards.iter().enumerate() {

@@ -457,12 +457,7 @@ impl RowKey {
 macro_rules! keyset_batch {
     ($select:literal, $date:literal) => {
         (
-            concat!(
-                $select,
-                " order by ",
-                $date,
-                " desc, identity limit $5"
-            ),
+            concat!($select, " order by ", $date, " desc, identity limit $5"),
             concat!(
                 $select,
                 " and ",
@@ -547,4 +542,37 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
         groups.entry(key(&row)).or_default().push(row);
     }
     groups
+}
+
+/// The row id of a command's account with the bank's id `bank_account_id`, if any.
+pub async fn find_account(
+    pool: &PgPool,
+    scope: Scope,
+    bank_account_id: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from accounts
+         where command_id = $1 and client_id = $2 and bank_account_id = $3",
+    )
+    .bind(scope.command_id)
+    .bind(scope.client_id)
+    .bind(bank_account_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The row id of a command's card with the bank's id `bank_card_id`, if any.
+pub async fn find_card(
+    pool: &PgPool,
+    scope: Scope,
+    bank_card_id: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from cards where command_id = $1 and client_id = $2 and bank_card_id = $3",
+    )
+    .bind(scope.command_id)
+    .bind(scope.client_id)
+    .bind(bank_card_id)
+    .fetch_optional(pool)
+    .await
 }

@@ -13,6 +13,7 @@ mod hostile_banks;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod polls;
 mod results;
 mod service_endpoints;
 mod signin;

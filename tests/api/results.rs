@@ -94,11 +94,19 @@ async fn a_streamed_result_has_the_same_bytes_as_the_result_assembled_in_memory(
 async fn the_summary_view_has_everything_but_the_transactions() {
     let app = spawn_app().await;
     let command_id = import_with_many_rows(&app, 100).await;
-    let full: Value = app.get_command(&app.api_key, &command_id).await.json().await.unwrap();
+    let full: Value = app
+        .get_command(&app.api_key, &command_id)
+        .await
+        .json()
+        .await
+        .unwrap();
 
     let summary: Value = app
         .http
-        .get(format!("{}/v1/commands/{command_id}?view=summary", app.address))
+        .get(format!(
+            "{}/v1/commands/{command_id}?view=summary",
+            app.address
+        ))
         .bearer_auth(&app.api_key)
         .send()
         .await
@@ -163,7 +171,11 @@ async fn a_finished_command_answers_304_to_its_own_etag() {
         .send()
         .await
         .unwrap();
-    assert_eq!(summary.status(), StatusCode::OK, "each view has its own tag");
+    assert_eq!(
+        summary.status(),
+        StatusCode::OK,
+        "each view has its own tag"
+    );
     assert_ne!(summary.headers()[header::ETAG], etag.as_str());
 }
 
@@ -208,4 +220,117 @@ async fn a_result_that_fails_mid_stream_ends_in_a_cut_connection_not_a_complete_
         serde_json::from_slice::<Value>(&received).is_err(),
         "what arrived does not parse as a complete body"
     );
+}
+
+/// Every row of a paged list, following `nextCursor` from the first page to the last.
+async fn all_pages(app: &TestApp, path: &str, limit: usize) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = app
+            .http
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&app.api_key)
+            .query(&[("limit", limit.to_string())]);
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let page: Value = response.json().await.unwrap();
+        let transactions = page["transactions"].as_array().unwrap();
+        assert!(transactions.len() <= limit);
+        rows.extend(transactions.iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(next) => {
+                assert_eq!(transactions.len(), limit, "only the last page is short");
+                cursor = Some(next.to_string());
+            }
+            None => return rows,
+        }
+    }
+}
+
+fn booked_then_pending(item: &Value) -> Vec<Value> {
+    let transactions = &item["transactions"];
+    let mut rows = transactions["booked"].as_array().unwrap().clone();
+    rows.extend(transactions["pending"].as_array().unwrap().iter().cloned());
+    rows
+}
+
+#[tokio::test]
+async fn pages_of_any_size_neither_skip_nor_repeat_a_row() {
+    let app = spawn_app().await;
+    let command_id = import_with_many_rows(&app, 2_000).await;
+    let command: Value = app
+        .get_command(&app.api_key, &command_id)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let account = &command["result"]["accounts"][0];
+    let card = &command["result"]["cards"][0];
+    let account_path = format!(
+        "/v1/commands/{command_id}/accounts/{}/transactions",
+        account["bankAccountId"].as_str().unwrap()
+    );
+    let card_path = format!(
+        "/v1/commands/{command_id}/cards/{}/transactions",
+        card["bankCardId"].as_str().unwrap()
+    );
+
+    let expected = booked_then_pending(account);
+    assert!(expected.len() > 2_000);
+    for limit in [1_000, 97] {
+        assert_eq!(
+            all_pages(&app, &account_path, limit).await,
+            expected,
+            "limit {limit}"
+        );
+    }
+    let expected = booked_then_pending(card);
+    assert!(expected.len() > 400);
+    for limit in [13, 1] {
+        assert_eq!(
+            all_pages(&app, &card_path, limit).await,
+            expected,
+            "limit {limit}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_page_request_with_a_bad_cursor_limit_or_account_is_refused() {
+    let app = spawn_app().await;
+    let command_id = app.start_import("alice").await;
+    app.wait_for_command(&command_id, Duration::from_secs(60))
+        .await;
+    let get = |path: String| {
+        app.http
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&app.api_key)
+            .send()
+    };
+    let base = format!("/v1/commands/{command_id}/accounts");
+    let command: Value = app
+        .get_command(&app.api_key, &command_id)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let account = command["result"]["accounts"][0]["bankAccountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    for query in ["limit=0", "limit=1001", "cursor=zz", "cursor=00", "limit=x"] {
+        let response = get(format!("{base}/{account}/transactions?{query}"))
+            .await
+            .unwrap();
+        crate::helpers::assert_problem(response, StatusCode::BAD_REQUEST, "InvalidParameter").await;
+    }
+    let response = get(format!("{base}/no-such-account/transactions"))
+        .await
+        .unwrap();
+    crate::helpers::assert_problem(response, StatusCode::NOT_FOUND, "NotFound").await;
 }
