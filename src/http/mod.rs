@@ -4,6 +4,7 @@ pub mod auth;
 mod banks;
 mod commands;
 pub mod error;
+mod exports;
 mod health;
 mod json;
 pub mod openapi;
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(commands::router())
         .merge(pages::router())
+        .merge(exports::router())
         .merge(sandbox::router())
         .merge(redirections::router())
         .merge(signin_pages::router())

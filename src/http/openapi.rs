@@ -16,6 +16,7 @@ use crate::state::AppState;
         super::commands::get_command,
         super::pages::account_transactions,
         super::pages::card_transactions,
+        super::exports::export_transactions,
         super::sandbox::create_session,
         super::redirections::create_redirection,
         super::redirections::get_redirection,

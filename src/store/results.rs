@@ -576,3 +576,47 @@ pub async fn find_card(
     .fetch_optional(pool)
     .await
 }
+
+/// A finished command whose rows an export covers.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedCommand {
+    pub id: Uuid,
+    pub finished_at: chrono::DateTime<chrono::Utc>,
+    pub owner_external_id: String,
+    pub bank_id: String,
+}
+
+/// Up to `limit` of a client's commands that present a result and finished between `from`
+/// and `until` (UTC, `until` excluded), for `owner` if given, in the order they finished,
+/// after the command `after`.
+pub async fn exported_commands(
+    pool: &PgPool,
+    client_id: Uuid,
+    from: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+    owner: Option<&str>,
+    after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ExportedCommand>, sqlx::Error> {
+    let (after_at, after_id) = after.unzip();
+    sqlx::query_as(
+        "select c.id, c.finished_at, s.owner_external_id, s.bank_id
+         from commands c join sessions s on s.id = c.session_id and s.client_id = c.client_id
+         where c.client_id = $1 and c.finished_at >= $2 and c.finished_at < $3
+           -- The commands that present a result (`CommandErrorCode::keeps_result`).
+           and (c.state = 'successful' or c.error_code = 'BankRateLimited')
+           and ($4::text is null or s.owner_external_id = $4)
+           and ($5::timestamptz is null or (c.finished_at, c.id) > ($5, $6))
+         order by c.finished_at, c.id
+         limit $7",
+    )
+    .bind(client_id)
+    .bind(from)
+    .bind(until)
+    .bind(owner)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

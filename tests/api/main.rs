@@ -6,6 +6,7 @@ mod browser;
 mod connectors;
 mod crash_recovery;
 mod default_import;
+mod exports;
 mod hardening;
 mod helpers;
 mod history;
