@@ -118,6 +118,28 @@ impl Service {
         crate::http::serve(listener, self.app_state(), &self.config.http, shutdown).await
     }
 
+    /// Serves `/metrics` on `metrics_listen`, if set, until the process ends.
+    pub async fn serve_metrics(&self) -> std::io::Result<()> {
+        let Some(listen) = self.config.metrics_listen else {
+            return Ok(());
+        };
+        let Some(handle) = crate::http::metrics::install() else {
+            return Ok(());
+        };
+        let listener = TcpListener::bind(listen).await?;
+        tracing::info!(%listen, "serving /metrics");
+        let queue_pool = self.queue_pool.clone();
+        tokio::spawn(async move {
+            let served =
+                crate::http::metrics::serve(listener, handle, queue_pool, std::future::pending())
+                    .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+        Ok(())
+    }
+
     /// Runs the import workers until `shutdown`.
     pub async fn run_workers(
         &self,

@@ -130,7 +130,12 @@ fn accepts_csv(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|media| media.split(';').next().is_some_and(|m| m.trim() == "text/csv"))
+        .any(|media| {
+            media
+                .split(';')
+                .next()
+                .is_some_and(|m| m.trim() == "text/csv")
+        })
 }
 
 struct Export {

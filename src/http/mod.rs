@@ -7,6 +7,7 @@ pub mod error;
 mod exports;
 mod health;
 mod json;
+pub mod metrics;
 pub mod openapi;
 mod pages;
 mod redirections;
@@ -62,6 +63,7 @@ pub fn app(state: AppState) -> Router {
             limits.request_timeout,
             time_limit,
         ))
+        .layer(middleware::from_fn(metrics::record_request))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -41,18 +41,31 @@ async fn an_export_has_one_line_per_imported_transaction_in_ndjson_and_csv() {
     assert_eq!(lines.len(), imported);
     assert!(lines.iter().all(|l| l["commandId"] == command_id.as_str()));
     assert!(lines.iter().all(|l| l["ownerExternalId"] == "owner-1"));
-    assert!(lines.iter().all(|l| l["bankAccountId"].is_string() && l["amount"].is_string()));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["bankAccountId"].is_string() && l["amount"].is_string())
+    );
 
     let (status, content_type, body) = export(&app, &period, "text/csv").await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/csv"));
     let records = body.split("\r\n").filter(|l| !l.is_empty()).count();
-    assert_eq!(records, imported + 1, "a header and one record per transaction");
+    assert_eq!(
+        records,
+        imported + 1,
+        "a header and one record per transaction"
+    );
 
     let yesterday = today - Days::new(1);
     let (_, _, body) = export(&app, &format!("since={yesterday}&until={yesterday}"), "*/*").await;
     assert!(body.is_empty(), "nothing was imported yesterday");
-    let (_, _, body) = export(&app, &format!("{period}&ownerExternalId=someone-else"), "*/*").await;
+    let (_, _, body) = export(
+        &app,
+        &format!("{period}&ownerExternalId=someone-else"),
+        "*/*",
+    )
+    .await;
     assert!(body.is_empty(), "nothing was imported for another owner");
 }
 
@@ -67,7 +80,6 @@ async fn an_export_without_a_period_or_with_an_inverted_one_is_refused() {
             .send()
             .await
             .unwrap();
-        crate::helpers::assert_problem(response, StatusCode::BAD_REQUEST, "InvalidParameter")
-            .await;
+        crate::helpers::assert_problem(response, StatusCode::BAD_REQUEST, "InvalidParameter").await;
     }
 }

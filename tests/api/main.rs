@@ -14,6 +14,7 @@ mod hostile_banks;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod metrics;
 mod polls;
 mod results;
 mod service_endpoints;
