@@ -17,6 +17,12 @@ lint:
 ci:
     bash .ci/run
 
-# The import benchmark: two years at a bank that takes 100 ms a call, against the critical path.
+# Every benchmark against its anchor (BENCHMARKS.md). `just bench-short` is CI's quick form.
 bench:
     cargo bench --bench import_scenario
+    cargo bench --bench results_and_polls
+
+# Each benchmark in seconds (figures not meaningful; proves they run).
+bench-short:
+    AISLE_BENCH_SHORT=1 cargo bench --bench import_scenario
+    AISLE_BENCH_SHORT=1 cargo bench --bench results_and_polls
