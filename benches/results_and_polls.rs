@@ -294,10 +294,7 @@ async fn copy_out(pool: &sqlx::PgPool, command_id: &str) -> (usize, Duration) {
         uuid::Uuid::parse_str(command_id).expect("uuid")
     );
     let started = Instant::now();
-    let mut stream = conn
-        .copy_out_raw(&statement)
-        .await
-        .expect("copy out");
+    let mut stream = conn.copy_out_raw(&statement).await.expect("copy out");
     let mut size = 0;
     while let Some(chunk) = stream.next().await {
         size += chunk.expect("a copy chunk").len();

@@ -42,3 +42,32 @@ async fn a_revoked_api_key_stops_working_within_the_cache_ttl() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_views_pages_and_the_export() {
+    let app = crate::helpers::spawn_app_without_workers().await;
+    let openapi: serde_json::Value = app
+        .http
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/v1/commands/{command_id}/accounts/{account_id}/transactions",
+        "/v1/commands/{command_id}/cards/{card_id}/transactions",
+        "/v1/exports/transactions",
+    ] {
+        assert!(
+            openapi["paths"][path]["get"].is_object(),
+            "{path} is described"
+        );
+    }
+    let poll = &openapi["paths"]["/v1/commands/{command_id}"]["get"];
+    assert!(poll["responses"]["304"].is_object(), "the 304 is described");
+    let parameters = poll["parameters"].as_array().unwrap();
+    assert!(parameters.iter().any(|p| p["name"] == "view"));
+    assert!(parameters.iter().any(|p| p["name"] == "If-None-Match"));
+}
