@@ -38,6 +38,8 @@ const RESULT_CLIENTS: usize = 16;
 struct Settings {
     persona: &'static str,
     phase: Duration,
+    /// `pgbench -i -s`: 100,000 accounts per unit.
+    pgbench_scale: u32,
 }
 
 #[tokio::main]
@@ -48,11 +50,13 @@ async fn main() {
         Settings {
             persona: "alice",
             phase: Duration::from_secs(1),
+            pgbench_scale: 1,
         }
     } else {
         Settings {
             persona: "big",
             phase: Duration::from_secs(10),
+            pgbench_scale: 10,
         }
     };
     let stop = CancellationToken::new();
@@ -89,7 +93,7 @@ async fn main() {
     let http = reqwest::Client::new();
 
     println!("machine: {} cores; phases of {:?}", cores(), settings.phase);
-    let pgbench = pgbench_tps(&database_url, settings.phase);
+    let pgbench = pgbench_tps(&database_url, settings.pgbench_scale, settings.phase);
     println!("anchor  pgbench -S, {CLIENTS} clients: {pgbench:.0} tps");
 
     // P3, in progress: no workers yet, so the command stays queued.
@@ -184,6 +188,22 @@ async fn main() {
         idle as f64 / 1024.0
     );
     stop.cancel();
+    // The cluster is shared by every bench run until its last user ends; its databases are not.
+    service.pool.close().await;
+    service.queue_pool.close().await;
+    service.import_pool.close().await;
+    let dropped = match sqlx::PgPool::connect(&cluster.url("postgres")).await {
+        Ok(admin) => sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "drop database {database} with (force)"
+        )))
+        .execute(&admin)
+        .await
+        .map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = dropped {
+        eprintln!("could not drop the bench's database {database}: {e}");
+    }
 }
 
 fn cores() -> usize {
@@ -191,9 +211,10 @@ fn cores() -> usize {
 }
 
 /// `pgbench -S` transactions per second on the bench's database, after `pgbench -i`.
-fn pgbench_tps(database_url: &str, phase: Duration) -> f64 {
+fn pgbench_tps(database_url: &str, scale: u32, phase: Duration) -> f64 {
+    let scale = scale.to_string();
     let init = Command::new("pgbench")
-        .args(["-i", "-q", "-s", "10", database_url])
+        .args(["-i", "-q", "-s", &scale, database_url])
         .output()
         .expect("pgbench (the PostgreSQL client package)");
     assert!(init.status.success(), "pgbench -i: {init:?}");
