@@ -17,9 +17,15 @@ lint:
 ci:
     bash .ci/run
 
-# The import benchmark: two years at a bank that takes 100 ms a call, against the critical path.
+# Every benchmark against its anchor (BENCHMARKS.md). `just bench-short` is CI's quick form.
 bench:
     cargo bench --bench import_scenario
+    cargo bench --bench results_and_polls
+
+# Each benchmark in seconds (figures not meaningful; proves they run).
+bench-short:
+    AISLE_BENCH_SHORT=1 cargo bench --bench import_scenario
+    AISLE_BENCH_SHORT=1 cargo bench --bench results_and_polls
 
 # The chaos suite in full (release build): 200 imports, 20 worker kills, a database restart and
 # a 10 s outage, a bank failing 25% of calls, and every hostile persona. Prints its table.

@@ -246,10 +246,12 @@ fn parse_redirect_uri(raw: &str) -> Result<String, String> {
 impl Cli {
     pub async fn run(self) -> CliResult {
         let config = Config::load(self.config.as_deref())?;
+        crate::telemetry::init_with(config.log_format);
         match self.command.unwrap_or(Command::Dev) {
             Command::Dev => Ok(dev::run(config).await?),
             Command::Serve => {
                 let service = Service::start(config).await?;
+                service.serve_metrics().await?;
                 let listener = tokio::net::TcpListener::bind(service.config.listen).await?;
                 tracing::info!(listen = %service.config.listen, "serving the API and the workers");
                 let token = shutdown::on_signal();
@@ -262,6 +264,7 @@ impl Cli {
             }
             Command::Api => {
                 let service = Service::start(config).await?;
+                service.serve_metrics().await?;
                 let listener = tokio::net::TcpListener::bind(service.config.listen).await?;
                 tracing::info!(listen = %service.config.listen, "serving the API");
                 let stop = shutdown::on_signal().cancelled_owned();
@@ -269,6 +272,7 @@ impl Cli {
             }
             Command::Worker => {
                 let service = Service::start(config).await?;
+                service.serve_metrics().await?;
                 let stop = shutdown::on_signal().cancelled_owned();
                 Ok(service.run_workers(stop).await?)
             }

@@ -9,6 +9,8 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::telemetry::LogFormat;
+
 /// Everything the service reads at start. Validated by [`Config::load`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +66,14 @@ pub struct Config {
     /// Timeout of one HTTP call to a bank.
     #[serde(with = "secs")]
     pub bank_timeout: Duration,
+    /// How long an API key check is remembered per process; a revoked key still works for
+    /// at most this long. 0 checks the database on every request.
+    #[serde(with = "secs")]
+    pub api_key_cache_ttl: Duration,
+    /// Where `/metrics` is served (Prometheus text), apart from the API; absent: not served.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `text` or `json` (one JSON object per line, with the span fields of each line).
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -254,6 +264,9 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             demo_listen: ([127, 0, 0, 1], 8070).into(),
             bank_timeout: Duration::from_secs(30),
+            api_key_cache_ttl: Duration::from_secs(30),
+            metrics_listen: None,
+            log_format: LogFormat::Text,
             bank_secrets: BTreeMap::new(),
         }
     }

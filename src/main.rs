@@ -4,7 +4,6 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    aisle::telemetry::init();
     match aisle::cli::Cli::parse().run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::{Config, ConfigError, PoolConfig},
     engine::{import::ImportContext, retry::RetryPolicy, worker},
-    http::throttle::SignInThrottle,
+    http::{auth::ApiKeyCache, throttle::SignInThrottle},
     registry::{Registry, RegistryError},
     sealing::{SealingError, SecretSealer},
     signin::signature::SessionSigner,
@@ -51,6 +51,7 @@ pub struct Service {
     signer: SessionSigner,
     sealer: SecretSealer,
     throttle: Arc<SignInThrottle>,
+    api_keys: Arc<ApiKeyCache>,
 }
 
 impl Service {
@@ -91,6 +92,7 @@ impl Service {
         let throttle = Arc::new(SignInThrottle::per_minute(
             NonZeroU32::new(config.signin_starts_per_minute).unwrap_or(NonZeroU32::MIN),
         ));
+        let api_keys = Arc::new(ApiKeyCache::new(config.api_key_cache_ttl));
         Ok(Self {
             config: Arc::new(config),
             pool,
@@ -100,6 +102,7 @@ impl Service {
             signer,
             sealer,
             throttle,
+            api_keys,
         })
     }
 
@@ -110,6 +113,7 @@ impl Service {
             signer: self.signer.clone(),
             sealer: self.sealer.clone(),
             throttle: self.throttle.clone(),
+            api_keys: self.api_keys.clone(),
             config: self.config.clone(),
         }
     }
@@ -121,6 +125,28 @@ impl Service {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         crate::http::serve(listener, self.app_state(), &self.config.http, shutdown).await
+    }
+
+    /// Serves `/metrics` on `metrics_listen`, if set, until the process ends.
+    pub async fn serve_metrics(&self) -> std::io::Result<()> {
+        let Some(listen) = self.config.metrics_listen else {
+            return Ok(());
+        };
+        let Some(handle) = crate::http::metrics::install() else {
+            return Ok(());
+        };
+        let listener = TcpListener::bind(listen).await?;
+        tracing::info!(%listen, "serving /metrics");
+        let queue_pool = self.queue_pool.clone();
+        tokio::spawn(async move {
+            let served =
+                crate::http::metrics::serve(listener, handle, queue_pool, std::future::pending())
+                    .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+        Ok(())
     }
 
     /// Runs the import workers and the webhook delivery worker until `shutdown`.

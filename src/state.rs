@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use crate::{
     config::Config,
-    http::throttle::SignInThrottle,
+    http::{auth::ApiKeyCache, throttle::SignInThrottle},
     registry::Registry,
     sealing::SecretSealer,
     signin::{flow::Flow, session::Issuer, signature::SessionSigner},
@@ -19,6 +19,7 @@ pub struct AppState {
     pub signer: SessionSigner,
     pub sealer: SecretSealer,
     pub throttle: Arc<SignInThrottle>,
+    pub api_keys: Arc<ApiKeyCache>,
     pub config: Arc<Config>,
 }
 

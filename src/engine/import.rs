@@ -108,6 +108,13 @@ pub async fn deliver(context: &ImportContext, command_id: Uuid) -> Result<(), Im
     };
     tracing::Span::current().record("bank", command.bank_id.as_str());
     tracing::debug!(attempt, "import started");
+    if attempt == 1 {
+        let waited = (Utc::now() - command.created_at)
+            .to_std()
+            .unwrap_or_default();
+        metrics::histogram!("aisle_import_pickup_seconds").record(waited.as_secs_f64());
+    }
+    let _active = ActiveImport::start();
     let target = Target {
         command_id,
         client_id: command.client_id,
@@ -132,6 +139,7 @@ pub async fn deliver(context: &ImportContext, command_id: Uuid) -> Result<(), Im
         command: &command,
         lease,
         target: &target,
+        started: Instant::now(),
     };
     match AssertUnwindSafe(run.run()).catch_unwind().await {
         Ok(Ok(())) => Ok(()),
@@ -157,6 +165,22 @@ pub async fn deliver(context: &ImportContext, command_id: Uuid) -> Result<(), Im
     }
 }
 
+/// Counts a run in `aisle_imports_active` for as long as it lives, however it ends.
+struct ActiveImport;
+
+impl ActiveImport {
+    fn start() -> Self {
+        metrics::gauge!("aisle_imports_active").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for ActiveImport {
+    fn drop(&mut self) {
+        metrics::gauge!("aisle_imports_active").decrement(1.0);
+    }
+}
+
 /// How often a duplicate delivery looks at a live run's lease.
 fn lease_poll(ttl: Duration) -> Duration {
     (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(2))
@@ -176,6 +200,8 @@ struct Run<'a> {
     command: &'a Command,
     lease: Uuid,
     target: &'a Target,
+    /// When this run began, for `aisle_import_duration_seconds`.
+    started: Instant,
 }
 
 /// What the bank gave, each account and card with its own history.
@@ -429,6 +455,15 @@ impl Run<'_> {
                 other => break other?,
             }
         };
+        let outcome_label = match outcome {
+            Outcome::Successful => "successful",
+            Outcome::Error { code, .. } => code.as_str(),
+        };
+        let bank = self.command.bank_id.clone();
+        metrics::counter!("aisle_imports_total", "bank" => bank.clone(), "outcome" => outcome_label)
+            .increment(1);
+        metrics::histogram!("aisle_import_duration_seconds", "bank" => bank)
+            .record(self.started.elapsed().as_secs_f64());
         self.context
             .finisher()
             .end_bank_session(self.target, ended)
@@ -456,6 +491,14 @@ impl Run<'_> {
             .await?
             .ok_or(RunError::LeaseLost)?;
         tx.commit().await?;
+        if let Some(fetched) = fetched {
+            let transactions: usize = fetched.accounts.iter().map(|a| a.rows.len()).sum();
+            let card_transactions: usize = fetched.cards.iter().map(|c| c.rows.len()).sum();
+            metrics::counter!("aisle_rows_stored_total", "kind" => "transactions")
+                .increment(transactions as u64);
+            metrics::counter!("aisle_rows_stored_total", "kind" => "card_transactions")
+                .increment(card_transactions as u64);
+        }
         Ok(ended)
     }
 }

@@ -1,7 +1,17 @@
 //! Client authentication: an API key as `Authorization: Bearer` or `X-Api-Key`, from an address
 //! in the client's allowlist.
+//!
+//! Keys are checked against the database at most once per `api_key_cache_ttl` (default 30 s)
+//! per key and process: a client polling every few seconds costs one lookup in that time, not
+//! one per poll. A revoked key, a deleted client or a changed allowlist takes effect within
+//! the TTL; a TTL of 0 checks every request.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
@@ -57,7 +67,9 @@ pub async fn authenticate(
         .map(str::trim)
         .filter(|key| !key.is_empty())
         .ok_or(AuthError::Unauthorized)?;
-    let client = clients::find_by_api_key(&state.pool, api_key)
+    let client = state
+        .api_keys
+        .client(&state.pool, api_key)
         .await?
         .ok_or(AuthError::Unauthorized)?;
     let ip = client_ip(parts, state).ok_or(AuthError::NoPeerAddress)?;
@@ -66,6 +78,64 @@ pub async fn authenticate(
         return Err(AuthError::IpNotAllowed);
     }
     Ok(client)
+}
+
+/// Clients recently found by their API key, keyed by the key's hash so that no key is kept in
+/// memory longer than its request. Only keys that were found are kept: random keys cannot
+/// fill the cache, and a key just issued works at once.
+pub struct ApiKeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<[u8; 32], (Instant, Client)>>,
+}
+
+/// Beyond this many keys the cache is swept of expired entries, then emptied if still full.
+const MAX_CACHED_KEYS: usize = 10_000;
+
+impl ApiKeyCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client whose key this is, from the cache while its entry is younger than the TTL.
+    pub async fn client(
+        &self,
+        pool: &sqlx::PgPool,
+        api_key: &str,
+    ) -> Result<Option<Client>, sqlx::Error> {
+        let hash = clients::api_key_hash(api_key);
+        if let Some(client) = self.cached(&hash) {
+            return Ok(Some(client));
+        }
+        let found = clients::find_by_api_key(pool, api_key).await?;
+        if let Some(client) = &found
+            && !self.ttl.is_zero()
+        {
+            self.keep(hash, client.clone());
+        }
+        Ok(found)
+    }
+
+    fn cached(&self, hash: &[u8; 32]) -> Option<Client> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, client)| client.clone())
+    }
+
+    fn keep(&self, hash: [u8; 32], client: Client) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_CACHED_KEYS {
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            if entries.len() >= MAX_CACHED_KEYS {
+                entries.clear();
+            }
+        }
+        entries.insert(hash, (Instant::now(), client));
+    }
 }
 
 /// The caller's address, where it is known (the owner's browser, on the sign-in pages).

@@ -2,17 +2,23 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{Path, Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{auth::Authenticated, error::ApiError, json::AppJson};
+use super::{
+    auth::Authenticated,
+    error::ApiError,
+    json::AppJson,
+    result_body::{self, ResultView},
+};
 use crate::{
     commands::start::{self, DefaultImportStart, StartError},
     model::{
@@ -21,10 +27,7 @@ use crate::{
         result::ImportResult,
     },
     state::AppState,
-    store::{
-        commands,
-        results::{self, Scope},
-    },
+    store::{commands, results::Scope},
 };
 
 /// How long a client should wait before polling an in-progress command again.
@@ -157,39 +160,76 @@ impl From<StartError> for ApiError {
     }
 }
 
+/// What a poll asks for.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GetCommandQuery {
+    /// `full` (the default) or `summary`: the result without its transactions (owners,
+    /// accounts and cards with balances and receipts).
+    #[param(inline)]
+    view: Option<View>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    #[default]
+    Full,
+    Summary,
+}
+
 /// Reads a command: its state and progress, then its result or error.
+///
+/// The result is streamed: written while it is read from the database. A finished command
+/// never changes, so it carries a strong `ETag`, and a poll with a matching `If-None-Match`
+/// is answered `304` without reading its rows.
 #[utoipa::path(
     get,
     path = "/v1/commands/{command_id}",
     operation_id = "get_command",
     tag = "Commands",
-    params(("command_id" = String, Path, format = Uuid, description = "From the Default Import's answer")),
+    params(
+        ("command_id" = String, Path, format = Uuid, description = "From the Default Import's answer"),
+        GetCommandQuery,
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer"),
+    ),
     responses(
-        (status = 200, description = "The command: in progress, or ended with its result or error.", body = CommandResponse,
-            headers(("Retry-After" = u32, description = "While in progress: seconds before the next poll"))),
+        (status = 200, description = "The command: in progress, or ended with its result or error.", body = CommandResponse, headers(
+            ("Retry-After" = u32, description = "While in progress: seconds before the next poll"),
+            ("ETag" = String, description = "Once finished: a strong tag of this answer"),
+        )),
+        (status = 304, description = "The finished command is as the matching ETag saw it."),
     ),
 )]
 async fn get_command(
     State(state): State<AppState>,
     Authenticated(client): Authenticated,
     Path(command_id): Path<String>,
+    query: Result<Query<GetCommandQuery>, QueryRejection>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let command_id = Uuid::parse_str(&command_id).map_err(|_| ApiError::InvalidCommandId)?;
+    let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
+    let view = query.view.unwrap_or_default();
     let command = commands::find_for_client(&state.pool, client.id, command_id)
         .await?
         .ok_or(ApiError::InvalidCommandId)?;
-    let keeps_result = command
-        .error_code
-        .is_some_and(CommandErrorCode::keeps_result);
-    let result = if command.state == CommandState::Successful || keeps_result {
-        let scope = Scope {
-            client_id: client.id,
-            command_id,
-        };
-        Some(results::load(&state.pool, scope).await?)
-    } else {
-        None
-    };
+    let etag = command
+        .finished_at
+        .filter(|_| command.state != CommandState::InProgress)
+        .and_then(|finished_at| etag(command_id, finished_at, view));
+    if let Some(etag) = &etag
+        && if_none_match(&headers, etag)
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, etag.clone());
+        return Ok(response);
+    }
+    let has_result = command.state == CommandState::Successful
+        || command
+            .error_code
+            .is_some_and(CommandErrorCode::keeps_result);
     let in_progress = command.state == CommandState::InProgress;
     let body = CommandResponse {
         command_id,
@@ -201,20 +241,78 @@ async fn get_command(
         since: command.since,
         created_at: command.created_at,
         finished_at: command.finished_at,
-        result,
+        result: None,
         error: command.error_code.map(|code| CommandError {
             code,
             detail: command.error_detail.unwrap_or_default(),
         }),
     };
-    let mut response = Json(body).into_response();
+    let mut response = if has_result {
+        let scope = Scope {
+            client_id: client.id,
+            command_id,
+        };
+        let head = serde_json::to_string(&body).map_err(ApiError::internal)?;
+        let view = match view {
+            View::Full => ResultView::Full,
+            View::Summary => ResultView::Summary,
+        };
+        let pool = state.pool.clone();
+        let body = result_body::streamed(move |writer| {
+            result_body::write_command(writer, head, pool, scope, view)
+        });
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
+    } else {
+        Json(body).into_response()
+    };
     if in_progress {
         response.headers_mut().insert(
             header::RETRY_AFTER,
             HeaderValue::from_static(RETRY_AFTER_SECS),
         );
     }
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
     Ok(response)
+}
+
+/// The body's format version: bump it when the JSON of a finished command changes, so that no
+/// client keeps a copy in the old format under a tag that still matches.
+const BODY_FORMAT: &str = "1";
+
+/// A strong tag of a finished command's answer. A finished command's state, error and rows
+/// never change, so its id, its end and the view name its bytes; hashed, so the tag is opaque.
+fn etag(command_id: Uuid, finished_at: DateTime<Utc>, view: View) -> Option<HeaderValue> {
+    let mut hash = Sha256::new();
+    hash.update(BODY_FORMAT.as_bytes());
+    hash.update(command_id.as_bytes());
+    hash.update(finished_at.timestamp_micros().to_be_bytes());
+    hash.update([view as u8]);
+    let tag = format!("\"{}\"", hex::encode(&hash.finalize()[..16]));
+    HeaderValue::from_str(&tag).ok()
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`). The comparison is weak, as RFC 9110 asks
+/// for this header: a `W/` prefix is ignored.
+fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Ok(etag) = etag.to_str() else {
+        return false;
+    };
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 fn accepted(command_id: Uuid, state: CommandState) -> Response {

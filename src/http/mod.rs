@@ -1,14 +1,18 @@
 //! The HTTP API: one router per resource, merged here.
 
-pub(crate) mod auth;
+pub mod auth;
 mod banks;
 mod commands;
 pub mod error;
+mod exports;
 mod health;
 pub(crate) mod json;
+pub mod metrics;
 pub mod openapi;
+mod pages;
 mod privacy;
 mod redirections;
+mod result_body;
 mod sandbox;
 pub(crate) mod signin_frame;
 mod signin_pages;
@@ -40,6 +44,8 @@ pub fn app(state: AppState) -> Router {
     let limits = &state.config.http;
     Router::new()
         .merge(commands::router())
+        .merge(pages::router())
+        .merge(exports::router())
         .merge(sandbox::router())
         .merge(redirections::router())
         .merge(signin_pages::router())
@@ -66,6 +72,7 @@ pub fn app(state: AppState) -> Router {
             privacy::hsts_for(&state.config.public_url),
             privacy::protect_answers,
         ))
+        .layer(middleware::from_fn(metrics::record_request))
         .layer(TraceLayer::new_for_http().make_span_with(privacy::request_span))
         // Outermost, so a legacy `apiKey` is off the URI before the trace span records it.
         .layer(axum::middleware::from_fn(

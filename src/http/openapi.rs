@@ -44,11 +44,14 @@ use crate::state::AppState;
             Every error answer is `application/problem+json` with a stable `code`."
     ),
     paths(
+        super::commands::default_import,
+        super::commands::get_command,
+        super::pages::account_transactions,
+        super::pages::card_transactions,
+        super::exports::export_transactions,
         super::sandbox::create_session,
         super::redirections::create_redirection,
         super::redirections::get_redirection,
-        super::commands::default_import,
-        super::commands::get_command,
         super::banks::list_banks,
         super::health::alive,
         super::health::ready,
@@ -105,6 +108,14 @@ const OPERATION_PROBLEMS: &[(&str, &[Problems])] = {
         ("create_redirection", &[(400, &[C::InvalidRedirectUri])]),
         ("get_redirection", &[(404, &[C::InvalidRedirectionId])]),
         ("create_webhook", &[(409, &[C::TooManyWebhooks])]),
+        (
+            "account_transactions",
+            &[(404, &[C::InvalidCommandId, C::NotFound])],
+        ),
+        (
+            "card_transactions",
+            &[(404, &[C::InvalidCommandId, C::NotFound])],
+        ),
         ("get_webhook", &[(404, &[C::InvalidWebhookId])]),
         ("delete_webhook", &[(404, &[C::InvalidWebhookId])]),
         ("list_deliveries", &[(404, &[C::InvalidWebhookId])]),
@@ -163,6 +174,10 @@ impl Modify for Contract {
                     "Start a Default Import and poll it for the result.",
                 ),
                 ("Banks", "The coverage catalog."),
+                (
+                    "Exports",
+                    "Everything imported in a period, streamed as NDJSON or CSV.",
+                ),
                 (
                     "Webhooks",
                     "Endpoints told when an import or a sign-in ends, signed (Standard Webhooks).",

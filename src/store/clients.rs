@@ -176,6 +176,6 @@ async fn insert_api_key(
 }
 
 /// API keys are 256-bit random values, so a plain SHA-256 is enough (no password hashing).
-fn api_key_hash(api_key: &str) -> [u8; 32] {
+pub fn api_key_hash(api_key: &str) -> [u8; 32] {
     Sha256::digest(api_key.as_bytes()).into()
 }

@@ -83,3 +83,15 @@ pub async fn job_state(pool: &sqlx::PgPool, command_id: Uuid) -> Result<JobState
         None => JobState::Missing,
     })
 }
+
+/// Jobs waiting in this queue, and how long the oldest has waited (zero when none).
+pub async fn depth(pool: &sqlx::PgPool) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*),
+                coalesce(extract(epoch from now() - min(run_at))::float8, 0)
+         from apalis.jobs where job_type = $1 and status = 'Pending'",
+    )
+    .bind(QUEUE)
+    .fetch_one(pool)
+    .await
+}

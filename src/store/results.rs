@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 
 use aisle_sdk::{Account, Balance, Card, CardTransaction, Owner, OwnerKind, Transaction};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, types::Json};
 use uuid::Uuid;
 
@@ -305,8 +307,17 @@ fn new_ids<T>(chunk: &[(String, T)]) -> Vec<Uuid> {
     chunk.iter().map(|_| Uuid::now_v7()).collect()
 }
 
-/// Assembles the client's import result for a command.
-pub async fn load(pool: &PgPool, scope: Scope) -> Result<ImportResult, sqlx::Error> {
+/// Everything in a result but its transactions: owners, and accounts and cards with their
+/// balances and receipts. Small whatever the history's length.
+#[derive(Debug, Clone, Default)]
+pub struct ResultHeads {
+    pub owners: Vec<OwnerView>,
+    pub accounts: Vec<AccountView>,
+    pub cards: Vec<CardView>,
+}
+
+/// Reads the owners, accounts, cards and balances of a command's result.
+pub async fn load_heads(pool: &PgPool, scope: Scope) -> Result<ResultHeads, sqlx::Error> {
     let Scope {
         client_id,
         command_id,
@@ -356,54 +367,173 @@ pub async fn load(pool: &PgPool, scope: Scope) -> Result<ImportResult, sqlx::Err
     for card in &mut cards {
         card.balances = balances_of.remove(&card.id).unwrap_or_default();
     }
+    Ok(ResultHeads {
+        owners,
+        accounts,
+        cards,
+    })
+}
 
-    let transactions: Vec<TransactionView> = sqlx::query_as(
-        "select account_id, identity, status, booking_date, value_date, amount, currency,
-                counterparty_name, counterparty_account, description, bank_transaction_code,
-                balance_after
-         from transactions where command_id = $1 and client_id = $2
-         order by coalesce(booking_date, value_date) desc, identity",
-    )
-    .bind(command_id)
-    .bind(client_id)
-    .fetch_all(pool)
-    .await?;
-    let mut index: HashMap<Uuid, usize> = accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.id, i))
-        .collect();
-    for t in transactions {
-        if let Some(&i) = index.get(&t.account_id) {
-            let status = t.status.clone();
-            accounts[i].transactions.push(&status, t);
+/// Assembles a command's whole import result in memory. The API streams results instead
+/// (see `http::result_body`); this is the reference the stream is tested against.
+pub async fn load(pool: &PgPool, scope: Scope) -> Result<ImportResult, sqlx::Error> {
+    let ResultHeads {
+        owners,
+        mut accounts,
+        mut cards,
+    } = load_heads(pool, scope).await?;
+    for account in &mut accounts {
+        for status in [RowStatus::Booked, RowStatus::Pending] {
+            let rows = transactions_batch(pool, scope, account.id, status, None, i64::MAX).await?;
+            for row in rows {
+                account.transactions.push(status.as_str(), row);
+            }
         }
     }
-
-    let card_transactions: Vec<CardTransactionView> = sqlx::query_as(
-        "select card_id, identity, status, transaction_date, booking_date, amount, currency,
-                original_amount, original_currency, description, merchant_name,
-                merchant_category_code
-         from card_transactions where command_id = $1 and client_id = $2
-         order by coalesce(booking_date, transaction_date) desc, identity",
-    )
-    .bind(command_id)
-    .bind(client_id)
-    .fetch_all(pool)
-    .await?;
-    index = cards.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-    for t in card_transactions {
-        if let Some(&i) = index.get(&t.card_id) {
-            let status = t.status.clone();
-            cards[i].transactions.push(&status, t);
+    for card in &mut cards {
+        for status in [RowStatus::Booked, RowStatus::Pending] {
+            let rows =
+                card_transactions_batch(pool, scope, card.id, status, None, i64::MAX).await?;
+            for row in rows {
+                card.transactions.push(status.as_str(), row);
+            }
         }
     }
-
     Ok(ImportResult {
         owners,
         accounts,
         cards,
     })
+}
+
+/// A transaction's status, the first key of the reading order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowStatus {
+    Booked,
+    Pending,
+}
+
+impl RowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booked => "booked",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+/// Where a batch of one account's (or card's) rows of one status ends: the next batch starts
+/// after it. The reading order is newest first, then by identity; a row with no date at all
+/// comes first (`date` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowKey {
+    pub date: Option<NaiveDate>,
+    pub identity: String,
+}
+
+impl RowKey {
+    pub fn of_transaction(row: &TransactionView) -> Self {
+        Self {
+            date: row.booking_date.or(row.value_date),
+            identity: row.id.clone(),
+        }
+    }
+
+    pub fn of_card_transaction(row: &CardTransactionView) -> Self {
+        Self {
+            date: row.booking_date.or(row.transaction_date),
+            identity: row.id.clone(),
+        }
+    }
+}
+
+/// A keyset batch's two statements, from the select list and `where` clause (parent row `$1`,
+/// status `$2`, scope `$3`, `$4`) and the sort date: the first batch, and a batch after the key
+/// (`$5` date, `$6` identity), both limited by the last parameter.
+///
+/// The bound `date <= key` lets the reading-order index start its scan at the key, so reading
+/// an account batch by batch costs one pass, not one pass per batch.
+macro_rules! keyset_batch {
+    ($select:literal, $date:literal) => {
+        (
+            concat!($select, " order by ", $date, " desc, identity limit $5"),
+            concat!(
+                $select,
+                " and ",
+                $date,
+                " <= coalesce($5::date, 'infinity'::date) and (",
+                $date,
+                " < coalesce($5::date, 'infinity'::date) or identity > $6) order by ",
+                $date,
+                " desc, identity limit $7"
+            ),
+        )
+    };
+}
+
+/// Up to `limit` of an account's rows with `status`, in reading order, after `after`.
+pub async fn transactions_batch(
+    pool: &PgPool,
+    scope: Scope,
+    account_id: Uuid,
+    status: RowStatus,
+    after: Option<&RowKey>,
+    limit: i64,
+) -> Result<Vec<TransactionView>, sqlx::Error> {
+    let statements = keyset_batch!(
+        "select account_id, identity, status, booking_date, value_date, amount, currency,
+                counterparty_name, counterparty_account, description, bank_transaction_code,
+                balance_after
+         from transactions
+         where account_id = $1 and status = $2 and command_id = $3 and client_id = $4",
+        "coalesce(booking_date, value_date, 'infinity'::date)"
+    );
+    batch(pool, scope, account_id, status, after, limit, statements).await
+}
+
+/// Up to `limit` of a card's rows with `status`, in reading order, after `after`.
+pub async fn card_transactions_batch(
+    pool: &PgPool,
+    scope: Scope,
+    card_id: Uuid,
+    status: RowStatus,
+    after: Option<&RowKey>,
+    limit: i64,
+) -> Result<Vec<CardTransactionView>, sqlx::Error> {
+    let statements = keyset_batch!(
+        "select card_id, identity, status, transaction_date, booking_date, amount, currency,
+                original_amount, original_currency, description, merchant_name,
+                merchant_category_code
+         from card_transactions
+         where card_id = $1 and status = $2 and command_id = $3 and client_id = $4",
+        "coalesce(booking_date, transaction_date, 'infinity'::date)"
+    );
+    batch(pool, scope, card_id, status, after, limit, statements).await
+}
+
+async fn batch<T>(
+    pool: &PgPool,
+    scope: Scope,
+    parent: Uuid,
+    status: RowStatus,
+    after: Option<&RowKey>,
+    limit: i64,
+    (first, next): (&'static str, &'static str),
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let query = sqlx::query_as(if after.is_some() { next } else { first })
+        .bind(parent)
+        .bind(status.as_str())
+        .bind(scope.command_id)
+        .bind(scope.client_id);
+    let query = match after {
+        Some(key) => query.bind(key.date).bind(key.identity.as_str()),
+        None => query,
+    };
+    query.bind(limit).fetch_all(pool).await
 }
 
 fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
@@ -412,4 +542,81 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
         groups.entry(key(&row)).or_default().push(row);
     }
     groups
+}
+
+/// The row id of a command's account with the bank's id `bank_account_id`, if any.
+pub async fn find_account(
+    pool: &PgPool,
+    scope: Scope,
+    bank_account_id: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from accounts
+         where command_id = $1 and client_id = $2 and bank_account_id = $3",
+    )
+    .bind(scope.command_id)
+    .bind(scope.client_id)
+    .bind(bank_account_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The row id of a command's card with the bank's id `bank_card_id`, if any.
+pub async fn find_card(
+    pool: &PgPool,
+    scope: Scope,
+    bank_card_id: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from cards where command_id = $1 and client_id = $2 and bank_card_id = $3",
+    )
+    .bind(scope.command_id)
+    .bind(scope.client_id)
+    .bind(bank_card_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A finished command whose rows an export covers.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedCommand {
+    pub id: Uuid,
+    pub finished_at: chrono::DateTime<chrono::Utc>,
+    pub owner_external_id: String,
+    pub bank_id: String,
+}
+
+/// Up to `limit` of a client's commands that present a result and finished between `from`
+/// and `until` (UTC, `until` excluded), for `owner` if given, in the order they finished,
+/// after the command `after`.
+pub async fn exported_commands(
+    pool: &PgPool,
+    client_id: Uuid,
+    from: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+    owner: Option<&str>,
+    after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ExportedCommand>, sqlx::Error> {
+    let (after_at, after_id) = after.unzip();
+    sqlx::query_as(
+        "select c.id, c.finished_at, s.owner_external_id, s.bank_id
+         from commands c join sessions s on s.id = c.session_id and s.client_id = c.client_id
+         where c.client_id = $1 and c.finished_at >= $2 and c.finished_at < $3
+           -- The commands that present a result (`CommandErrorCode::keeps_result`).
+           and (c.state = 'successful' or c.error_code = 'BankRateLimited')
+           and ($4::text is null or s.owner_external_id = $4)
+           and ($5::timestamptz is null or (c.finished_at, c.id) > ($5, $6))
+         order by c.finished_at, c.id
+         limit $7",
+    )
+    .bind(client_id)
+    .bind(from)
+    .bind(until)
+    .bind(owner)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }

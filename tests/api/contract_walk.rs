@@ -215,10 +215,13 @@ impl Walker<'_> {
                 }
                 // An optional header the generator chose to leave out.
                 Some("header") if value.is_null() => {}
-                Some("header") => request
-                    .headers
-                    .push((name, value.as_str().unwrap().to_string())),
+                // A value no HTTP client can send is not a request the server could receive.
+                Some("header")
+                    if reqwest::header::HeaderValue::from_str(&text_of(&value)).is_err() => {}
+                Some("header") => request.headers.push((name, text_of(&value))),
                 Some("query") if value.is_null() => {}
+                // A cursor is a value this API gave, never one a client makes up.
+                Some("query") if name == "cursor" => {}
                 Some("query") => request.query.push((name, text_of(&value))),
                 other => panic!("parameters in {other:?} are not generated yet"),
             }
@@ -433,7 +436,12 @@ impl Walker<'_> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or_default().trim().to_string());
-        let bytes = response.bytes().await.unwrap();
+        let bytes = response.bytes().await.unwrap_or_else(|e| {
+            panic!(
+                "{} {path} ({status}) cut its body: {e}; request {request:?}",
+                operation.method
+            )
+        });
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         let found = self.check(
             operation,
@@ -481,6 +489,9 @@ impl Walker<'_> {
         match (&content_type, documented["content"].as_object()) {
             (Some(content_type), Some(content)) => match content.get(content_type) {
                 None => violation(format!("content type {content_type} is not documented")),
+                // NDJSON is JSON line by line, not one document: its lines are checked by
+                // the export's own tests.
+                Some(_) if content_type == "application/x-ndjson" => {}
                 Some(media) if content_type.ends_with("json") => match body {
                     None => violation("a body that is not JSON".into()),
                     Some(body) => {

@@ -80,7 +80,10 @@ async fn client_a_objects(app: &TestApp) -> Objects {
         .json()
         .await
         .unwrap();
-    ids.insert("webhook", webhook["id"].as_str().unwrap().to_string());
+    let webhook_id = webhook["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{webhook}"));
+    ids.insert("webhook", webhook_id.to_string());
     // The endpoint is A's, and another client is refused on it before any event is looked up.
     ids.insert("event", uuid::Uuid::now_v7().to_string());
 

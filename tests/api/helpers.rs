@@ -135,6 +135,9 @@ pub fn test_config(database_url: String, bank_url: &str) -> Config {
     config.worker.missed_heartbeats = 3;
     config.worker.poll_interval = Duration::from_secs(1);
     config.worker.lease_ttl = Duration::from_secs(3);
+    // Tests change a client's settings and expect the next request to see them; the cache is
+    // tested on its own (polls.rs).
+    config.api_key_cache_ttl = Duration::ZERO;
     config.worker.reaper_interval = Duration::from_secs(1);
     config
 }
