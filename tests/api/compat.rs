@@ -584,11 +584,7 @@ async fn signing_out_ends_the_bank_session_and_the_session_cannot_import_afterwa
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert!(!text(reply.document().root_element(), "comment").is_empty());
-    assert_eq!(
-        app.count("select count(*) from sessions where bank_secret is not null")
-            .await,
-        0
-    );
+    assert_eq!(app.secrets_left().await, 0);
     let import = app
         .post_form(
             "/v1/command/default-import.xml",

@@ -67,8 +67,7 @@ async fn alice_is_imported_end_to_end_with_owners_accounts_transactions_and_card
     );
 
     assert_eq!(
-        app.count("select count(*) from sessions where bank_secret is not null")
-            .await,
+        app.secrets_left().await,
         0,
         "single access: the bank secret is erased when the import ends"
     );

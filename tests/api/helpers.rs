@@ -267,6 +267,12 @@ impl TestApp {
         }
     }
 
+    /// Sessions that still hold a bank secret.
+    pub async fn secrets_left(&self) -> i64 {
+        self.count("select count(*) from sessions where bank_secret is not null")
+            .await
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
             .fetch_one(&self.pool)

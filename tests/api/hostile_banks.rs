@@ -27,12 +27,7 @@ async fn assert_protocol_error(app: &TestApp, login: &str) {
         0,
         "{login}: nothing stored"
     );
-    assert_eq!(
-        app.count("select count(*) from sessions where bank_secret is not null")
-            .await,
-        0,
-        "{login}: the secret is erased"
-    );
+    assert_eq!(app.secrets_left().await, 0, "{login}: the secret is erased");
 }
 
 #[tokio::test]

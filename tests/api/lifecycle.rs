@@ -155,12 +155,7 @@ async fn a_panic_in_one_import_ends_that_import_alone_as_internal_and_ends_its_b
         .await;
     assert_eq!(healthy["state"], "successful", "{healthy}");
 
-    assert_eq!(
-        app.count("select count(*) from sessions where bank_secret is not null")
-            .await,
-        0,
-        "both secrets are erased"
-    );
+    assert_eq!(app.secrets_left().await, 0, "both secrets are erased");
     assert_eq!(faulty.sessions_ended.load(Ordering::SeqCst), 2);
     assert_eq!(
         faulty.account_reads.load(Ordering::SeqCst),
@@ -205,11 +200,7 @@ async fn a_job_delivered_past_its_attempt_limit_ends_its_command_instead_of_runn
         "the bank is not asked again"
     );
     assert_eq!(faulty.sessions_ended.load(Ordering::SeqCst), 1);
-    assert_eq!(
-        app.count("select count(*) from sessions where bank_secret is not null")
-            .await,
-        0
-    );
+    assert_eq!(app.secrets_left().await, 0);
 }
 
 fn reaper_settings() -> ReaperSettings {
@@ -257,12 +248,7 @@ async fn the_reaper_ends_a_command_whose_job_is_gone_once_however_many_reapers_r
         .unwrap();
     assert_eq!(command["state"], "error", "{command}");
     assert_eq!(error_code(&command).await, "Internal");
-    assert_eq!(
-        app.count("select count(*) from sessions where bank_secret is not null")
-            .await,
-        0,
-        "the reaper erased the secret"
-    );
+    assert_eq!(app.secrets_left().await, 0, "the reaper erased the secret");
 }
 
 #[tokio::test]
@@ -433,11 +419,7 @@ async fn a_bank_session_left_unended_by_a_dead_worker_is_ended_by_the_reaper() {
         app.count("select count(*) from bank_session_endings").await,
         0
     );
-    assert_eq!(
-        app.count("select count(*) from sessions where bank_secret is not null")
-            .await,
-        0
-    );
+    assert_eq!(app.secrets_left().await, 0);
 }
 
 async fn consent_statuses(app: &TestApp) -> Vec<String> {
