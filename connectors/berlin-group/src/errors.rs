@@ -15,9 +15,11 @@ pub enum Request {
     Other,
 }
 
-/// A [`ConnectorError::Protocol`] whose snippet has secrets and account numbers blanked.
+/// A [`ConnectorError::Protocol`] with secrets and account numbers blanked, in its snippet
+/// and in its message too: a message can quote the bank (a status, a code, a token type), and
+/// it is logged.
 pub fn protocol(message: impl Into<String>, body: &str) -> ConnectorError {
-    ConnectorError::protocol(message, &snippet::redacted(body))
+    ConnectorError::protocol(snippet::redacted(&message.into()), &snippet::redacted(body))
 }
 
 /// Classifies a non-success XS2A answer. `retry_after` is the raw `Retry-After` header.
@@ -148,6 +150,21 @@ pub fn message_codes(body: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_protocol_error_quoting_the_bank_keeps_no_account_number_in_its_message() {
+        let ConnectorError::Protocol { message, .. } = protocol(
+            "the consent has the unknown status DE27100200300012345678",
+            "",
+        ) else {
+            panic!("a protocol error");
+        };
+        assert!(!message.contains("100200300012345678"), "{message}");
+        assert!(
+            message.starts_with("the consent has the unknown status"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn codes_are_read_from_every_body_shape() {

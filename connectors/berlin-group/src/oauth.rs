@@ -188,7 +188,7 @@ pub fn read_token(body: &str) -> Result<String, ConnectorError> {
         None => {}
         Some(kind) if kind.eq_ignore_ascii_case("bearer") => {}
         Some(kind) => {
-            return Err(ConnectorError::protocol(
+            return Err(errors::protocol(
                 format!("the token is of type {kind}, not Bearer"),
                 "",
             ));
