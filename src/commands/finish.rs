@@ -59,6 +59,18 @@ pub async fn finish_in(
     };
     outbox::command_ended(conn, ended, outcome).await?;
     tracing::info!(command_id = %target.command_id, bank = %target.bank_id, ?outcome, "command finished");
+    // Counted here, where every ending passes (a run, a panic, the attempt limit, the reaper);
+    // a transaction that then fails to commit is counted all the same, which is rare enough.
+    let outcome_label = match outcome {
+        Outcome::Successful => "successful",
+        Outcome::Error { code, .. } => code.as_str(),
+    };
+    metrics::counter!(
+        "aisle_imports_total",
+        "bank" => target.bank_id.clone(),
+        "outcome" => outcome_label
+    )
+    .increment(1);
     Ok(Some(Ended { erased }))
 }
 

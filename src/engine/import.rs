@@ -455,14 +455,7 @@ impl Run<'_> {
                 other => break other?,
             }
         };
-        let outcome_label = match outcome {
-            Outcome::Successful => "successful",
-            Outcome::Error { code, .. } => code.as_str(),
-        };
-        let bank = self.command.bank_id.clone();
-        metrics::counter!("aisle_imports_total", "bank" => bank.clone(), "outcome" => outcome_label)
-            .increment(1);
-        metrics::histogram!("aisle_import_duration_seconds", "bank" => bank)
+        metrics::histogram!("aisle_import_duration_seconds", "bank" => self.command.bank_id.clone())
             .record(self.started.elapsed().as_secs_f64());
         self.context
             .finisher()
