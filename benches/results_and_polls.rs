@@ -86,7 +86,8 @@ async fn main() {
     let address = format!("http://{}", api.local_addr().expect("api address"));
     let api_service = service.clone();
     let api_stop = stop.clone();
-    tokio::spawn(async move { api_service.run_api(api, api_stop.cancelled_owned()).await });
+    let api_task =
+        tokio::spawn(async move { api_service.run_api(api, api_stop.cancelled_owned()).await });
     let (_, api_key) = clients::create(&service.pool, "bench", &[])
         .await
         .expect("client");
@@ -107,7 +108,8 @@ async fn main() {
 
     let workers = service.clone();
     let workers_stop = stop.clone();
-    tokio::spawn(async move { workers.run_workers(workers_stop.cancelled_owned()).await });
+    let workers_task =
+        tokio::spawn(async move { workers.run_workers(workers_stop.cancelled_owned()).await });
     wait(&http, &url, &api_key).await;
     let etag = http
         .get(&url)
@@ -188,6 +190,8 @@ async fn main() {
         idle as f64 / 1024.0
     );
     stop.cancel();
+    // The pools close only once nothing uses them any more.
+    let _ = tokio::join!(api_task, workers_task);
     // The cluster is shared by every bench run until its last user ends; its databases are not.
     service.pool.close().await;
     service.queue_pool.close().await;

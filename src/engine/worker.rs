@@ -70,6 +70,7 @@ pub async fn run(
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
+    let closed = pool.clone();
     let monitor = Monitor::new()
         .register(move |restarts| {
             let storage = PostgresStorage::<DefaultImportJob>::new(&pool).with_config(
@@ -92,7 +93,13 @@ pub async fn run(
                 .data(deliveries.clone())
                 .build(handle)
         })
-        .should_restart(|worker, error| {
+        .should_restart(move |worker, error| {
+            // A closed pool is the process shutting down, not an outage: a restarted worker
+            // would fail again at once, in a loop as fast as the logs can take it.
+            if closed.is_closed() {
+                tracing::info!(worker = worker.name(), "queue pool closed; import worker stops");
+                return false;
+            }
             tracing::warn!(worker = worker.name(), %error, "import worker stopped; restarting");
             true
         })
