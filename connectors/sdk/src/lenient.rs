@@ -30,12 +30,47 @@ pub fn amount(raw: &RawValue) -> Result<Option<Decimal>, ConnectorError> {
     } else {
         json.to_owned()
     };
+    if !is_decimal_number(&text) {
+        return Err(protocol("unreadable amount: not a decimal number", &text));
+    }
     // A leading '+' is legal in banks' decimal strings but not to rust_decimal.
     let digits = text.strip_prefix('+').unwrap_or(&text);
     Decimal::from_str(digits)
         .or_else(|_| Decimal::from_scientific(digits))
         .map(Some)
         .map_err(|e| protocol(&format!("unreadable amount: {e}"), &text))
+}
+
+/// JSON's number grammar, with a leading `+` allowed and leading zeros tolerated:
+/// `[+-]digits[.digits][e[+-]digits]`. rust_decimal alone is laxer: it reads `+-12` as −12 and
+/// `1_000` as 1000, and a bank that sends either has sent garbage, not money.
+fn is_decimal_number(text: &str) -> bool {
+    fn digits(bytes: &[u8]) -> usize {
+        bytes.iter().take_while(|b| b.is_ascii_digit()).count()
+    }
+    let bytes = text.as_bytes();
+    let mut at = usize::from(matches!(bytes.first(), Some(b'+' | b'-')));
+    let whole = digits(&bytes[at..]);
+    at += whole;
+    let mut fraction = 0;
+    if bytes.get(at) == Some(&b'.') {
+        at += 1;
+        fraction = digits(&bytes[at..]);
+        at += fraction;
+    }
+    if whole + fraction == 0 {
+        return false;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        at += usize::from(matches!(bytes.get(at), Some(b'+' | b'-')));
+        let exponent = digits(&bytes[at..]);
+        if exponent == 0 {
+            return false;
+        }
+        at += exponent;
+    }
+    at == bytes.len()
 }
 
 /// An optional amount field: absent, `null` and blank are all no amount.
@@ -144,7 +179,23 @@ mod tests {
         assert_eq!(amount(&raw("null")).ok(), Some(None));
         assert_eq!(amount(&raw(r#""""#)).ok(), Some(None));
         assert_eq!(amount(&raw(r#""  ""#)).ok(), Some(None));
-        for refused in [r#""twelve""#, r#""12,50""#, r#""1.234,56""#, "true", "{}"] {
+        assert_eq!(exact(r#"".5""#).as_deref(), Some("0.5"));
+        assert_eq!(exact(r#""7.""#).as_deref(), Some("7"));
+        for refused in [
+            r#""twelve""#,
+            r#""12,50""#,
+            r#""1.234,56""#,
+            "true",
+            "{}",
+            r#""+-12""#,
+            r#""-+12""#,
+            r#""--12""#,
+            r#""1_000""#,
+            r#""1e""#,
+            r#"".""#,
+            r#""-""#,
+            r#""12 34""#,
+        ] {
             assert!(
                 matches!(amount(&raw(refused)), Err(ConnectorError::Protocol { .. })),
                 "{refused}"
