@@ -278,14 +278,17 @@ fn balance(balances: &[BalanceView], preference: &[&str]) -> Option<Decimal> {
 }
 
 /// `partialDueToTimeout="true"` when the receipt says history is missing. A range that was
-/// only read in smaller windows (`PeriodInvalidShrunk`) is complete.
+/// only read in smaller windows (`PeriodInvalidShrunk`) is complete, and so is the history of
+/// an account whose balances alone were unreadable (`BalancesUnavailable`).
 fn partial(receipt: Option<&Receipt>) -> Option<bool> {
     receipt
         .is_some_and(|receipt| {
-            receipt
-                .shortfalls
-                .iter()
-                .any(|s| s.reason != ShortfallReason::PeriodInvalidShrunk)
+            receipt.shortfalls.iter().any(|s| {
+                !matches!(
+                    s.reason,
+                    ShortfallReason::PeriodInvalidShrunk | ShortfallReason::BalancesUnavailable
+                )
+            })
         })
         .then_some(true)
 }

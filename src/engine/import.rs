@@ -405,7 +405,8 @@ impl Run<'_> {
             .into_iter()
             .enumerate()
             .map(|(at, listing)| {
-                let (rows, receipt) = history_of(Holder::Account(at)).into_transactions();
+                let (rows, mut receipt) = history_of(Holder::Account(at)).into_transactions();
+                receipt.note_balances(listing.balances_unavailable.as_deref());
                 WithHistory {
                     listing,
                     rows,
@@ -417,7 +418,8 @@ impl Run<'_> {
             .into_iter()
             .enumerate()
             .map(|(at, listing)| {
-                let (rows, receipt) = history_of(Holder::Card(at)).into_card_transactions();
+                let (rows, mut receipt) = history_of(Holder::Card(at)).into_card_transactions();
+                receipt.note_balances(listing.balances_unavailable.as_deref());
                 WithHistory {
                     listing,
                     rows,

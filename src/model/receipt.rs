@@ -40,6 +40,19 @@ pub struct Receipt {
     pub balance_continuity: Continuity,
 }
 
+impl Receipt {
+    /// Records that the holder's balances could not be read, with the connector's reason.
+    pub fn note_balances(&mut self, unavailable: Option<&str>) {
+        if let Some(why) = unavailable {
+            self.shortfalls.push(Shortfall {
+                reason: ShortfallReason::BalancesUnavailable,
+                days: None,
+                detail: why.to_owned(),
+            });
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Shortfall {
@@ -62,6 +75,9 @@ pub enum ShortfallReason {
     NotSupportedByBank,
     /// The bank's request budget ran out, or it asked us to wait longer than we may.
     RateLimited,
+    /// The bank's answers for the account's balances were unusable; the account and its
+    /// transactions are there, its balances are not.
+    BalancesUnavailable,
 }
 
 /// Whether the balances agree with the transactions.

@@ -81,6 +81,7 @@ pub fn account(
         valid_until: None,
         min_allowed_balance: None,
         max_allowed_balance: None,
+        balances_unavailable: None,
     })
 }
 
@@ -315,6 +316,7 @@ pub fn card(
             .into_iter()
             .map(flip)
             .collect(),
+        balances_unavailable: None,
     })
 }
 

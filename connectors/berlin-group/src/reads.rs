@@ -18,6 +18,11 @@ use crate::options::ConsentMode;
 use crate::state::SessionSecret;
 use crate::wire;
 
+/// The receipt's words when neither the bank's balances link nor the specification's path
+/// gave usable balances.
+const BALANCES_UNAVAILABLE: &str =
+    "the bank's balances answers were unusable, at its own link and at the specification's path";
+
 impl BerlinGroupConnector {
     fn booking_status(&self) -> &'static str {
         if self.profile.supports.pending {
@@ -217,19 +222,22 @@ impl BerlinGroupConnector {
                     raw.masked_pan.as_deref(),
                 ],
             );
-            let fetched = match (
+            let (fetched, unavailable) = match (
                 &raw.resource_id,
                 want_balances && covered && raw.balances.is_empty(),
             ) {
-                (Some(id), true) => Some(
-                    self.balances(&secret, &raw.links, &["v1", "accounts", id, "balances"])
-                        .await?
-                        .map(|read| read.balances)
-                        .unwrap_or_default(),
-                ),
-                _ => None,
+                (Some(id), true) => match self
+                    .balances(&secret, &raw.links, &["v1", "accounts", id, "balances"])
+                    .await?
+                {
+                    Some(read) => (Some(read.balances), false),
+                    None => (Some(Vec::new()), true),
+                },
+                _ => (None, false),
             };
-            accounts.push(mapping::account(raw, fetched)?);
+            let mut account = mapping::account(raw, fetched)?;
+            account.balances_unavailable = unavailable.then(|| BALANCES_UNAVAILABLE.to_owned());
+            accounts.push(account);
         }
         Ok(accounts)
     }
@@ -293,6 +301,7 @@ impl BerlinGroupConnector {
         let mut cards = Vec::with_capacity(list.card_accounts.len());
         for raw in list.card_accounts {
             let mut debit_accounting = raw.debit_accounting.unwrap_or(false);
+            let mut unavailable = false;
             let fetched = match (&raw.resource_id, raw.balances.is_empty()) {
                 (Some(id), true) => {
                     let read = self
@@ -302,6 +311,7 @@ impl BerlinGroupConnector {
                             &["v1", "card-accounts", id, "balances"],
                         )
                         .await?;
+                    unavailable = read.is_none();
                     read.map(|read| {
                         debit_accounting = read.debit_accounting.unwrap_or(debit_accounting);
                         read.balances
@@ -309,7 +319,9 @@ impl BerlinGroupConnector {
                 }
                 _ => None,
             };
-            cards.push(mapping::card(raw, fetched, debit_accounting)?);
+            let mut card = mapping::card(raw, fetched, debit_accounting)?;
+            card.balances_unavailable = unavailable.then(|| BALANCES_UNAVAILABLE.to_owned());
+            cards.push(card);
         }
         Ok(cards)
     }

@@ -502,6 +502,7 @@ fn card() -> Card {
         currency: "EUR".to_owned(),
         credit_limit: None,
         balances: Vec::new(),
+        balances_unavailable: None,
     }
 }
 

@@ -359,7 +359,7 @@ async fn a_consent_granting_listed_accounts_is_used_only_for_them() {
 }
 
 #[tokio::test]
-async fn a_balances_link_answering_404_falls_back_to_the_spec_s_path_then_to_no_balances() {
+async fn a_balances_link_answering_404_falls_back_to_the_spec_s_path_then_to_a_shortfall() {
     let bank = Bank::start().await;
     let list = json!({"accounts": [{"resourceId": EUR_ACCOUNT, "iban": "DE2310010010123456788",
         "currency": "EUR", "_links": {"balances": {"href": "/psd2/v1/broken/balances"}}}]});
@@ -392,6 +392,7 @@ async fn a_balances_link_answering_404_falls_back_to_the_spec_s_path_then_to_no_
         .await
         .expect("accounts");
     assert!(!accounts[0].balances.is_empty(), "read at the spec's path");
+    assert_eq!(accounts[0].balances_unavailable, None);
 
     let bank = Bank::start().await;
     let list = json!({"accounts": [{"resourceId": EUR_ACCOUNT, "currency": "EUR",
@@ -410,6 +411,10 @@ async fn a_balances_link_answering_404_falls_back_to_the_spec_s_path_then_to_no_
         .await
         .expect("the import goes on without the balances");
     assert!(accounts[0].balances.is_empty());
+    assert!(
+        accounts[0].balances_unavailable.is_some(),
+        "the account says why it has no balances, for its receipt"
+    );
 }
 
 #[tokio::test]

@@ -477,6 +477,7 @@ async fn transactions_and_cards_are_unsupported_and_ending_the_session_asks_noth
         currency: "EUR".to_owned(),
         credit_limit: None,
         balances: Vec::new(),
+        balances_unavailable: None,
     };
     assert!(matches!(
         connector

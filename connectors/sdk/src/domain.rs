@@ -55,6 +55,10 @@ pub struct Account {
     /// The lowest and highest balance the bank allows on the account, where it says.
     pub min_allowed_balance: Option<Decimal>,
     pub max_allowed_balance: Option<Decimal>,
+    /// Why the account's balances could not be read, when the bank's answers for them were
+    /// unusable; the account is kept without balances and its receipt records a shortfall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balances_unavailable: Option<String>,
 }
 
 impl Account {
@@ -76,6 +80,7 @@ impl Account {
             valid_until: None,
             min_allowed_balance: None,
             max_allowed_balance: None,
+            balances_unavailable: None,
         }
     }
 }
@@ -134,6 +139,10 @@ pub struct Card {
     pub currency: String,
     pub credit_limit: Option<Decimal>,
     pub balances: Vec<Balance>,
+    /// Why the card's balances could not be read, when the bank's answers for them were
+    /// unusable; the card is kept without balances and its receipt records a shortfall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balances_unavailable: Option<String>,
 }
 
 /// One movement on a card, with merchant data where the bank gives it.

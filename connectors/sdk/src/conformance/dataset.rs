@@ -134,6 +134,7 @@ impl Dataset {
             currency: "EUR".to_owned(),
             credit_limit: Some(money("3000.00")),
             balances: vec![balance("interimAvailable", "2999.70", "EUR")],
+            balances_unavailable: None,
         };
         let card_rows = vec![
             CardTransaction {
