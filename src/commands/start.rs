@@ -113,7 +113,10 @@ pub struct AutoImport {
 /// Starts the Default Import of a session being issued on `conn`; returns its command id.
 /// `since` is today minus the months; the import then reads no further back than the
 /// sign-in's `maxImportDate` and the bank's history, as every import does.
-pub async fn auto_import(conn: &mut PgConnection, start: &AutoImport) -> Result<Uuid, EnqueueError> {
+pub async fn auto_import(
+    conn: &mut PgConnection,
+    start: &AutoImport,
+) -> Result<Uuid, EnqueueError> {
     let command_id = Uuid::now_v7();
     let since = start.months.since(Utc::now().date_naive());
     enqueue(

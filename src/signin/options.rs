@@ -179,8 +179,7 @@ mod tests {
     }
 
     #[test]
-    fn a_widget_may_turn_auto_import_off_or_change_its_months_but_only_a_redirection_turns_it_on()
-    {
+    fn a_widget_may_turn_auto_import_off_or_change_its_months_but_only_a_redirection_turns_it_on() {
         let months = |n| AutoImportMonths::new(n).unwrap();
         let widget = Opener::Widget {
             parent_origin: "https://shop.example".into(),
@@ -191,8 +190,14 @@ mod tests {
         };
         let on = Some(months(12));
         for opener in [&widget, &redirection] {
-            assert_eq!(auto_import_months(AutoImportChoice::ClientSetting, on, opener), on);
-            assert_eq!(auto_import_months(AutoImportChoice::ClientSetting, None, opener), None);
+            assert_eq!(
+                auto_import_months(AutoImportChoice::ClientSetting, on, opener),
+                on
+            );
+            assert_eq!(
+                auto_import_months(AutoImportChoice::ClientSetting, None, opener),
+                None
+            );
             assert_eq!(auto_import_months(AutoImportChoice::Off, on, opener), None);
             assert_eq!(
                 auto_import_months(AutoImportChoice::Months(months(3)), on, opener),
@@ -201,7 +206,10 @@ mod tests {
         }
         let asked = AutoImportChoice::Months(months(3));
         assert_eq!(auto_import_months(asked, None, &widget), None);
-        assert_eq!(auto_import_months(asked, None, &redirection), Some(months(3)));
+        assert_eq!(
+            auto_import_months(asked, None, &redirection),
+            Some(months(3))
+        );
     }
 
     #[test]

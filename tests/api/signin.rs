@@ -94,7 +94,12 @@ pub(crate) async fn frame_api(app: &TestApp, id: &str, action: &str, body: Value
 
 /// Picks the Berlin Group sandbox bank and answers its SCA page as the owner would; returns
 /// where the bank sends the owner back (our callback).
-pub(crate) async fn approve_at_the_bank(app: &TestApp, id: &str, login: &str, password: &str) -> String {
+pub(crate) async fn approve_at_the_bank(
+    app: &TestApp,
+    id: &str,
+    login: &str,
+    password: &str,
+) -> String {
     let view = frame_api(app, id, "bank", json!({"bank": "sandbox"})).await;
     assert_eq!(view["status"], "in_progress");
     assert_eq!(
