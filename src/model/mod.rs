@@ -3,5 +3,6 @@
 
 pub mod command;
 pub mod input;
+pub mod owner;
 pub mod receipt;
 pub mod result;

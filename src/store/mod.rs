@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod commands;
+pub mod owners;
 pub mod queue;
 pub mod results;
 pub mod sessions;
