@@ -6,6 +6,7 @@ pub mod commands;
 pub mod compat;
 pub mod config;
 pub mod demo;
+pub mod deletion_signing;
 pub mod dev;
 pub mod devdb;
 pub mod engine;

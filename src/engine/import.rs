@@ -39,6 +39,7 @@ use crate::{
         receipt::Receipt,
     },
     registry::Registry,
+    deletion_signing::ReceiptSigner,
     sealing::SecretSealer,
     store::{
         self,
@@ -54,6 +55,8 @@ pub struct ImportContext {
     pub pool: PgPool,
     pub registry: Arc<Registry>,
     pub sealer: SecretSealer,
+    /// Signs the receipts of the retention job's deletions.
+    pub receipts: ReceiptSigner,
     pub retry: RetryPolicy,
     pub import_timeout: Duration,
     /// Deliveries of one job that may run; the next one ends the command as `Internal`.

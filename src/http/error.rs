@@ -35,6 +35,13 @@ pub enum ApiError {
     InvalidCommandId,
     #[error("no such resource")]
     NotFound,
+    #[error("no command of this client has this ownerExternalId")]
+    InvalidOwnerExternalId,
+    #[error("an import is still in progress; delete its data once it has ended")]
+    CommandInProgress,
+    /// The command's imported data was deleted (retention or request).
+    #[error("this command's data was deleted at {0}")]
+    DataDeleted(String),
     #[error("no such sign-in")]
     InvalidSignInId,
     #[error("no such redirection")]
@@ -94,6 +101,13 @@ pub enum ProblemCode {
     IdempotencyKeyReused,
     InvalidSince,
     InvalidCommandId,
+    /// No command of this client has this `ownerExternalId`.
+    InvalidOwnerExternalId,
+    /// The command is still in progress: its data can be deleted once it has ended.
+    CommandInProgress,
+    /// The command's imported data was deleted (its retention ended, or the client asked);
+    /// the command's `dataDeletedAt` says when.
+    DataDeleted,
     InvalidSignInId,
     InvalidRedirectionId,
     InvalidRedirectUri,
@@ -195,6 +209,9 @@ impl ApiError {
             Self::InvalidSince(_) => (StatusCode::BAD_REQUEST, C::InvalidSince),
             Self::InvalidCommandId => (StatusCode::NOT_FOUND, C::InvalidCommandId),
             Self::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
+            Self::InvalidOwnerExternalId => (StatusCode::NOT_FOUND, C::InvalidOwnerExternalId),
+            Self::CommandInProgress => (StatusCode::CONFLICT, C::CommandInProgress),
+            Self::DataDeleted(_) => (StatusCode::GONE, C::DataDeleted),
             Self::InvalidSignInId => (StatusCode::NOT_FOUND, C::InvalidSignInId),
             Self::InvalidRedirectionId => (StatusCode::NOT_FOUND, C::InvalidRedirectionId),
             Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, C::InvalidRedirectUri),

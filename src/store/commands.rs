@@ -11,8 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
-use crate::model::command::{
-    CommandErrorCode, CommandKind, CommandState, Outcome, Progress, Stage,
+use crate::model::{
+    command::{CommandErrorCode, CommandKind, CommandState, Outcome, Progress, Stage},
+    deletion::DeletionReason,
 };
 
 /// A command with the session facts clients see next to it.
@@ -31,13 +32,27 @@ pub struct Command {
     pub finished_at: Option<DateTime<Utc>>,
     pub owner_external_id: String,
     pub bank_id: String,
+    /// When the imported rows were deleted, and why; the command itself stays.
+    pub data_deleted_at: Option<DateTime<Utc>>,
+    pub data_deleted_by: Option<DeletionReason>,
+}
+
+impl Command {
+    /// Whether the command presents a result: it ended with one (`successful`, or a code that
+    /// keeps what was read) and its data has not been deleted since.
+    pub fn presents_result(&self) -> bool {
+        let ended_with_result = self.state == CommandState::Successful
+            || self.error_code.is_some_and(CommandErrorCode::keeps_result);
+        ended_with_result && self.data_deleted_at.is_none()
+    }
 }
 
 /// The select list shared by the command queries (a macro so `concat!` keeps it a literal).
 macro_rules! select_commands {
     () => {
         "select c.id, c.client_id, c.kind, c.session_id, c.state, c.progress, c.since,
-        c.error_code, c.error_detail, c.created_at, c.finished_at, s.owner_external_id, s.bank_id
+        c.error_code, c.error_detail, c.created_at, c.finished_at, s.owner_external_id, s.bank_id,
+        c.data_deleted_at, c.data_deleted_by
     from commands c join sessions s on s.id = c.session_id and s.client_id = c.client_id"
     };
 }

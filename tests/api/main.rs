@@ -23,6 +23,7 @@ mod lifecycle;
 mod metrics;
 mod polls;
 mod results;
+mod retention;
 mod security;
 mod service_endpoints;
 mod signin;
