@@ -101,7 +101,8 @@ const OPERATION_PROBLEMS: &[(&str, &[Problems])] = {
         (
             "delete_owner_data",
             &[
-                (404, &[C::InvalidOwnerExternalId]),
+                // An id with a `/` (or `?`, `#`) not percent-encoded names another path.
+                (404, &[C::InvalidOwnerExternalId, C::NotFound]),
                 (409, &[C::CommandInProgress]),
             ],
         ),
