@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use aisle::{commands::deletion, deletion_signing::ReceiptSigner};
+use aisle::{commands::deletion, deletion_signing::ReceiptSigner, expiry};
 use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
@@ -516,4 +516,64 @@ async fn a_client_reads_and_changes_its_retention_and_auto_import_settings() {
         .await
         .unwrap();
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "Unauthorized").await;
+}
+
+#[tokio::test]
+async fn a_sign_in_a_dead_process_left_answering_still_loses_its_pending_secrets_and_goes() {
+    let app = spawn_app_without_workers().await;
+    let back = "http://127.0.0.1:9/back";
+    app.register(app.client_id, &[], &[back]).await;
+    let created: Value = app
+        .http
+        .post(format!("{}/v1/signin/redirections", app.address))
+        .bearer_auth(&app.api_key)
+        .json(&json!({"redirectUri": back, "ownerExternalId": "owner-9"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["redirectionId"].as_str().unwrap();
+    let picked = app
+        .http
+        .post(format!("{}/signin/api/{id}/bank", app.address))
+        .json(&json!({"bank": "sandbox"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picked.status(), StatusCode::OK);
+    let pending = "select count(*) from signins where pending_sealed is not null";
+    assert_eq!(app.count(pending).await, 1);
+    // The process answering the owner's step died with the flag set, and the sign-in expired.
+    sqlx::query("update signins set answering = true, expires_at = now() - interval '1 minute'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let finisher = app.import_context().finisher();
+    let swept = expiry::sweep_once(&finisher, Duration::from_secs(5 * 60))
+        .await
+        .unwrap();
+    assert_eq!(swept.signins_erased, 0, "an answer may still be running");
+    assert_eq!(app.count(pending).await, 1);
+
+    sqlx::query("update signins set expires_at = now() - interval '6 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let swept = expiry::sweep_once(&finisher, Duration::from_secs(5 * 60))
+        .await
+        .unwrap();
+    assert_eq!(swept.signins_erased, 1, "no answer runs that long");
+    assert_eq!(app.count(pending).await, 0);
+
+    sqlx::query("update signins set expires_at = now() - make_interval(secs => $1)")
+        .bind((expiry::INERT_ROWS_KEPT + Duration::from_secs(60)).as_secs_f64())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    expiry::sweep_once(&finisher, Duration::from_secs(5 * 60))
+        .await
+        .unwrap();
+    assert_eq!(app.count("select count(*) from signins").await, 0);
 }
