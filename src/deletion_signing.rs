@@ -108,11 +108,8 @@ impl ReceiptSigner {
     }
 
     fn keys(&self) -> impl Iterator<Item = (&str, VerifyingKey)> {
-        std::iter::once((self.current_id.as_str(), self.current.verifying_key())).chain(
-            self.previous
-                .iter()
-                .map(|(id, key)| (id.as_str(), *key)),
-        )
+        std::iter::once((self.current_id.as_str(), self.current.verifying_key()))
+            .chain(self.previous.iter().map(|(id, key)| (id.as_str(), *key)))
     }
 }
 
@@ -311,7 +308,11 @@ mod tests {
             hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
                 .unwrap()
         );
-        assert!(published.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"));
+        assert!(
+            published
+                .public_key_pem
+                .starts_with("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA")
+        );
     }
 
     #[test]

@@ -109,7 +109,13 @@ async fn delete_locked(
             }
         });
     }
-    let signed = signer.sign(receipt(client_id, DeletionReason::Request, scope, now, covered));
+    let signed = signer.sign(receipt(
+        client_id,
+        DeletionReason::Request,
+        scope,
+        now,
+        covered,
+    ));
     if any_deleted {
         record_event(conn, &signed).await?;
     }

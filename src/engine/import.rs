@@ -34,12 +34,12 @@ use super::{
 };
 use crate::{
     commands::finish::{Finisher, Target, finish_in},
+    deletion_signing::ReceiptSigner,
     model::{
         command::{CommandErrorCode, Outcome, Progress, Stage},
         receipt::Receipt,
     },
     registry::Registry,
-    deletion_signing::ReceiptSigner,
     sealing::SecretSealer,
     store::{
         self,

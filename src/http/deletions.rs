@@ -19,7 +19,10 @@ use crate::{
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/commands/{command_id}/data", delete(delete_command_data))
+        .route(
+            "/v1/commands/{command_id}/data",
+            delete(delete_command_data),
+        )
         .route(
             "/v1/owners/{owner_external_id}/data",
             delete(delete_owner_data),

@@ -96,7 +96,10 @@ const OPERATION_PROBLEMS: &[(&str, &[Problems])] = {
         ("get_command", &[(404, &[C::InvalidCommandId])]),
         (
             "delete_command_data",
-            &[(404, &[C::InvalidCommandId]), (409, &[C::CommandInProgress])],
+            &[
+                (404, &[C::InvalidCommandId]),
+                (409, &[C::CommandInProgress]),
+            ],
         ),
         (
             "delete_owner_data",
@@ -520,15 +523,7 @@ mod tests {
             .paths
             .paths
             .values()
-            .flat_map(|item| {
-                [
-                    &item.get,
-                    &item.post,
-                    &item.delete,
-                    &item.put,
-                    &item.patch,
-                ]
-            })
+            .flat_map(|item| [&item.get, &item.post, &item.delete, &item.put, &item.patch])
             .filter_map(|operation| operation.as_ref()?.operation_id.clone())
             .collect();
         for (id, _) in OPERATION_PROBLEMS {

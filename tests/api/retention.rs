@@ -123,7 +123,10 @@ async fn assert_verifies(app: &TestApp, signed: &Value) {
         .iter()
         .find(|key| key["kid"] == signed["signature"]["keyId"])
         .unwrap_or_else(|| panic!("the receipt's key is published: {keys}"));
-    assert_eq!((&key["kty"], &key["crv"]), (&json!("OKP"), &json!("Ed25519")));
+    assert_eq!(
+        (&key["kty"], &key["crv"]),
+        (&json!("OKP"), &json!("Ed25519"))
+    );
     let public: [u8; 32] = URL_SAFE_NO_PAD
         .decode(key["x"].as_str().unwrap())
         .unwrap()
@@ -140,7 +143,8 @@ async fn assert_verifies(app: &TestApp, signed: &Value) {
         .verify(payload.as_bytes(), &signature)
         .expect("the receipt verifies with the published key");
     let mut forged = signed["receipt"].clone();
-    forged["deleted"]["transactions"] = json!(forged["deleted"]["transactions"].as_u64().unwrap() + 1);
+    forged["deleted"]["transactions"] =
+        json!(forged["deleted"]["transactions"].as_u64().unwrap() + 1);
     assert!(
         public
             .verify(canonical(&forged).as_bytes(), &signature)
@@ -263,9 +267,10 @@ async fn retention_deletes_an_imports_data_once_its_period_ends_and_a_poll_says_
     assert_problem(page, StatusCode::GONE, "DataDeleted").await;
     assert_eq!(export_lines(&app).await, 0, "the export skips deleted data");
 
-    let again = deletion::retention_once(&app.pool, &signer(), Utc::now() + chrono::Duration::days(1))
-        .await
-        .unwrap();
+    let again =
+        deletion::retention_once(&app.pool, &signer(), Utc::now() + chrono::Duration::days(1))
+            .await
+            .unwrap();
     assert_eq!(again.commands, 0, "deleted once");
 }
 
@@ -276,11 +281,19 @@ async fn deleting_a_commands_data_answers_a_receipt_that_verifies_with_the_publi
     let rows = rows_of(&app, &command_id).await;
     let (_, etag_before) = poll(&app, &command_id, "").await;
 
-    let response = delete(&app, &app.api_key, &format!("/v1/commands/{command_id}/data")).await;
+    let response = delete(
+        &app,
+        &app.api_key,
+        &format!("/v1/commands/{command_id}/data"),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     let signed: Value = response.json().await.unwrap();
     let receipt = &signed["receipt"];
-    assert_eq!(receipt["deleted"], rows, "the counts are the rows there were");
+    assert_eq!(
+        receipt["deleted"], rows,
+        "the counts are the rows there were"
+    );
     assert_eq!(receipt["reason"], "request");
     assert_eq!(receipt["clientId"], app.client_id.to_string());
     assert_eq!(
@@ -300,8 +313,17 @@ async fn deleting_a_commands_data_answers_a_receipt_that_verifies_with_the_publi
     assert!(after["result"].is_null());
     assert_ne!(etag_after, etag_before);
 
-    let response = delete(&app, &app.api_key, &format!("/v1/commands/{command_id}/data")).await;
-    assert_eq!(response.status(), StatusCode::OK, "deleting twice is harmless");
+    let response = delete(
+        &app,
+        &app.api_key,
+        &format!("/v1/commands/{command_id}/data"),
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "deleting twice is harmless"
+    );
     let twice: Value = response.json().await.unwrap();
     assert!(
         twice["receipt"]["deleted"]
@@ -312,14 +334,18 @@ async fn deleting_a_commands_data_answers_a_receipt_that_verifies_with_the_publi
         "{twice}"
     );
     assert_eq!(
-        twice["receipt"]["commands"][0]["dataDeletedAt"],
-        receipt["deletedAt"],
+        twice["receipt"]["commands"][0]["dataDeletedAt"], receipt["deletedAt"],
         "it says when the data went"
     );
     assert_ne!(twice["receipt"]["receiptId"], receipt["receiptId"]);
     assert_verifies(&app, &twice).await;
 
-    let unknown = delete(&app, &app.api_key, &format!("/v1/commands/{}/data", Uuid::now_v7())).await;
+    let unknown = delete(
+        &app,
+        &app.api_key,
+        &format!("/v1/commands/{}/data", Uuid::now_v7()),
+    )
+    .await;
     assert_problem(unknown, StatusCode::NOT_FOUND, "InvalidCommandId").await;
 }
 
@@ -386,11 +412,21 @@ async fn deleting_an_owners_data_covers_every_command_at_every_bank_and_no_other
 async fn an_import_in_progress_keeps_its_data_until_it_ends() {
     let app = spawn_app_without_workers().await;
     let command_id = app.start_import("alice").await;
-    let response = delete(&app, &app.api_key, &format!("/v1/commands/{command_id}/data")).await;
+    let response = delete(
+        &app,
+        &app.api_key,
+        &format!("/v1/commands/{command_id}/data"),
+    )
+    .await;
     assert_problem(response, StatusCode::CONFLICT, "CommandInProgress").await;
     let response = delete(&app, &app.api_key, "/v1/owners/owner-1/data").await;
     assert_problem(response, StatusCode::CONFLICT, "CommandInProgress").await;
-    let command: Value = app.get_command(&app.api_key, &command_id).await.json().await.unwrap();
+    let command: Value = app
+        .get_command(&app.api_key, &command_id)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(command["dataDeletedAt"].is_null());
 }
 
@@ -413,19 +449,29 @@ async fn deletions_record_a_data_deleted_webhook_event_with_the_signed_receipt()
     let response = delete(&app, &app.api_key, &format!("/v1/commands/{asked}/data")).await;
     let signed: Value = response.json().await.unwrap();
     delete(&app, &app.api_key, &format!("/v1/commands/{asked}/data")).await;
-    let pass = deletion::retention_once(&app.pool, &signer(), Utc::now() + chrono::Duration::minutes(2))
-        .await
-        .unwrap();
-    assert_eq!(pass.commands, 1, "only the command whose data was still there");
-
-    let events: Vec<(String, Value)> = sqlx::query_as(
-        "select type, payload from webhook_events where client_id = $1 order by id",
+    let pass = deletion::retention_once(
+        &app.pool,
+        &signer(),
+        Utc::now() + chrono::Duration::minutes(2),
     )
-    .bind(app.client_id)
-    .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert_eq!(events.len(), 2, "one per deletion that deleted something: {events:?}");
+    assert_eq!(
+        pass.commands, 1,
+        "only the command whose data was still there"
+    );
+
+    let events: Vec<(String, Value)> =
+        sqlx::query_as("select type, payload from webhook_events where client_id = $1 order by id")
+            .bind(app.client_id)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        events.len(),
+        2,
+        "one per deletion that deleted something: {events:?}"
+    );
     assert!(events.iter().all(|(kind, _)| kind == "data.deleted"));
     let on_request = &events[0].1["data"];
     assert_eq!(on_request["deletionReceipt"], signed);
@@ -453,7 +499,10 @@ async fn a_client_reads_and_changes_its_retention_and_auto_import_settings() {
     let response = settings(reqwest::Method::GET, None).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let current: Value = response.json().await.unwrap();
-    assert_eq!(current, json!({"retentionSeconds": 86400, "autoImport": null}));
+    assert_eq!(
+        current,
+        json!({"retentionSeconds": 86400, "autoImport": null})
+    );
 
     let response = settings(
         reqwest::Method::PATCH,
@@ -463,14 +512,16 @@ async fn a_client_reads_and_changes_its_retention_and_auto_import_settings() {
     .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let changed: Value = response.json().await.unwrap();
-    assert_eq!(changed, json!({"retentionSeconds": 3600, "autoImport": {"months": 12}}));
-    let stored: (i32, Option<i16>) = sqlx::query_as(
-        "select retention_seconds, auto_import_months from clients where id = $1",
-    )
-    .bind(app.client_id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    assert_eq!(
+        changed,
+        json!({"retentionSeconds": 3600, "autoImport": {"months": 12}})
+    );
+    let stored: (i32, Option<i16>) =
+        sqlx::query_as("select retention_seconds, auto_import_months from clients where id = $1")
+            .bind(app.client_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(stored, (3600, Some(12)));
 
     let response = settings(reqwest::Method::PATCH, Some(json!({"autoImport": null})))
@@ -507,7 +558,10 @@ async fn a_client_reads_and_changes_its_retention_and_auto_import_settings() {
         .json()
         .await
         .unwrap();
-    assert_eq!(unchanged, json!({"retentionSeconds": 3600, "autoImport": null}));
+    assert_eq!(
+        unchanged,
+        json!({"retentionSeconds": 3600, "autoImport": null})
+    );
 
     let anonymous = app
         .http

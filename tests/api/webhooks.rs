@@ -36,7 +36,8 @@ use tokio::{net::TcpListener, process::Child};
 use uuid::Uuid;
 
 use crate::helpers::{
-    TEST_DELETION_RECEIPT_KEY, TEST_SECRETS_KEY, TestApp, assert_problem, spawn_app, spawn_app_without_workers,
+    TEST_DELETION_RECEIPT_KEY, TEST_SECRETS_KEY, TestApp, assert_problem, spawn_app,
+    spawn_app_without_workers,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
