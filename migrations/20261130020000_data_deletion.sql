@@ -6,8 +6,9 @@ alter table commands
     add constraint commands_data_deleted_with_reason
         check ((data_deleted_at is null) = (data_deleted_by is null));
 
--- The retention job's scan: finished commands whose data is still kept, oldest first.
-create index commands_data_kept on commands (finished_at)
+-- The retention job's scan: per client, the finished commands whose data is still kept, by
+-- when they finished, so that finding the due ones never walks the kept or the deleted ones.
+create index commands_data_kept on commands (client_id, finished_at)
     where finished_at is not null and data_deleted_at is null;
 
 -- Deleting an owner's data finds their commands through their sessions.

@@ -87,8 +87,9 @@ pub async fn lock_next_expired(
            -- The commands that present a result (`CommandErrorCode::keeps_result`): the others
            -- stored nothing.
            and (c.state = 'successful' or c.error_code = 'BankRateLimited')
-           and c.finished_at + make_interval(secs => cl.retention_seconds) <= $1
-         order by c.finished_at
+           -- Written as a bound on `finished_at`, so each client's due commands are a range of
+           -- the `commands_data_kept` index.
+           and c.finished_at <= $1 - make_interval(secs => cl.retention_seconds)
          limit 1
          for update of c skip locked"
     ))

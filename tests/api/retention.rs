@@ -631,3 +631,46 @@ async fn a_sign_in_a_dead_process_left_answering_still_loses_its_pending_secrets
         .unwrap();
     assert_eq!(app.count("select count(*) from signins").await, 0);
 }
+
+#[tokio::test]
+async fn an_operator_sets_a_clients_retention_from_the_command_line() {
+    let app = spawn_app_without_workers().await;
+    let database_url = app
+        .service()
+        .config
+        .database_url
+        .as_ref()
+        .unwrap()
+        .expose()
+        .to_string();
+    let set_retention = |seconds: &str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_aisle"))
+            .args(["client", "set-retention", "--client"])
+            .arg(app.client_id.to_string())
+            .args(["--seconds", seconds])
+            .env_clear()
+            .env("AISLE_DATABASE_URL", &database_url)
+            .env("AISLE_STATE_DIR", env!("CARGO_TARGET_TMPDIR"))
+            .output()
+    };
+    let output = set_retention("120").await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let refused = set_retention("59").await.unwrap();
+    assert!(!refused.status.success(), "a minute at least");
+
+    let settings: Value = app
+        .http
+        .get(format!("{}/v1/settings", app.address))
+        .bearer_auth(&app.api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["retentionSeconds"], 120);
+}
