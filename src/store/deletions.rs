@@ -3,7 +3,7 @@
 //! races another one, or the retention job, on the same command.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::results::Scope;
@@ -188,4 +188,16 @@ pub async fn mark_deleted(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether the command's data has been deleted.
+pub async fn data_deleted(pool: &PgPool, scope: Scope) -> Result<bool, sqlx::Error> {
+    let deleted: Option<bool> = sqlx::query_scalar(
+        "select data_deleted_at is not null from commands where id = $1 and client_id = $2",
+    )
+    .bind(scope.command_id)
+    .bind(scope.client_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(deleted.unwrap_or(true))
 }

@@ -674,3 +674,38 @@ async fn an_operator_sets_a_clients_retention_from_the_command_line() {
         .unwrap();
     assert_eq!(settings["retentionSeconds"], 120);
 }
+
+#[tokio::test]
+async fn a_result_whose_data_is_deleted_while_it_streams_is_cut_not_sent_short() {
+    let app = spawn_app().await;
+    let command_id = crate::results::import_with_many_rows(&app, 60_000).await;
+    let mut response = app.get_command(&app.api_key, &command_id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let etag = response.headers()[header::ETAG].clone();
+    let mut received = response
+        .chunk()
+        .await
+        .unwrap()
+        .expect("a first chunk")
+        .to_vec();
+    // The writer waits for this reader, so it is mid-way through the rows.
+    let deleted = delete(
+        &app,
+        &app.api_key,
+        &format!("/v1/commands/{command_id}/data"),
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let ended = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => received.extend_from_slice(&chunk),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(
+        ended.is_err(),
+        "a result short of its deleted rows never ends as if whole, under {etag:?}"
+    );
+    assert!(serde_json::from_slice::<Value>(&received).is_err());
+}
