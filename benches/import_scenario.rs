@@ -66,6 +66,7 @@ async fn main() {
         registry: Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml"),
         session_signing_key: Some(Secret("bench-signing-key-0123456789abcdef".into())),
         secrets_key: Some(Secret(secrets_key())),
+        deletion_receipt_key: Some(Secret(secrets_key())),
         ..Config::default()
     };
     config.sandbox_bank.url = Some(bank_url);

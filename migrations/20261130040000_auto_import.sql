@@ -13,4 +13,4 @@ alter table commands add column started_by text not null default 'api'
     check (started_by in ('api', 'auto_import'));
 
 -- The owner view reads every command of one owner of one client.
-create index sessions_client_owner on sessions (client_id, owner_external_id);
+create index if not exists sessions_client_owner on sessions (client_id, owner_external_id);

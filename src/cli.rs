@@ -13,7 +13,10 @@ use ipnet::IpNet;
 use crate::{
     config::Config,
     dev,
-    model::input::AutoImportMonths,
+    model::{
+        input::AutoImportMonths,
+        settings::{RetentionSeconds, SettingsChange},
+    },
     sealing::SecretSealer,
     service::Service,
     shutdown,
@@ -100,6 +103,20 @@ enum ClientCommand {
         #[arg(long)]
         off: bool,
     },
+    /// Sets how long the client's imported data is kept after each import ends (the client
+    /// can also change it with `PATCH /v1/settings`).
+    SetRetention {
+        #[arg(long)]
+        client: uuid::Uuid,
+        /// Whole seconds, from 60 (a minute) to 31622400 (366 days); the default is 86400.
+        #[arg(long, value_parser = parse_retention)]
+        seconds: RetentionSeconds,
+    },
+}
+
+fn parse_retention(raw: &str) -> Result<RetentionSeconds, String> {
+    let seconds: i64 = raw.parse().map_err(|_| "whole seconds".to_string())?;
+    RetentionSeconds::new(seconds)
 }
 
 #[derive(Debug, Subcommand)]
@@ -344,6 +361,21 @@ impl Cli {
                     ),
                     None => println!("client {client}: auto import off"),
                 }
+                Ok(())
+            }
+            Command::Client(ClientCommand::SetRetention { client, seconds }) => {
+                let pool = migrated_pool(config).await?;
+                let change = SettingsChange {
+                    retention_seconds: Some(seconds),
+                    ..SettingsChange::default()
+                };
+                store::client_settings::update(&pool, client, &change)
+                    .await?
+                    .ok_or_else(|| format!("no client has the id {client}"))?;
+                println!(
+                    "client {client}: imported data is kept {} s after each import ends",
+                    seconds.get()
+                );
                 Ok(())
             }
             Command::SandboxBank(bank) => Ok(bank.run().await?),

@@ -35,6 +35,13 @@ pub struct Config {
     /// Key sealing bank secrets at rest (AES-256-GCM): 64 hex characters. Required; only
     /// `dev` generates one.
     pub secrets_key: Option<Secret>,
+    /// Ed25519 key signing deletion receipts: a 32-byte seed as 64 hex characters. Required;
+    /// only `dev` generates one.
+    pub deletion_receipt_key: Option<Secret>,
+    /// Retired `deletion_receipt_key`s: their public halves stay published, so receipts they
+    /// signed still verify; nothing new is signed with them.
+    #[serde(default)]
+    pub previous_deletion_receipt_keys: Vec<Secret>,
     /// Retired `session_signing_key`s: signatures they made still verify. See the README's
     /// key rotation procedure.
     #[serde(default)]
@@ -240,6 +247,8 @@ impl Default for Config {
             state_dir: ".aisle".into(),
             session_signing_key: None,
             secrets_key: None,
+            deletion_receipt_key: None,
+            previous_deletion_receipt_keys: Vec::new(),
             previous_session_signing_keys: Vec::new(),
             previous_secrets_keys: Vec::new(),
             session_ttl: Duration::from_secs(60 * 60),
@@ -309,22 +318,27 @@ impl Config {
             .ok_or_else(|| ConfigError::Missing(vec![DATABASE_URL_SETTING]))
     }
 
-    /// The database and both keys, naming every one that is missing. Keys are never generated
+    /// The database and the keys, naming every one that is missing. Keys are never generated
     /// here: two replicas would each invent their own.
     pub fn require_service_settings(&self) -> Result<ServiceSettings<'_>, ConfigError> {
         match (
             &self.database_url,
             &self.session_signing_key,
             &self.secrets_key,
+            &self.deletion_receipt_key,
         ) {
-            (Some(database_url), Some(session_signing_key), Some(secrets_key)) => {
-                Ok(ServiceSettings {
-                    database_url,
-                    session_signing_key,
-                    secrets_key,
-                })
-            }
-            (database_url, session_signing_key, secrets_key) => {
+            (
+                Some(database_url),
+                Some(session_signing_key),
+                Some(secrets_key),
+                Some(deletion_receipt_key),
+            ) => Ok(ServiceSettings {
+                database_url,
+                session_signing_key,
+                secrets_key,
+                deletion_receipt_key,
+            }),
+            (database_url, session_signing_key, secrets_key, deletion_receipt_key) => {
                 let missing = [
                     (database_url.is_none(), DATABASE_URL_SETTING),
                     (
@@ -332,6 +346,10 @@ impl Config {
                         "AISLE_SESSION_SIGNING_KEY (session_signing_key)",
                     ),
                     (secrets_key.is_none(), "AISLE_SECRETS_KEY (secrets_key)"),
+                    (
+                        deletion_receipt_key.is_none(),
+                        "AISLE_DELETION_RECEIPT_KEY (deletion_receipt_key)",
+                    ),
                 ];
                 Err(ConfigError::Missing(
                     missing
@@ -417,6 +435,7 @@ pub struct ServiceSettings<'a> {
     pub database_url: &'a Secret,
     pub session_signing_key: &'a Secret,
     pub secrets_key: &'a Secret,
+    pub deletion_receipt_key: &'a Secret,
 }
 
 /// A configuration value that must never reach a log line.

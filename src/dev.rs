@@ -139,10 +139,15 @@ fn generate_missing_keys(config: &mut Config) -> Result<(), DevDbError> {
     if config.secrets_key.is_none() {
         config.secrets_key = Some(generated_key(&config.state_dir, "secrets-key")?);
     }
+    if config.deletion_receipt_key.is_none() {
+        config.deletion_receipt_key =
+            Some(generated_key(&config.state_dir, "deletion-receipt-key")?);
+    }
     Ok(())
 }
 
-/// A dev stack key (`session-signing-key`, `secrets-key`): 32 random bytes as hex, generated
+/// A dev stack key (`session-signing-key`, `secrets-key`, `deletion-receipt-key`, an Ed25519
+/// seed): 32 random bytes as hex, generated
 /// once into the state directory and read back on later starts.
 fn generated_key(state_dir: &Path, name: &str) -> Result<Secret, DevDbError> {
     let path = state_dir.join(name);

@@ -5,7 +5,7 @@
 //!   erased and its bank session ended at the bank (consent deleted, token revoked), as if an
 //!   import had ended: single access leaves no standing access behind, even unused.
 //! - A sign-in that expired unfinished has its connector's pending state (PKCE verifier,
-//!   consent id) erased.
+//!   consent id) erased, even one a dead process left flagged as being answered.
 //! - Both rows are deleted [`INERT_ROWS_KEPT`] after they expired, when nothing refers to them:
 //!   until then a late owner still sees "expired", not "unknown", and support can follow a
 //!   complaint. Sessions a command claimed stay with their command.
@@ -54,7 +54,8 @@ pub async fn run(finisher: Finisher, every: Duration) {
     }
 }
 
-/// One sweep. Sessions count as expired once `margin` has passed since their expiry.
+/// One sweep. Sessions count as expired once `margin` has passed since their expiry, and so do
+/// sign-ins still flagged as being answered.
 pub async fn sweep_once(finisher: &Finisher, margin: Duration) -> Result<Swept, sqlx::Error> {
     let mut swept = Swept::default();
     loop {
@@ -70,7 +71,7 @@ pub async fn sweep_once(finisher: &Finisher, margin: Duration) -> Result<Swept, 
             break;
         }
     }
-    swept.signins_erased = signins::erase_expired_pending(&finisher.pool).await?;
+    swept.signins_erased = signins::erase_expired_pending(&finisher.pool, margin).await?;
     // Sign-ins first: they refer to the sessions they issued.
     loop {
         let purged = signins::purge_inert(&finisher.pool, INERT_ROWS_KEPT, BATCH).await?

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{Config, ConfigError, PoolConfig},
+    deletion_signing::{ReceiptKeyError, ReceiptSigner},
     engine::{import::ImportContext, retry::RetryPolicy, worker},
     http::{auth::ApiKeyCache, throttle::SignInThrottle},
     registry::{Registry, RegistryError},
@@ -29,6 +30,8 @@ pub enum StartError {
     DatabaseUrl(#[source] sqlx::Error),
     #[error("secrets_key: {0}")]
     SecretsKey(#[from] SealingError),
+    #[error("deletion_receipt_key: {0}")]
+    DeletionReceiptKey(#[from] ReceiptKeyError),
     #[error("cannot connect to the database: {0}")]
     Connect(#[from] sqlx::Error),
     #[error(transparent)]
@@ -50,6 +53,7 @@ pub struct Service {
     pub registry: Arc<Registry>,
     signer: SessionSigner,
     sealer: SecretSealer,
+    receipts: ReceiptSigner,
     throttle: Arc<SignInThrottle>,
     api_keys: Arc<ApiKeyCache>,
 }
@@ -69,6 +73,13 @@ impl Service {
             );
         let sealer = SecretSealer::from_hex(settings.secrets_key.expose())?
             .also_opening(config.previous_secrets_keys.iter().map(|key| key.expose()))?;
+        let receipts = ReceiptSigner::from_hex(settings.deletion_receipt_key.expose())?
+            .also_publishing(
+                config
+                    .previous_deletion_receipt_keys
+                    .iter()
+                    .map(|key| key.expose()),
+            )?;
         let connect = PgConnectOptions::from_str(settings.database_url.expose())
             .map_err(StartError::DatabaseUrl)?;
         let pool = lazy_pool(&config.pools.api, &connect);
@@ -101,6 +112,7 @@ impl Service {
             registry: Arc::new(registry),
             signer,
             sealer,
+            receipts,
             throttle,
             api_keys,
         })
@@ -112,6 +124,7 @@ impl Service {
             registry: self.registry.clone(),
             signer: self.signer.clone(),
             sealer: self.sealer.clone(),
+            receipts: self.receipts.clone(),
             throttle: self.throttle.clone(),
             api_keys: self.api_keys.clone(),
             config: self.config.clone(),
@@ -189,6 +202,7 @@ impl Service {
             pool: self.import_pool.clone(),
             registry: self.registry.clone(),
             sealer: self.sealer.clone(),
+            receipts: self.receipts.clone(),
             retry: RetryPolicy::default(),
             import_timeout: self.config.worker.import_timeout,
             max_attempts: self.config.worker.max_attempts,

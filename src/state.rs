@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use crate::{
     config::Config,
+    deletion_signing::ReceiptSigner,
     http::{auth::ApiKeyCache, throttle::SignInThrottle},
     registry::Registry,
     sealing::SecretSealer,
@@ -18,6 +19,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub signer: SessionSigner,
     pub sealer: SecretSealer,
+    /// Signs deletion receipts.
+    pub receipts: ReceiptSigner,
     pub throttle: Arc<SignInThrottle>,
     pub api_keys: Arc<ApiKeyCache>,
     pub config: Arc<Config>,

@@ -107,10 +107,7 @@ pub async fn get_command(
     let command = commands::find_for_client(&state.pool, caller.client.id, command_id)
         .await?
         .ok_or(CompatError::InvalidCommandId)?;
-    let keeps_result = command
-        .error_code
-        .is_some_and(CommandErrorCode::keeps_result);
-    let result = if command.state == CommandState::Successful || keeps_result {
+    let result = if command.presents_result() {
         Some(mapping::result(
             &load_result(&state, caller.client.id, command.id).await?,
         ))

@@ -34,6 +34,7 @@ use super::{
 };
 use crate::{
     commands::finish::{Finisher, Target, finish_in},
+    deletion_signing::ReceiptSigner,
     model::{
         command::{CommandErrorCode, Outcome, Progress, Stage},
         receipt::Receipt,
@@ -54,6 +55,8 @@ pub struct ImportContext {
     pub pool: PgPool,
     pub registry: Arc<Registry>,
     pub sealer: SecretSealer,
+    /// Signs the receipts of the retention job's deletions.
+    pub receipts: ReceiptSigner,
     pub retry: RetryPolicy,
     pub import_timeout: Duration,
     /// Deliveries of one job that may run; the next one ends the command as `Internal`.

@@ -35,9 +35,9 @@ struct Deliveries {
     stopped: CancellationToken,
 }
 
-/// Runs the import workers, the reaper and the expiry sweep until `shutdown` resolves, then
-/// lets running imports finish. `pool` is the queue's own (apalis's fetches and heartbeats
-/// must never wait behind imports); the imports use the context's.
+/// Runs the import workers, the reaper, the expiry sweep and the retention job until
+/// `shutdown` resolves, then lets running imports finish. `pool` is the queue's own (apalis's
+/// fetches and heartbeats must never wait behind imports); the imports use the context's.
 pub async fn run(
     pool: PgPool,
     context: ImportContext,
@@ -55,6 +55,11 @@ pub async fn run(
     ));
     let expiry = tokio::spawn(crate::expiry::run(
         context.finisher(),
+        settings.reaper_interval,
+    ));
+    let retention = tokio::spawn(crate::commands::deletion::run_retention(
+        context.pool.clone(),
+        context.receipts.clone(),
         settings.reaper_interval,
     ));
     let stopped = CancellationToken::new();
@@ -117,6 +122,7 @@ pub async fn run(
     purge.abort();
     reaper.abort();
     expiry.abort();
+    retention.abort();
     result
 }
 

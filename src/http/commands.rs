@@ -23,6 +23,7 @@ use crate::{
     commands::start::{self, DefaultImportStart, StartError},
     model::{
         command::{CommandErrorCode, CommandKind, CommandState, Progress},
+        deletion::DeletionReason,
         input::{Day, IdempotencyKey, OwnerExternalId},
         result::ImportResult,
     },
@@ -78,7 +79,13 @@ pub struct CommandResponse {
     pub since: NaiveDate,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// Present when `state` is `successful`.
+    /// When the imported data was deleted (the client's retention ended, or the client
+    /// asked); the result is absent from then on.
+    pub data_deleted_at: Option<DateTime<Utc>>,
+    /// Why the data was deleted; present with `dataDeletedAt`.
+    pub data_deletion_reason: Option<DeletionReason>,
+    /// Present when `state` is `successful` (or the error keeps what was read), until the
+    /// data is deleted.
     pub result: Option<ImportResult>,
     /// Present when `state` is `error`.
     pub error: Option<CommandError>,
@@ -182,8 +189,10 @@ pub enum View {
 /// Reads a command: its state and progress, then its result or error.
 ///
 /// The result is streamed: written while it is read from the database. A finished command
-/// never changes, so it carries a strong `ETag`, and a poll with a matching `If-None-Match`
-/// is answered `304` without reading its rows.
+/// changes only when its data is deleted, so it carries a strong `ETag` (a new one once the
+/// data is deleted), and a poll with a matching `If-None-Match` is answered `304` without
+/// reading its rows. Once the data is deleted, `dataDeletedAt` says when and `result` is
+/// absent.
 #[utoipa::path(
     get,
     path = "/v1/commands/{command_id}",
@@ -218,7 +227,7 @@ async fn get_command(
     let etag = command
         .finished_at
         .filter(|_| command.state != CommandState::InProgress)
-        .and_then(|finished_at| etag(command_id, finished_at, view));
+        .and_then(|finished_at| etag(command_id, finished_at, command.data_deleted_at, view));
     if let Some(etag) = &etag
         && if_none_match(&headers, etag)
     {
@@ -226,10 +235,7 @@ async fn get_command(
         response.headers_mut().insert(header::ETAG, etag.clone());
         return Ok(response);
     }
-    let has_result = command.state == CommandState::Successful
-        || command
-            .error_code
-            .is_some_and(CommandErrorCode::keeps_result);
+    let has_result = command.presents_result();
     let in_progress = command.state == CommandState::InProgress;
     let body = CommandResponse {
         command_id,
@@ -241,6 +247,8 @@ async fn get_command(
         since: command.since,
         created_at: command.created_at,
         finished_at: command.finished_at,
+        data_deleted_at: command.data_deleted_at,
+        data_deletion_reason: command.data_deleted_by,
         result: None,
         error: command.error_code.map(|code| CommandError {
             code,
@@ -286,15 +294,24 @@ async fn get_command(
 
 /// The body's format version: bump it when the JSON of a finished command changes, so that no
 /// client keeps a copy in the old format under a tag that still matches.
-const BODY_FORMAT: &str = "1";
+const BODY_FORMAT: &str = "2";
 
-/// A strong tag of a finished command's answer. A finished command's state, error and rows
-/// never change, so its id, its end and the view name its bytes; hashed, so the tag is opaque.
-fn etag(command_id: Uuid, finished_at: DateTime<Utc>, view: View) -> Option<HeaderValue> {
+/// A strong tag of a finished command's answer. A finished command's state and error never
+/// change, and its rows only go, all at once, when its data is deleted: so its id, its end,
+/// the deletion's time and the view name its bytes; hashed, so the tag is opaque.
+fn etag(
+    command_id: Uuid,
+    finished_at: DateTime<Utc>,
+    data_deleted_at: Option<DateTime<Utc>>,
+    view: View,
+) -> Option<HeaderValue> {
     let mut hash = Sha256::new();
     hash.update(BODY_FORMAT.as_bytes());
     hash.update(command_id.as_bytes());
     hash.update(finished_at.timestamp_micros().to_be_bytes());
+    if let Some(deleted_at) = data_deleted_at {
+        hash.update(deleted_at.timestamp_micros().to_be_bytes());
+    }
     hash.update([view as u8]);
     let tag = format!("\"{}\"", hex::encode(&hash.finalize()[..16]));
     HeaderValue::from_str(&tag).ok()

@@ -33,10 +33,15 @@ pub enum ApiError {
     InvalidSince(String),
     #[error("no such command")]
     InvalidCommandId,
-    #[error("this client has no import of this owner")]
-    InvalidOwnerExternalId,
     #[error("no such resource")]
     NotFound,
+    #[error("this client has no import of this owner")]
+    InvalidOwnerExternalId,
+    #[error("an import is still in progress; delete its data once it has ended")]
+    CommandInProgress,
+    /// The command's imported data was deleted (retention or request).
+    #[error("this command's data was deleted at {0}")]
+    DataDeleted(String),
     #[error("no such sign-in")]
     InvalidSignInId,
     #[error("no such redirection")]
@@ -96,8 +101,13 @@ pub enum ProblemCode {
     IdempotencyKeyReused,
     InvalidSince,
     InvalidCommandId,
-    /// No import of this owner by the calling client.
+    /// The calling client has no import of this owner.
     InvalidOwnerExternalId,
+    /// The command is still in progress: its data can be deleted once it has ended.
+    CommandInProgress,
+    /// The command's imported data was deleted (its retention ended, or the client asked);
+    /// the command's `dataDeletedAt` says when.
+    DataDeleted,
     InvalidSignInId,
     InvalidRedirectionId,
     InvalidRedirectUri,
@@ -200,6 +210,8 @@ impl ApiError {
             Self::InvalidCommandId => (StatusCode::NOT_FOUND, C::InvalidCommandId),
             Self::InvalidOwnerExternalId => (StatusCode::NOT_FOUND, C::InvalidOwnerExternalId),
             Self::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
+            Self::CommandInProgress => (StatusCode::CONFLICT, C::CommandInProgress),
+            Self::DataDeleted(_) => (StatusCode::GONE, C::DataDeleted),
             Self::InvalidSignInId => (StatusCode::NOT_FOUND, C::InvalidSignInId),
             Self::InvalidRedirectionId => (StatusCode::NOT_FOUND, C::InvalidRedirectionId),
             Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, C::InvalidRedirectUri),

@@ -3,6 +3,7 @@
 pub mod auth;
 mod banks;
 mod commands;
+mod deletions;
 pub mod error;
 mod exports;
 mod health;
@@ -15,6 +16,7 @@ mod privacy;
 mod redirections;
 mod result_body;
 mod sandbox;
+mod settings;
 pub(crate) mod signin_frame;
 mod signin_pages;
 pub mod throttle;
@@ -54,6 +56,8 @@ pub fn app(state: AppState) -> Router {
         .merge(signin_frame::router())
         .merge(banks::router())
         .merge(webhooks::router())
+        .merge(deletions::router())
+        .merge(settings::router())
         .merge(health::router())
         .merge(openapi::router())
         .merge(crate::compat::router())

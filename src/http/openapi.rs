@@ -64,6 +64,11 @@ use crate::state::AppState;
         super::webhooks::delete_webhook,
         super::webhooks::list_deliveries,
         super::webhooks::redeliver,
+        super::deletions::delete_command_data,
+        super::deletions::delete_owner_data,
+        super::deletions::receipt_keys,
+        super::settings::get_settings,
+        super::settings::change_settings,
     ),
     components(schemas(Problem, ProblemCode)),
     modifiers(&Contract)
@@ -95,6 +100,21 @@ const OPERATION_PROBLEMS: &[(&str, &[Problems])] = {
             &[(404, &[C::InvalidOwnerExternalId, C::NotFound])],
         ),
         (
+            "delete_command_data",
+            &[
+                (404, &[C::InvalidCommandId]),
+                (409, &[C::CommandInProgress]),
+            ],
+        ),
+        (
+            "delete_owner_data",
+            &[
+                // An id with a `/` (or `?`, `#`) not percent-encoded names another path.
+                (404, &[C::InvalidOwnerExternalId, C::NotFound]),
+                (409, &[C::CommandInProgress]),
+            ],
+        ),
+        (
             "create_sandbox_session",
             &[(
                 422,
@@ -115,11 +135,17 @@ const OPERATION_PROBLEMS: &[(&str, &[Problems])] = {
         ("create_webhook", &[(409, &[C::TooManyWebhooks])]),
         (
             "account_transactions",
-            &[(404, &[C::InvalidCommandId, C::NotFound])],
+            &[
+                (404, &[C::InvalidCommandId, C::NotFound]),
+                (410, &[C::DataDeleted]),
+            ],
         ),
         (
             "card_transactions",
-            &[(404, &[C::InvalidCommandId, C::NotFound])],
+            &[
+                (404, &[C::InvalidCommandId, C::NotFound]),
+                (410, &[C::DataDeleted]),
+            ],
         ),
         ("get_webhook", &[(404, &[C::InvalidWebhookId])]),
         ("delete_webhook", &[(404, &[C::InvalidWebhookId])]),
@@ -191,6 +217,15 @@ impl Modify for Contract {
                     "Webhooks",
                     "Endpoints told when an import or a sign-in ends, signed (Standard Webhooks).",
                 ),
+                (
+                    "Data deletion",
+                    "Delete imported data now, with a signed receipt; the keys that verify \
+                     receipts.",
+                ),
+                (
+                    "Settings",
+                    "The client's own settings: data retention and automatic imports.",
+                ),
                 ("Service", "Health, readiness and this document."),
             ]
             .into_iter()
@@ -208,6 +243,7 @@ impl Modify for Contract {
                 &mut item.post,
                 &mut item.delete,
                 &mut item.put,
+                &mut item.patch,
             ] {
                 if let Some(operation) = operation.as_mut() {
                     add_problems(operation);
@@ -496,7 +532,7 @@ mod tests {
             .paths
             .paths
             .values()
-            .flat_map(|item| [&item.get, &item.post, &item.delete, &item.put])
+            .flat_map(|item| [&item.get, &item.post, &item.delete, &item.put, &item.patch])
             .filter_map(|operation| operation.as_ref()?.operation_id.clone())
             .collect();
         for (id, _) in OPERATION_PROBLEMS {

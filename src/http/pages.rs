@@ -16,10 +16,7 @@ use uuid::Uuid;
 
 use super::{auth::Authenticated, error::ApiError};
 use crate::{
-    model::{
-        command::{CommandErrorCode, CommandState},
-        result::{CardTransactionView, TransactionView},
-    },
+    model::result::{CardTransactionView, TransactionView},
     state::AppState,
     store::{
         commands,
@@ -201,13 +198,14 @@ async fn page_request(
     let command = commands::find_for_client(&state.pool, client_id, command_id)
         .await?
         .ok_or(ApiError::InvalidCommandId)?;
+    if let Some(deleted_at) = command.data_deleted_at {
+        return Err(ApiError::DataDeleted(
+            deleted_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ));
+    }
     // Rows are presented only with the result they belong to: never while a run may still be
     // writing them, nor after a failure that discards them.
-    let has_result = command.state == CommandState::Successful
-        || command
-            .error_code
-            .is_some_and(CommandErrorCode::keeps_result);
-    if !has_result {
+    if !command.presents_result() {
         return Err(ApiError::NotFound);
     }
     Ok((

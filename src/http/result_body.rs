@@ -16,7 +16,10 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::store::results::{self, ResultHeads, RowKey, RowStatus, Scope};
+use crate::store::{
+    deletions,
+    results::{self, ResultHeads, RowKey, RowStatus, Scope},
+};
 
 /// Bytes gathered before a chunk is sent.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -38,6 +41,9 @@ pub enum WriteError {
     /// A serialised view did not have the shape the writer splices rows into.
     #[error("a serialised {0} lacks its `{1}` field")]
     Layout(&'static str, &'static str),
+    /// The command's data was deleted while its rows were read.
+    #[error("the command's data was deleted while its result was read")]
+    DataDeleted,
 }
 
 /// Writes a body in chunks to the response, waiting while the client is slow.
@@ -100,6 +106,12 @@ where
         async move {
             match produce(writer).await {
                 Ok(()) | Err(WriteError::Closed) => {}
+                Err(WriteError::DataDeleted) => {
+                    tracing::info!("data deleted while its result was read; aborting the response");
+                    let _ = sender
+                        .send(Err(io::Error::other("the data was deleted meanwhile")))
+                        .await;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "a streamed body failed; aborting the response");
                     let _ = sender
@@ -146,6 +158,12 @@ pub async fn write_command(
     writer.write(before.as_bytes());
     writer.write(b"\"result\":");
     write_result(&mut writer, &pool, scope, heads, view).await?;
+    // A deletion committed while the rows were read would leave a result short of some of
+    // them under a tag that calls it whole: the body is cut instead. Still kept now means
+    // kept for every read above, each of which saw what was committed when it began.
+    if deletions::data_deleted(&pool, scope).await? {
+        return Err(WriteError::DataDeleted);
+    }
     writer.write(after.as_bytes());
     writer.finish().await
 }

@@ -11,8 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
-use crate::model::command::{
-    CommandErrorCode, CommandKind, CommandState, Outcome, Progress, Stage, StartedBy,
+use crate::model::{
+    command::{CommandErrorCode, CommandKind, CommandState, Outcome, Progress, Stage, StartedBy},
+    deletion::DeletionReason,
 };
 
 /// A command with the session facts clients see next to it.
@@ -32,14 +33,18 @@ pub struct Command {
     pub owner_external_id: String,
     pub bank_id: String,
     pub started_by: StartedBy,
+    /// When the imported rows were deleted, and why; the command itself stays.
+    pub data_deleted_at: Option<DateTime<Utc>>,
+    pub data_deleted_by: Option<DeletionReason>,
 }
 
 impl Command {
-    /// Whether the command has imported rows to show: it succeeded, or ended with a code that
-    /// keeps what it had read.
-    pub fn has_result(&self) -> bool {
-        self.state == CommandState::Successful
-            || self.error_code.is_some_and(CommandErrorCode::keeps_result)
+    /// Whether the command presents a result: it ended with one (`successful`, or a code that
+    /// keeps what was read) and its data has not been deleted since.
+    pub fn presents_result(&self) -> bool {
+        let ended_with_result = self.state == CommandState::Successful
+            || self.error_code.is_some_and(CommandErrorCode::keeps_result);
+        ended_with_result && self.data_deleted_at.is_none()
     }
 }
 
@@ -48,7 +53,7 @@ macro_rules! select_commands {
     () => {
         "select c.id, c.client_id, c.kind, c.session_id, c.state, c.progress, c.since,
         c.error_code, c.error_detail, c.created_at, c.finished_at, s.owner_external_id, s.bank_id,
-        c.started_by
+        c.started_by, c.data_deleted_at, c.data_deleted_by
     from commands c join sessions s on s.id = c.session_id and s.client_id = c.client_id"
     };
 }

@@ -1,8 +1,10 @@
 //! Database access, one module per aggregate. Every query that reads or writes a client's
 //! data filters by that client's id.
 
+pub mod client_settings;
 pub mod clients;
 pub mod commands;
+pub mod deletions;
 pub mod owners;
 pub mod queue;
 pub mod results;

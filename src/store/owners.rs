@@ -32,7 +32,7 @@ pub async fn overview(
     }
     let with_result: Vec<Uuid> = commands
         .iter()
-        .filter(|command| command.has_result())
+        .filter(|command| command.presents_result())
         .map(|command| command.id)
         .collect();
     let mut owners = group(owners_of(pool, client_id, &with_result).await?);

@@ -586,9 +586,9 @@ pub struct ExportedCommand {
     pub bank_id: String,
 }
 
-/// Up to `limit` of a client's commands that present a result and finished between `from`
-/// and `until` (UTC, `until` excluded), for `owner` if given, in the order they finished,
-/// after the command `after`.
+/// Up to `limit` of a client's commands that present a result (their data not deleted) and
+/// finished between `from` and `until` (UTC, `until` excluded), for `owner` if given, in the
+/// order they finished, after the command `after`.
 pub async fn exported_commands(
     pool: &PgPool,
     client_id: Uuid,
@@ -605,6 +605,7 @@ pub async fn exported_commands(
          where c.client_id = $1 and c.finished_at >= $2 and c.finished_at < $3
            -- The commands that present a result (`CommandErrorCode::keeps_result`).
            and (c.state = 'successful' or c.error_code = 'BankRateLimited')
+           and c.data_deleted_at is null
            and ($4::text is null or s.owner_external_id = $4)
            and ($5::timestamptz is null or (c.finished_at, c.id) > ($5, $6))
          order by c.finished_at, c.id

@@ -313,23 +313,28 @@ pub async fn release(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
 }
 
 /// Erases the connector's pending state (PKCE verifiers, consent ids) of sign-ins that expired
-/// without finishing. A sign-in a request is answering is left to the next pass.
-pub async fn erase_expired_pending(pool: &PgPool) -> Result<u64, sqlx::Error> {
+/// without finishing. A sign-in a request is answering is left to a later pass, until it
+/// expired longer than `margin` ago: no answer runs that long, so its flag was left by a
+/// process that died mid-answer, and would otherwise keep the secret for good.
+pub async fn erase_expired_pending(pool: &PgPool, margin: Duration) -> Result<u64, sqlx::Error> {
     let erased = sqlx::query(
         "update signins set pending_sealed = null
-         where pending_sealed is not null and not answering and expires_at <= now()",
+         where pending_sealed is not null and expires_at <= now()
+           and (not answering or expires_at <= now() - make_interval(secs => $1))",
     )
+    .bind(margin.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(erased.rows_affected())
 }
 
-/// Deletes up to `limit` sign-ins that expired longer than `kept` ago.
+/// Deletes up to `limit` sign-ins that expired longer than `kept` ago, whether or not a dead
+/// process left one flagged as answering.
 pub async fn purge_inert(pool: &PgPool, kept: Duration, limit: i64) -> Result<u64, sqlx::Error> {
     let purged = sqlx::query(
         "delete from signins where id in (
              select id from signins
-             where not answering and expires_at <= now() - make_interval(secs => $1)
+             where expires_at <= now() - make_interval(secs => $1)
              limit $2)",
     )
     .bind(kept.as_secs_f64())

@@ -17,7 +17,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{TEST_SECRETS_KEY, test_database};
+use crate::helpers::{TEST_DELETION_RECEIPT_KEY, TEST_SECRETS_KEY, test_database};
 
 /// Kontomatik's documented poll interval is 2–5 s.
 const POLL: Duration = Duration::from_secs(2);
@@ -183,6 +183,7 @@ fn configure(command: &mut Command, database_url: &str, listen: &str, sandbox_ur
             "compat-client-signing-key-0123456789",
         )
         .env("AISLE_SECRETS_KEY", TEST_SECRETS_KEY)
+        .env("AISLE_DELETION_RECEIPT_KEY", TEST_DELETION_RECEIPT_KEY)
         .env("AISLE_SANDBOX_BANK__URL", sandbox_url)
         .stdin(Stdio::null())
         .kill_on_drop(true);

@@ -212,4 +212,21 @@ async fn every_documented_operation_that_takes_an_id_answers_another_client_404_
                 .any(|op| op.contains("/v1/signin/redirections/")),
         "{checked:?}"
     );
+    for deletion in [
+        "DELETE /v1/commands/{command_id}/data",
+        "DELETE /v1/owners/{owner_external_id}/data",
+    ] {
+        assert!(checked.iter().any(|op| op == deletion), "{checked:?}");
+    }
+    // Client B's deletions reached nothing: client A's data is all there.
+    let command: Value = app
+        .get_command(&app.api_key, &objects.ids["command"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        command["result"]["accounts"][0].is_object() && command["dataDeletedAt"].is_null(),
+        "{command}"
+    );
 }

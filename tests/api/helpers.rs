@@ -26,6 +26,10 @@ use uuid::Uuid;
 pub const TEST_SECRETS_KEY: &str =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
+/// The seed of the tests' deletion receipt key (Ed25519).
+pub const TEST_DELETION_RECEIPT_KEY: &str =
+    "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
+
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
@@ -128,6 +132,7 @@ pub fn test_config(database_url: String, bank_url: &str) -> Config {
         registry: Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml"),
         session_signing_key: Some(Secret("test-signing-key-0123456789abcdef".into())),
         secrets_key: Some(Secret(TEST_SECRETS_KEY.into())),
+        deletion_receipt_key: Some(Secret(TEST_DELETION_RECEIPT_KEY.into())),
         ..Config::default()
     };
     config.sandbox_bank.url = Some(bank_url.to_string());

@@ -25,6 +25,7 @@ mod metrics;
 mod owners;
 mod polls;
 mod results;
+mod retention;
 mod security;
 mod service_endpoints;
 mod signin;

@@ -36,7 +36,8 @@ use tokio::{net::TcpListener, process::Child};
 use uuid::Uuid;
 
 use crate::helpers::{
-    TEST_SECRETS_KEY, TestApp, assert_problem, spawn_app, spawn_app_without_workers,
+    TEST_DELETION_RECEIPT_KEY, TEST_SECRETS_KEY, TestApp, assert_problem, spawn_app,
+    spawn_app_without_workers,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -788,6 +789,7 @@ fn worker_process(app: &TestApp) -> Child {
             "test-signing-key-0123456789abcdef",
         )
         .env("AISLE_SECRETS_KEY", TEST_SECRETS_KEY)
+        .env("AISLE_DELETION_RECEIPT_KEY", TEST_DELETION_RECEIPT_KEY)
         .env("AISLE_REGISTRY", root.join("connectors/banks.toml"))
         .env("AISLE_STATE_DIR", env!("CARGO_TARGET_TMPDIR"))
         .env("AISLE_SANDBOX_BANK__URL", &app.bank_url)

@@ -149,6 +149,7 @@ impl Stack {
             ("AISLE_DATABASE_URL", database_url),
             ("AISLE_SESSION_SIGNING_KEY", SESSION_SIGNING_KEY.into()),
             ("AISLE_SECRETS_KEY", SECRETS_KEY.into()),
+            ("AISLE_DELETION_RECEIPT_KEY", SECRETS_KEY.into()),
             ("AISLE_LISTEN", format!("127.0.0.1:{api_port}")),
             ("AISLE_PUBLIC_URL", stack.api_url.clone()),
             ("AISLE_SANDBOX_BANK__URL", stack.bank_url.clone()),

@@ -59,6 +59,7 @@ fn api_worker_and_serve_without_database_or_keys_refuse_naming_every_missing_set
             "AISLE_DATABASE_URL",
             "AISLE_SESSION_SIGNING_KEY",
             "AISLE_SECRETS_KEY",
+            "AISLE_DELETION_RECEIPT_KEY",
         ] {
             assert!(
                 stderr.contains(setting),
@@ -83,6 +84,7 @@ fn an_api_with_a_database_but_no_keys_refuses_naming_only_the_keys() {
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("AISLE_SESSION_SIGNING_KEY"), "{stderr}");
     assert!(stderr.contains("AISLE_SECRETS_KEY"), "{stderr}");
+    assert!(stderr.contains("AISLE_DELETION_RECEIPT_KEY"), "{stderr}");
     assert!(!stderr.contains("AISLE_DATABASE_URL"), "{stderr}");
 }
 
