@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod banks;
+mod browser_binding;
 mod commands;
 pub mod error;
 mod exports;
@@ -16,6 +17,7 @@ mod result_body;
 mod sandbox;
 pub(crate) mod signin_frame;
 mod signin_pages;
+mod templates;
 pub mod throttle;
 mod webhooks;
 

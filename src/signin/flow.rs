@@ -11,7 +11,10 @@ use rand::RngCore;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::session::{Issuer, SignedIn};
+use super::{
+    binding::{COMPLETION_TTL, CompletionCode},
+    session::{Issuer, SignedIn},
+};
 use crate::{
     model::command::CommandErrorCode,
     registry::{Bank, Registry},
@@ -38,6 +41,26 @@ pub enum FlowError {
     InvalidAnswer(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// The code a sign-in fails with when its bank step comes back in another browser.
+pub const BROWSER_MISMATCH: &str = "BrowserMismatch";
+
+/// What answering a step led to.
+pub struct Answered {
+    pub signin: SignIn,
+    /// When this answer finished a widget sign-in: the one-time code that hands its session
+    /// to the frame. Only whoever made this answer ever sees it.
+    pub completion: Option<CompletionCode>,
+}
+
+impl From<SignIn> for Answered {
+    fn from(signin: SignIn) -> Self {
+        Self {
+            signin,
+            completion: None,
+        }
+    }
 }
 
 /// Everything a sign-in step needs.
@@ -164,7 +187,7 @@ impl Flow<'_> {
         &self,
         id: Uuid,
         values: &BTreeMap<String, String>,
-    ) -> Result<SignIn, FlowError> {
+    ) -> Result<Answered, FlowError> {
         let signin = self.claim(id, ClaimFrom::Step).await?;
         let params = match signin.step.as_ref().map(|step| &step.0) {
             Some(Step::Form { fields }) => answers(fields, values),
@@ -186,7 +209,7 @@ impl Flow<'_> {
 
     /// Asks the bank again whether the owner approved (a waiting step: decoupled SCA, or a
     /// consent the bank is still confirming). The page polls this at the step's pace.
-    pub async fn poll(&self, id: Uuid) -> Result<SignIn, FlowError> {
+    pub async fn poll(&self, id: Uuid) -> Result<Answered, FlowError> {
         let signin = self.claim(id, ClaimFrom::Step).await?;
         if !matches!(signin.step.as_deref(), Some(Step::Wait { .. })) {
             self.release(&signin).await?;
@@ -200,7 +223,7 @@ impl Flow<'_> {
         &self,
         token: &str,
         params: BTreeMap<String, String>,
-    ) -> Result<SignIn, FlowError> {
+    ) -> Result<Answered, FlowError> {
         let found = signins::find_by_callback_token(self.pool, token)
             .await?
             .ok_or(FlowError::NotFound)?;
@@ -215,6 +238,25 @@ impl Flow<'_> {
         self.complete(signin, params).await
     }
 
+    /// The bank sent an owner back to `/signin/callback/{token}` in a browser other than the
+    /// one that began this bank attempt: the attempt fails, so that the consent approved there
+    /// can be finished by no browser at all (not by the one that began it either, which may
+    /// be an attacker's who sent its bank link to a victim).
+    pub async fn refuse_callback(&self, token: &str) -> Result<SignIn, FlowError> {
+        let found = signins::find_by_callback_token(self.pool, token)
+            .await?
+            .ok_or(FlowError::NotFound)?;
+        let signin = self.claim(found.id, ClaimFrom::Step).await?;
+        if signin.callback_token.as_deref() != Some(token) {
+            self.release(&signin).await?;
+            return Err(FlowError::WrongStep);
+        }
+        tracing::warn!(signin = %log_id(signin.id), "a bank step came back in another browser");
+        let detail = "the bank step was finished in another browser than the one that began it";
+        self.fail(signin.id, signin.bank_id.as_deref(), BROWSER_MISMATCH, detail)
+            .await
+    }
+
     /// Leaves the current bank's step for the bank list.
     pub async fn back_to_banks(&self, id: Uuid) -> Result<SignIn, FlowError> {
         let signin = self.claim(id, ClaimFrom::Step).await?;
@@ -225,11 +267,11 @@ impl Flow<'_> {
         &self,
         signin: SignIn,
         params: BTreeMap<String, String>,
-    ) -> Result<SignIn, FlowError> {
+    ) -> Result<Answered, FlowError> {
         let bank_id = signin.bank_id.clone().unwrap_or_default();
         let Some(bank) = self.registry.get(&bank_id) else {
             let detail = format!("bank {bank_id} is no longer in the registry");
-            return self.fail(signin.id, None, "Internal", &detail).await;
+            return Ok(self.fail(signin.id, None, "Internal", &detail).await?.into());
         };
         let pending = signin
             .pending_sealed
@@ -238,7 +280,7 @@ impl Flow<'_> {
         let Some(Ok(pending)) = pending else {
             tracing::error!(signin = %log_id(signin.id), "the sign-in's pending state does not open");
             let detail = "the sign-in's state could not be read";
-            return self.fail(signin.id, None, "Internal", detail).await;
+            return Ok(self.fail(signin.id, None, "Internal", detail).await?.into());
         };
         let completed = bank
             .connector
@@ -248,7 +290,7 @@ impl Flow<'_> {
         match completed {
             Ok(SignInProgress::Next(step)) => {
                 let token = signin.callback_token.clone().unwrap_or_else(random_token);
-                self.next_step(&signin, bank, step, &token).await
+                Ok(self.next_step(&signin, bank, step, &token).await?.into())
             }
             Ok(SignInProgress::Done(bank_session)) => {
                 let mut tx = self.pool.begin().await?;
@@ -268,11 +310,21 @@ impl Flow<'_> {
                     .await?;
                 let done =
                     signins::succeed(&mut tx, signin.id, &bank.entry.id, issued.session_id).await?;
+                // A redirection's session goes to the client's backend, never to a browser.
+                let completion = (done.opened.channel == signins::Channel::Widget)
+                    .then(CompletionCode::generate);
+                if let Some(code) = &completion {
+                    let expires_at = chrono::Utc::now() + COMPLETION_TTL;
+                    signins::offer_completion(&mut tx, done.id, &code.hash(), expires_at).await?;
+                }
                 outbox::signin_ended(&mut tx, &done).await?;
                 tx.commit().await?;
-                Ok(done)
+                Ok(Answered {
+                    signin: done,
+                    completion,
+                })
             }
-            Err(e) => self.failed(&signin, bank, &e).await,
+            Err(e) => Ok(self.failed(&signin, bank, &e).await?.into()),
         }
     }
 
