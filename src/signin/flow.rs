@@ -130,12 +130,17 @@ impl Flow<'_> {
         }
     }
 
-    /// A fresh sign-in with the same parameters as the failed or expired widget sign-in `id`.
+    /// A fresh sign-in with the same parameters as the ended or expired widget sign-in `id`.
+    /// One that succeeded counts: its frame may have seen it finished in another browser,
+    /// without the session.
     pub async fn retry(&self, id: Uuid, owner_ip: Option<IpAddr>) -> Result<SignIn, FlowError> {
         let old = signins::find(self.pool, id)
             .await?
             .ok_or(FlowError::NotFound)?;
-        let ended = old.status == signins::Status::Failed || old.expired(chrono::Utc::now());
+        let ended = matches!(
+            old.status,
+            signins::Status::Failed | signins::Status::Succeeded
+        ) || old.expired(chrono::Utc::now());
         if old.opened.channel != signins::Channel::Widget || !ended {
             return Err(FlowError::WrongStep);
         }
