@@ -84,7 +84,13 @@ mod tests {
             .unwrap();
         let set = set.to_str().unwrap();
         assert!(set.starts_with("__Host-aisle-signin-"), "{set}");
-        for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=1800"] {
+        for attribute in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=1800",
+        ] {
             assert!(set.contains(attribute), "{attribute} in {set}");
         }
         assert!(!set.contains("Domain"), "{set}");

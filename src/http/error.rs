@@ -47,7 +47,9 @@ pub enum ApiError {
     SignInConflict(String),
     #[error("only Aisle's own sign-in pages may make this request")]
     ForbiddenOrigin,
-    #[error("this completion code is wrong, spent or stale; the sign-in's session is not handed out")]
+    #[error(
+        "this completion code is wrong, spent or stale; the sign-in's session is not handed out"
+    )]
     CompletionRefused,
     #[error("no such webhook endpoint")]
     InvalidWebhookId,

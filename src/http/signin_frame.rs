@@ -20,9 +20,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{
-    auth::CallerIp, browser_binding::CookiePolicy, error::ApiError, json::AppJson,
-};
+use super::{auth::CallerIp, browser_binding::CookiePolicy, error::ApiError, json::AppJson};
 use crate::{
     registry::Registry,
     signin::{
@@ -70,7 +68,10 @@ impl FromRequestParts<AppState> for FromOurPages {
         }
         let origin = headers.get(header::ORIGIN);
         if let Some(origin) = origin
-            && Some(origin.as_bytes()) != own_origin(&state.config.public_url).as_deref().map(str::as_bytes)
+            && Some(origin.as_bytes())
+                != own_origin(&state.config.public_url)
+                    .as_deref()
+                    .map(str::as_bytes)
         {
             return Err(ApiError::ForbiddenOrigin);
         }

@@ -258,8 +258,13 @@ impl Flow<'_> {
         }
         tracing::warn!(signin = %log_id(signin.id), "a bank step came back in another browser");
         let detail = "the bank step was finished in another browser than the one that began it";
-        self.fail(signin.id, signin.bank_id.as_deref(), BROWSER_MISMATCH, detail)
-            .await
+        self.fail(
+            signin.id,
+            signin.bank_id.as_deref(),
+            BROWSER_MISMATCH,
+            detail,
+        )
+        .await
     }
 
     /// Leaves the current bank's step for the bank list.
@@ -276,7 +281,10 @@ impl Flow<'_> {
         let bank_id = signin.bank_id.clone().unwrap_or_default();
         let Some(bank) = self.registry.get(&bank_id) else {
             let detail = format!("bank {bank_id} is no longer in the registry");
-            return Ok(self.fail(signin.id, None, "Internal", &detail).await?.into());
+            return Ok(self
+                .fail(signin.id, None, "Internal", &detail)
+                .await?
+                .into());
         };
         let pending = signin
             .pending_sealed

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod browser_binding;
 mod compat;
 mod compat_client;
 mod compat_widget;

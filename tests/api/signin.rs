@@ -288,7 +288,11 @@ async fn a_form_bank_is_signed_in_on_aisles_own_form_one_step_at_a_time() {
         Value::Null,
         "a redirection's session is for the backend"
     );
-    assert_eq!(done["completionCode"], Value::Null, "nor is there a code for it");
+    assert_eq!(
+        done["completionCode"],
+        Value::Null,
+        "nor is there a code for it"
+    );
     assert_eq!(
         done["returnTo"],
         format!("{BACK}&redirectionId={id}"),
@@ -358,9 +362,7 @@ async fn the_widget_opens_only_for_a_registered_origin_and_only_that_origin_may_
     let origin = "http://127.0.0.1:7000";
     app.register(app.client_id, &[origin], &[]).await;
     let client = app.client_id.to_string();
-    let params = |origin: &str, state: &str| {
-        json!({"client": client, "origin": origin, "state": state, "ownerExternalId": "owner-1"})
-    };
+    let params = |origin: &str, state: &str| json!({"client": client, "origin": origin, "state": state, "ownerExternalId": "owner-1"});
     let entry = |origin: &str, state: &str| {
         browser()
             .get(format!("{}/signin/widget", app.address))
