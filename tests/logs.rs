@@ -95,8 +95,18 @@ async fn a_full_run_logged_at_debug_level_names_no_capability_and_no_account_num
         .await
         .unwrap();
     assert_eq!(picked.status(), StatusCode::OK);
+    // The page's browser is bound to the bank attempt: it sends the cookie back, as any does.
+    let cookie = picked
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.split(';').next())
+        .expect("the binding cookie")
+        .to_string();
     let go = browser
         .get(format!("{}/signin/s/{signin_id}/go", app.address))
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
@@ -113,7 +123,12 @@ async fn a_full_run_logged_at_debug_level_names_no_capability_and_no_account_num
         .await
         .unwrap();
     let callback = reqwest::Url::parse(&location(&approved)).unwrap();
-    let back = browser.get(callback.clone()).send().await.unwrap();
+    let back = browser
+        .get(callback.clone())
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert!(location(&back).starts_with(BACK));
 
     let status: Value = app
@@ -154,6 +169,10 @@ async fn a_full_run_logged_at_debug_level_names_no_capability_and_no_account_num
             status["sessionIdSignature"].as_str().unwrap().to_string(),
         ),
         ("API key", app.api_key.clone()),
+        (
+            "browser-binding key",
+            cookie.split_once('=').unwrap().1.to_string(),
+        ),
     ];
     // Whatever the bank put in its way back (OAuth code and state, consent references).
     for (name, value) in callback.query_pairs() {

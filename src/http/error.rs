@@ -52,6 +52,12 @@ pub enum ApiError {
     SignInClosed,
     #[error("{0}")]
     SignInConflict(String),
+    #[error("only Aisle's own sign-in pages may make this request")]
+    ForbiddenOrigin,
+    #[error(
+        "this completion code is wrong, spent or stale; the sign-in's session is not handed out"
+    )]
+    CompletionRefused,
     #[error("no such webhook endpoint")]
     InvalidWebhookId,
     #[error("this endpoint has no such event")]
@@ -113,6 +119,11 @@ pub enum ProblemCode {
     InvalidRedirectUri,
     SignInClosed,
     SignInConflict,
+    /// A sign-in page request came from another site (`Origin`, `Sec-Fetch-Site`).
+    ForbiddenOrigin,
+    /// A widget's session is handed out only for the one-time code of the window that finished
+    /// the sign-in.
+    CompletionRefused,
     InvalidWebhookId,
     InvalidEventId,
     WebhookDisabled,
@@ -217,6 +228,8 @@ impl ApiError {
             Self::InvalidRedirectUri(_) => (StatusCode::BAD_REQUEST, C::InvalidRedirectUri),
             Self::SignInClosed => (StatusCode::CONFLICT, C::SignInClosed),
             Self::SignInConflict(_) => (StatusCode::CONFLICT, C::SignInConflict),
+            Self::ForbiddenOrigin => (StatusCode::FORBIDDEN, C::ForbiddenOrigin),
+            Self::CompletionRefused => (StatusCode::FORBIDDEN, C::CompletionRefused),
             Self::InvalidWebhookId => (StatusCode::NOT_FOUND, C::InvalidWebhookId),
             Self::InvalidEventId => (StatusCode::NOT_FOUND, C::InvalidEventId),
             Self::WebhookDisabled => (StatusCode::CONFLICT, C::WebhookDisabled),

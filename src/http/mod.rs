@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod banks;
+mod browser_binding;
 mod commands;
 mod deletions;
 pub mod error;
@@ -19,6 +20,7 @@ mod sandbox;
 mod settings;
 pub(crate) mod signin_frame;
 mod signin_pages;
+mod templates;
 pub mod throttle;
 mod webhooks;
 

@@ -115,6 +115,9 @@ pub struct RedirectionStatus {
 pub enum SignInErrorCode {
     /// The owner did not finish in time.
     SignInExpired,
+    /// The bank sent the owner back to a browser other than the one that began the sign-in
+    /// (a bank link forwarded to someone else); nothing was issued.
+    BrowserMismatch,
     /// The bank does not offer what the sign-in needs.
     NotSupportedByBank,
     SessionExpired,

@@ -1,26 +1,39 @@
 //! The pages owners see: `/widget.js` for client pages, the widget's entry, the sign-in frame
 //! (also the redirection link's page), the hop to the bank, and the bank's way back.
 //!
-//! Every page is static HTML whose script reads the sign-in from `/signin/api`; what differs
-//! per sign-in is the `Content-Security-Policy`: a widget's frame may be embedded only by the
-//! client's registered origin, a redirection's page by nobody.
+//! Pages are minijinja templates (`templates/signin/`) whose script reads the sign-in from
+//! `/signin/api`; what differs per sign-in is the `Content-Security-Policy`: a widget's frame
+//! may be embedded only by the client's registered origin, a redirection's page by nobody.
+//!
+//! GETs only render. A sign-in is opened, and a bank called, only by a POST from Aisle's own
+//! pages (`POST /signin/widget`, the frame's `/signin/api` calls). The hop to the bank binds the
+//! bank attempt to the browser that takes it, and the bank's way back is refused elsewhere.
 
 use std::collections::BTreeMap;
 
 use axum::{
-    Router,
+    Json, Router,
     extract::{Path, Query, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::get,
 };
 use chrono::{NaiveDate, Utc};
+use minijinja::context;
 use uuid::Uuid;
 
-use super::{auth::CallerIp, signin_frame::return_to};
+use super::{
+    auth::CallerIp,
+    browser_binding::CookiePolicy,
+    error::ApiError,
+    json::AppJson,
+    signin_frame::{FromOurPages, return_to},
+    templates,
+};
 use crate::{
     model::input::{AutoImportChoice, AutoImportMonths, BankId, OwnerExternalId},
     signin::{
+        binding::{BrowserKey, CompletionCode},
         flow::FlowError,
         options::{Opener, SignInOptions},
         origins,
@@ -28,15 +41,13 @@ use crate::{
     state::AppState,
     store::{
         clients,
-        signins::{self, Channel, NewSignIn, SignIn, Status, Step},
+        signins::{self, Bind, Channel, NewSignIn, SignIn, Status, Step},
     },
 };
 
 const WIDGET_JS: &str = include_str!("../signin/assets/widget.js");
-const FRAME_HTML: &str = include_str!("../signin/assets/frame.html");
 const FRAME_JS: &str = include_str!("../signin/assets/frame.js");
 const FRAME_CSS: &str = include_str!("../signin/assets/frame.css");
-const DONE_HTML: &str = include_str!("../signin/assets/done.html");
 const DONE_JS: &str = include_str!("../signin/assets/done.js");
 
 pub fn router() -> Router<AppState> {
@@ -54,10 +65,9 @@ pub fn router() -> Router<AppState> {
             "/signin/assets/done.js",
             get(|| async { asset(DONE_JS, JS) }),
         )
-        .route("/signin/widget", get(widget_entry))
+        .route("/signin/widget", get(widget_entry).post(open_widget_signin))
         .route("/signin/s/{id}", get(frame))
         .route("/signin/s/{id}/go", get(go_to_bank))
-        .route("/signin/done", get(|| async { page(DONE_HTML, "'none'") }))
         .route("/signin/callback/{token}", get(bank_callback))
 }
 
@@ -76,12 +86,51 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
         .into_response()
 }
 
-/// An HTML page that only our own scripts and styles run on, embeddable by `frame_ancestors`.
-fn page(body: &'static str, frame_ancestors: &str) -> Response {
-    html(StatusCode::OK, body.to_string(), frame_ancestors)
+/// What a page lets the window that opened it keep (`Cross-Origin-Opener-Policy`).
+#[derive(Debug, Clone, Copy)]
+enum OpenerPolicy {
+    /// `same-origin-allow-popups`: a page opened by another site's window is cut off from it
+    /// (no `window.opener` either way), while the bank window this page opens keeps its link
+    /// back, which the hand-off needs. An embedded frame is not a top-level page, so browsers
+    /// apply the policy only where the page runs top level: a redirection's page, a link
+    /// opened on its own.
+    AllowPopups,
+    /// `unsafe-none`: the bank window's own pages (the hop to the bank, the way back). Any
+    /// other policy there would put the window in a new browsing context group and sever it
+    /// from the frame that opened it, and the return page hands the frame its completion code
+    /// through `window.opener`. They hold nothing another site's window could reach: the
+    /// return page posts its code to Aisle's own origin only.
+    KeepOpener,
 }
 
-fn html(status: StatusCode, body: String, frame_ancestors: &str) -> Response {
+impl OpenerPolicy {
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::AllowPopups => "same-origin-allow-popups",
+            Self::KeepOpener => "unsafe-none",
+        })
+    }
+}
+
+/// Renders the template `name` as a page that only our own scripts and styles run on,
+/// embeddable by `frame_ancestors`.
+fn page(
+    status: StatusCode,
+    name: &str,
+    context: minijinja::Value,
+    frame_ancestors: &str,
+    opener: OpenerPolicy,
+) -> Response {
+    match templates::render(name, context) {
+        Ok(body) => html(status, body, frame_ancestors, opener),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "a sign-in page does not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn html(status: StatusCode, body: String, frame_ancestors: &str, opener: OpenerPolicy) -> Response {
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
          img-src 'self' data:; form-action 'self'; base-uri 'none'; \
@@ -92,12 +141,7 @@ fn html(status: StatusCode, body: String, frame_ancestors: &str) -> Response {
     if let Ok(csp) = HeaderValue::from_str(&csp) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    // The sign-in id is in the URL: never hand it to the bank as a referrer.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    protect_navigation(headers, opener);
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -105,18 +149,37 @@ fn html(status: StatusCode, body: String, frame_ancestors: &str) -> Response {
     response
 }
 
-/// A page that explains why there is no sign-in to show. It holds nothing secret, so any page
-/// may frame it: the developer embedding the widget wrongly sees why. The message is ours, a
-/// constant, never text from the request, so it needs no escaping.
-fn problem_page(status: StatusCode, message: &'static str) -> Response {
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Bank sign-in</title><link rel=\"stylesheet\" href=\"/signin/assets/frame.css\">\
-         </head><body><main data-screen=\"problem\"><h1>Bank sign-in unavailable</h1>\
-         <p role=\"alert\">{message}</p></main></body></html>\n"
+/// What every page and hop of a sign-in carries.
+fn protect_navigation(headers: &mut HeaderMap, opener: OpenerPolicy) {
+    // The sign-in id is in the URL: never hand it to the bank as a referrer.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
     );
-    html(status, body, "*")
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("cross-origin-opener-policy", opener.header());
+}
+
+/// A page that explains why there is no sign-in to show. It holds nothing secret, so any page
+/// may frame it: the developer embedding the widget wrongly sees why.
+fn problem_page(status: StatusCode, message: &str) -> Response {
+    let context = context! { title => "Bank sign-in unavailable", message => message };
+    page(
+        status,
+        "signin/problem.html",
+        context,
+        "*",
+        OpenerPolicy::AllowPopups,
+    )
+}
+
+/// Where a bank link or the bank's way back lands in a browser that did not begin the attempt.
+fn other_browser_page() -> Response {
+    problem_page(
+        StatusCode::FORBIDDEN,
+        "This bank sign-in was started in another browser, so it cannot be finished here. \
+         Please start again on the site that sent you.",
+    )
 }
 
 /// The widget iframe's first URL, as `/widget.js` builds it.
@@ -136,39 +199,52 @@ struct WidgetQuery {
     auto_import: Option<String>,
 }
 
-/// Checks the embedding client and its origin, opens the sign-in and shows its frame.
-async fn widget_entry(
+/// The widget's entry: checks the embedding client and its origin, and shows the frame, which
+/// opens the sign-in by POSTing the same parameters back. A GET writes nothing and calls no
+/// bank, so an `<img>` or a prefetch of this URL costs nothing.
+async fn widget_entry(State(state): State<AppState>, Query(query): Query<WidgetQuery>) -> Response {
+    match widget_signin(&state, query).await {
+        Ok(new) => page(
+            StatusCode::OK,
+            "signin/frame.html",
+            context! {},
+            new.parent_origin.as_deref().unwrap_or("'none'"),
+            OpenerPolicy::AllowPopups,
+        ),
+        Err(Refusal::Bad(message)) => problem_page(StatusCode::BAD_REQUEST, message),
+        Err(Refusal::Database(e)) => database_problem(&e),
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Opened {
+    id: Uuid,
+}
+
+/// Opens a widget sign-in (and begins a preselected bank) for the frame at `/signin/widget`:
+/// only from Aisle's own page, which only the client's registered origin may frame.
+async fn open_widget_signin(
     State(state): State<AppState>,
     CallerIp(ip): CallerIp,
-    Query(query): Query<WidgetQuery>,
-) -> Response {
-    if let Err(wait) = state.throttle.check(ip) {
-        let mut page = problem_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-ins from this address. Please wait a minute and try again.",
-        );
-        page.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(wait.as_secs().max(1)),
-        );
-        return page;
+    from: FromOurPages,
+    AppJson(query): AppJson<WidgetQuery>,
+) -> Result<Response, ApiError> {
+    if !from.origin_sent {
+        return Err(ApiError::ForbiddenOrigin);
     }
+    state.throttle.check(ip).map_err(ApiError::RateLimited)?;
     let new = match widget_signin(&state, query).await {
         Ok(new) => new,
-        Err(Refusal::Bad(message)) => return problem_page(StatusCode::BAD_REQUEST, message),
-        Err(Refusal::Database(e)) => return database_problem(&e),
+        Err(Refusal::Bad(message)) => return Err(ApiError::InvalidParameter(message.into())),
+        Err(Refusal::Database(e)) => return Err(e.into()),
     };
-    match state.flow().start(&new, ip).await {
-        Ok(signin) => Redirect::to(&format!("/signin/s/{}", signin.id)).into_response(),
-        Err(FlowError::Database(e)) => database_problem(&e),
-        Err(e) => {
-            tracing::warn!(error = %e, "a widget sign-in could not start");
-            problem_page(
-                StatusCode::CONFLICT,
-                "This sign-in cannot start. Please try again.",
-            )
-        }
-    }
+    let signin = state.flow().start(&new, ip).await?;
+    let mut response = (StatusCode::CREATED, Json(Opened { id: signin.id })).into_response();
+    // The id is the sign-in's capability.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 enum Refusal {
@@ -278,23 +354,17 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// The sign-in's page: the frame inside the widget, or a redirection's top-level page.
-async fn frame(
-    State(state): State<AppState>,
-    CallerIp(ip): CallerIp,
-    Path(id): Path<String>,
-) -> Response {
+/// The sign-in's page: the frame inside the widget, or a redirection's top-level page. It only
+/// renders: a redirection's preselected bank is begun by the page's POST to `/arrive`.
+async fn frame(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match find(&state, &id).await {
-        Ok(Some(signin)) if signin.opened.channel == Channel::Redirection => {
-            let ancestors = frame_ancestors(&signin);
-            // A redirection's bank is begun here, where the owner's address is known. A busy
-            // or already begun sign-in is simply shown.
-            if let Err(e) = state.flow().arrive(signin, ip).await {
-                tracing::debug!(error = %e, "a redirection's preselected bank was not begun");
-            }
-            page(FRAME_HTML, &ancestors)
-        }
-        Ok(Some(signin)) => page(FRAME_HTML, &frame_ancestors(&signin)),
+        Ok(Some(signin)) => page(
+            StatusCode::OK,
+            "signin/frame.html",
+            context! {},
+            &frame_ancestors(&signin),
+            OpenerPolicy::AllowPopups,
+        ),
         Ok(None) => problem_page(StatusCode::NOT_FOUND, "This sign-in does not exist."),
         Err(e) => database_problem(&e),
     }
@@ -307,28 +377,83 @@ fn frame_ancestors(signin: &SignIn) -> String {
     }
 }
 
-/// Sends the owner to the bank's SCA page of the current step.
-async fn go_to_bank(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match find(&state, &id).await {
-        Ok(Some(signin)) => match (signin.status, signin.step.as_deref()) {
-            (Status::InProgress, Some(Step::Redirect { url })) if !signin.expired(Utc::now()) => {
-                Redirect::to(url).into_response()
-            }
-            _ => Redirect::to(&format!("/signin/s/{}", signin.id)).into_response(),
-        },
-        Ok(None) => problem_page(StatusCode::NOT_FOUND, "This sign-in does not exist."),
-        Err(e) => database_problem(&e),
+/// Sends the owner to the bank's SCA page of the current step, in the browser this bank attempt
+/// is bound to. The widget's attempt is bound here, to the first browser that takes it (its
+/// bank window: the frame itself is third-party and keeps no cookie of ours); a
+/// redirection's was bound when its page began it.
+async fn go_to_bank(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let signin = match find(&state, &id).await {
+        Ok(Some(signin)) => signin,
+        Ok(None) => return problem_page(StatusCode::NOT_FOUND, "This sign-in does not exist."),
+        Err(e) => return database_problem(&e),
+    };
+    let (Status::InProgress, Some(Step::Redirect { url }), Some(token)) = (
+        signin.status,
+        signin.step.as_deref(),
+        signin.callback_token.as_deref(),
+    ) else {
+        return Redirect::to(&format!("/signin/s/{}", signin.id)).into_response();
+    };
+    if signin.expired(Utc::now()) {
+        return Redirect::to(&format!("/signin/s/{}", signin.id)).into_response();
     }
+    let policy = CookiePolicy::for_public_url(&state.config.public_url);
+    let cookie = match signins::browser_hash(&state.pool, signin.id).await {
+        Err(e) => return database_problem(&e),
+        Ok(Some(bound)) if policy.presented(&headers, &bound) => None,
+        Ok(Some(_)) => return other_browser_page(),
+        Ok(None) => {
+            let key = BrowserKey::generate();
+            match signins::bind_browser(&state.pool, signin.id, token, &key.hash(), Bind::First)
+                .await
+            {
+                Ok(true) => policy.set_cookie(&key, signin.opened.expires_at - Utc::now()),
+                // Another browser took it in between, or the attempt moved on.
+                Ok(false) => return other_browser_page(),
+                Err(e) => return database_problem(&e),
+            }
+        }
+    };
+    let mut response = Redirect::to(url).into_response();
+    let headers = response.headers_mut();
+    protect_navigation(headers, OpenerPolicy::KeepOpener);
+    if let Some(cookie) = cookie {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
-/// The bank sends the owner back here; the token in the path names the sign-in.
+/// The bank sends the owner back here; the token in the path names the bank attempt, and only
+/// the browser bound to that attempt may finish it. In any other browser the attempt fails.
 async fn bank_callback(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Response {
+    let signin = match signins::find_by_callback_token(&state.pool, &token).await {
+        Ok(Some(signin)) => signin,
+        Ok(None) => return no_longer_valid(),
+        Err(e) => return database_problem(&e),
+    };
+    let policy = CookiePolicy::for_public_url(&state.config.public_url);
+    match signins::browser_hash(&state.pool, signin.id).await {
+        Ok(Some(bound)) if policy.presented(&headers, &bound) => {}
+        Ok(_) => {
+            return match state.flow().refuse_callback(&token).await {
+                Err(FlowError::Database(e)) => database_problem(&e),
+                // Failed now, or ended before: either way nothing is finished here.
+                _ => other_browser_page(),
+            };
+        }
+        Err(e) => return database_problem(&e),
+    }
     match state.flow().bank_callback(&token, params).await {
-        Ok(signin) => after_bank(&signin),
+        Ok(answered) => after_bank(&answered.signin, answered.completion.as_ref()),
         Err(FlowError::Database(e)) => database_problem(&e),
         Err(e @ FlowError::AutoImport(_)) => {
             tracing::error!(error = %e, "a sign-in's auto import could not be queued");
@@ -340,22 +465,33 @@ async fn bank_callback(
         // A repeated or late callback (a reload, a double click at the bank): show wherever
         // the sign-in is now.
         Err(_) => match signins::find_by_callback_token(&state.pool, &token).await {
-            Ok(Some(signin)) => after_bank(&signin),
-            Ok(None) => problem_page(
-                StatusCode::NOT_FOUND,
-                "This sign-in link is no longer valid. Please start again from the site.",
-            ),
+            Ok(Some(signin)) => after_bank(&signin, None),
+            Ok(None) => no_longer_valid(),
             Err(e) => database_problem(&e),
         },
     }
 }
 
-/// Where the owner goes once the bank sent them back: the widget's popup closes itself, a
-/// redirection continues on its page or returns to the client.
-fn after_bank(signin: &SignIn) -> Response {
+fn no_longer_valid() -> Response {
+    problem_page(
+        StatusCode::NOT_FOUND,
+        "This sign-in link is no longer valid. Please start again from the site.",
+    )
+}
+
+/// Where the owner goes once the bank sent them back: the widget's bank window shows the
+/// return page, which hands the frame its completion code and closes; a redirection continues
+/// on its page or returns to the client.
+fn after_bank(signin: &SignIn, completion: Option<&CompletionCode>) -> Response {
     let ended = matches!(signin.status, Status::Succeeded | Status::Failed);
     match signin.opened.channel {
-        Channel::Widget => Redirect::to("/signin/done").into_response(),
+        Channel::Widget => page(
+            StatusCode::OK,
+            "signin/done.html",
+            context! { completion => completion.map(CompletionCode::expose) },
+            "'none'",
+            OpenerPolicy::KeepOpener,
+        ),
         Channel::Redirection if ended => match return_to(signin) {
             Some(uri) => Redirect::to(&uri).into_response(),
             None => problem_page(StatusCode::INTERNAL_SERVER_ERROR, "No way back."),

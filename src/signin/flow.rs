@@ -11,9 +11,12 @@ use rand::RngCore;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::session::{Issuer, SignedIn};
+use super::{
+    binding::{COMPLETION_TTL, CompletionCode},
+    session::{Issuer, SignedIn},
+};
 use crate::{
-    commands::start::EnqueueError,
+    commands::start::{self, AutoImport, EnqueueError},
     model::command::CommandErrorCode,
     registry::{Bank, Registry},
     store::signins::{self, Choice, ClaimFrom, Field, NewSignIn, SignIn, Step},
@@ -49,6 +52,26 @@ impl From<EnqueueError> for FlowError {
         match e {
             EnqueueError::Database(db) => Self::Database(db),
             other => Self::AutoImport(other),
+        }
+    }
+}
+
+/// The code a sign-in fails with when its bank step comes back in another browser.
+pub const BROWSER_MISMATCH: &str = "BrowserMismatch";
+
+/// What answering a step led to.
+pub struct Answered {
+    pub signin: SignIn,
+    /// When this answer finished a widget sign-in: the one-time code that hands its session
+    /// to the frame. Only whoever made this answer ever sees it.
+    pub completion: Option<CompletionCode>,
+}
+
+impl From<SignIn> for Answered {
+    fn from(signin: SignIn) -> Self {
+        Self {
+            signin,
+            completion: None,
         }
     }
 }
@@ -120,12 +143,17 @@ impl Flow<'_> {
         }
     }
 
-    /// A fresh sign-in with the same parameters as the failed or expired widget sign-in `id`.
+    /// A fresh sign-in with the same parameters as the ended or expired widget sign-in `id`.
+    /// One that succeeded counts: its frame may have seen it finished in another browser,
+    /// without the session.
     pub async fn retry(&self, id: Uuid, owner_ip: Option<IpAddr>) -> Result<SignIn, FlowError> {
         let old = signins::find(self.pool, id)
             .await?
             .ok_or(FlowError::NotFound)?;
-        let ended = old.status == signins::Status::Failed || old.expired(chrono::Utc::now());
+        let ended = matches!(
+            old.status,
+            signins::Status::Failed | signins::Status::Succeeded
+        ) || old.expired(chrono::Utc::now());
         if old.opened.channel != signins::Channel::Widget || !ended {
             return Err(FlowError::WrongStep);
         }
@@ -177,7 +205,7 @@ impl Flow<'_> {
         &self,
         id: Uuid,
         values: &BTreeMap<String, String>,
-    ) -> Result<SignIn, FlowError> {
+    ) -> Result<Answered, FlowError> {
         let signin = self.claim(id, ClaimFrom::Step).await?;
         let params = match signin.step.as_ref().map(|step| &step.0) {
             Some(Step::Form { fields }) => answers(fields, values),
@@ -199,7 +227,7 @@ impl Flow<'_> {
 
     /// Asks the bank again whether the owner approved (a waiting step: decoupled SCA, or a
     /// consent the bank is still confirming). The page polls this at the step's pace.
-    pub async fn poll(&self, id: Uuid) -> Result<SignIn, FlowError> {
+    pub async fn poll(&self, id: Uuid) -> Result<Answered, FlowError> {
         let signin = self.claim(id, ClaimFrom::Step).await?;
         if !matches!(signin.step.as_deref(), Some(Step::Wait { .. })) {
             self.release(&signin).await?;
@@ -213,7 +241,7 @@ impl Flow<'_> {
         &self,
         token: &str,
         params: BTreeMap<String, String>,
-    ) -> Result<SignIn, FlowError> {
+    ) -> Result<Answered, FlowError> {
         let found = signins::find_by_callback_token(self.pool, token)
             .await?
             .ok_or(FlowError::NotFound)?;
@@ -228,6 +256,30 @@ impl Flow<'_> {
         self.complete(signin, params).await
     }
 
+    /// The bank sent an owner back to `/signin/callback/{token}` in a browser other than the
+    /// one that began this bank attempt: the attempt fails, so that the consent approved there
+    /// can be finished by no browser at all (not by the one that began it either, which may
+    /// be an attacker's who sent its bank link to a victim).
+    pub async fn refuse_callback(&self, token: &str) -> Result<SignIn, FlowError> {
+        let found = signins::find_by_callback_token(self.pool, token)
+            .await?
+            .ok_or(FlowError::NotFound)?;
+        let signin = self.claim(found.id, ClaimFrom::Step).await?;
+        if signin.callback_token.as_deref() != Some(token) {
+            self.release(&signin).await?;
+            return Err(FlowError::WrongStep);
+        }
+        tracing::warn!(signin = %log_id(signin.id), "a bank step came back in another browser");
+        let detail = "the bank step was finished in another browser than the one that began it";
+        self.fail(
+            signin.id,
+            signin.bank_id.as_deref(),
+            BROWSER_MISMATCH,
+            detail,
+        )
+        .await
+    }
+
     /// Leaves the current bank's step for the bank list.
     pub async fn back_to_banks(&self, id: Uuid) -> Result<SignIn, FlowError> {
         let signin = self.claim(id, ClaimFrom::Step).await?;
@@ -238,11 +290,14 @@ impl Flow<'_> {
         &self,
         signin: SignIn,
         params: BTreeMap<String, String>,
-    ) -> Result<SignIn, FlowError> {
+    ) -> Result<Answered, FlowError> {
         let bank_id = signin.bank_id.clone().unwrap_or_default();
         let Some(bank) = self.registry.get(&bank_id) else {
             let detail = format!("bank {bank_id} is no longer in the registry");
-            return self.fail(signin.id, None, "Internal", &detail).await;
+            return Ok(self
+                .fail(signin.id, None, "Internal", &detail)
+                .await?
+                .into());
         };
         let pending = signin
             .pending_sealed
@@ -251,7 +306,7 @@ impl Flow<'_> {
         let Some(Ok(pending)) = pending else {
             tracing::error!(signin = %log_id(signin.id), "the sign-in's pending state does not open");
             let detail = "the sign-in's state could not be read";
-            return self.fail(signin.id, None, "Internal", detail).await;
+            return Ok(self.fail(signin.id, None, "Internal", detail).await?.into());
         };
         let completed = bank
             .connector
@@ -261,7 +316,7 @@ impl Flow<'_> {
         match completed {
             Ok(SignInProgress::Next(step)) => {
                 let token = signin.callback_token.clone().unwrap_or_else(random_token);
-                self.next_step(&signin, bank, step, &token).await
+                Ok(self.next_step(&signin, bank, step, &token).await?.into())
             }
             Ok(SignInProgress::Done(bank_session)) => {
                 let mut tx = self.pool.begin().await?;
@@ -275,19 +330,69 @@ impl Flow<'_> {
                             owner_external_id: &signin.opened.owner_external_id,
                             max_import_date: signin.opened.max_import_date,
                             force_sca: signin.opened.force_sca,
-                            auto_import_months: signin.opened.auto_import_months,
+                            // A widget's session is handed out only for the completion
+                            // code its bank window received (see `hand_over`); its import
+                            // starts there, so a bank link forwarded to someone else's
+                            // browser never imports their data under this owner.
+                            auto_import_months: signin
+                                .opened
+                                .auto_import_months
+                                .filter(|_| signin.opened.channel != signins::Channel::Widget),
                         },
                         &bank_session,
                     )
                     .await?;
                 let done =
                     signins::succeed(&mut tx, signin.id, &bank.entry.id, issued.session_id).await?;
+                // A redirection's session goes to the client's backend, never to a browser.
+                let completion = (done.opened.channel == signins::Channel::Widget)
+                    .then(CompletionCode::generate);
+                if let Some(code) = &completion {
+                    let expires_at = chrono::Utc::now() + COMPLETION_TTL;
+                    signins::offer_completion(&mut tx, done.id, &code.hash(), expires_at).await?;
+                }
                 outbox::signin_ended(&mut tx, &done).await?;
                 tx.commit().await?;
-                Ok(done)
+                Ok(Answered {
+                    signin: done,
+                    completion,
+                })
             }
-            Err(e) => self.failed(&signin, bank, &e).await,
+            Err(e) => Ok(self.failed(&signin, bank, &e).await?.into()),
         }
+    }
+
+    /// Hands over a finished widget sign-in's session for its one-time completion code, and
+    /// starts the sign-in's auto import in the same transaction: a widget's session is only
+    /// ever given out here, so no session given out is left unimported. `None` when the code
+    /// is wrong, spent or expired. Returns the auto import's command, or the command a client
+    /// already started with the session.
+    pub async fn hand_over(
+        &self,
+        id: Uuid,
+        code_hash: &[u8],
+    ) -> Result<Option<(SignIn, Option<Uuid>)>, FlowError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(signin) = signins::redeem_completion(&mut tx, id, code_hash).await? else {
+            return Ok(None);
+        };
+        let command_id = match (signin.session_id, signin.opened.auto_import_months) {
+            (Some(session_id), Some(months)) => Some(
+                start::auto_import(
+                    &mut tx,
+                    &AutoImport {
+                        client_id: signin.opened.client_id,
+                        session_id,
+                        months,
+                        max_attempts: self.issuer.max_import_attempts,
+                    },
+                )
+                .await?,
+            ),
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok(Some((signin, command_id)))
     }
 
     async fn next_step(

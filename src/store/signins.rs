@@ -230,7 +230,9 @@ pub async fn advance(
 ) -> Result<SignIn, sqlx::Error> {
     sqlx::query_as(concat!(
         "update signins set status = 'in_progress', bank_id = $2, step = $3,
-                            pending_sealed = $4, callback_token = $5, answering = false
+                            pending_sealed = $4, callback_token = $5, answering = false,
+                            -- a new bank attempt is bound anew; a later step of the same keeps it
+                            browser_hash = case when callback_token = $5 then browser_hash end
          where id = $1
          returning ",
         signin_columns!()
@@ -248,7 +250,8 @@ pub async fn advance(
 pub async fn reopen(pool: &PgPool, id: Uuid) -> Result<SignIn, sqlx::Error> {
     sqlx::query_as(concat!(
         "update signins set status = 'picking', bank_id = null, step = null,
-                            pending_sealed = null, callback_token = null, answering = false
+                            pending_sealed = null, callback_token = null, answering = false,
+                            browser_hash = null
          where id = $1
          returning ",
         signin_columns!()
@@ -300,6 +303,84 @@ pub async fn fail(
     .bind(detail)
     .bind(bank_id)
     .fetch_one(conn)
+    .await
+}
+
+/// Which browser may finish a bank attempt.
+pub enum Bind {
+    /// The first browser to ask: the widget's bank window at `/go`.
+    First,
+    /// This browser, whoever held it before: the one that just began the attempt.
+    Replace,
+}
+
+/// Binds the bank attempt named by `callback_token` to the browser whose key hashes to
+/// `browser_hash`; false when the attempt moved on, or (`Bind::First`) is bound already.
+pub async fn bind_browser(
+    pool: &PgPool,
+    id: Uuid,
+    callback_token: &str,
+    browser_hash: &[u8],
+    bind: Bind,
+) -> Result<bool, sqlx::Error> {
+    let bound = sqlx::query(
+        "update signins set browser_hash = $3
+         where id = $1 and callback_token = $2 and ($4 or browser_hash is null)",
+    )
+    .bind(id)
+    .bind(callback_token)
+    .bind(browser_hash)
+    .bind(matches!(bind, Bind::Replace))
+    .execute(pool)
+    .await?;
+    Ok(bound.rows_affected() == 1)
+}
+
+/// The hash of the key of the browser that may finish this sign-in's current bank attempt.
+pub async fn browser_hash(pool: &PgPool, id: Uuid) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("select browser_hash from signins where id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map(Option::flatten)
+}
+
+/// Keeps the hash of the one-time code that hands the session of a finished widget sign-in
+/// to its frame.
+pub async fn offer_completion(
+    conn: &mut PgConnection,
+    id: Uuid,
+    completion_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update signins set completion_hash = $2, completion_expires_at = $3 where id = $1",
+    )
+    .bind(id)
+    .bind(completion_hash)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Spends the completion code that hashes to `completion_hash`: the succeeded sign-in, once,
+/// while the code is fresh; none for a wrong, spent or stale code.
+pub async fn redeem_completion(
+    conn: &mut PgConnection,
+    id: Uuid,
+    completion_hash: &[u8],
+) -> Result<Option<SignIn>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "update signins set completion_hash = null, completion_expires_at = null
+         where id = $1 and status = 'succeeded' and completion_hash = $2
+               and completion_expires_at > now()
+         returning ",
+        signin_columns!()
+    ))
+    .bind(id)
+    .bind(completion_hash)
+    .fetch_optional(conn)
     .await
 }
 

@@ -11,10 +11,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{TestApp, spawn_app, spawn_app_without_workers},
+    helpers::{TestApp, binding_cookie, spawn_app, spawn_app_without_workers},
     signin::{
-        BACK, approve_at_the_bank, browser, create_redirection, location, redirection_status,
-        signin_view,
+        BACK, approve_at_the_bank, browser, create_redirection, frame_api, location,
+        redirection_status,
     },
 };
 
@@ -30,36 +30,70 @@ async fn set_auto_import(app: &TestApp, months: Option<i64>) {
     );
 }
 
-/// Opens the widget as a client page would, with `auto_import` as `/widget.js` writes it;
-/// returns the sign-in's id.
+/// Opens the widget's sign-in as its frame does (a POST from Aisle's own page, with the
+/// embed's options as `/widget.js` passes them); returns the sign-in's id.
 async fn open_widget(app: &TestApp, auto_import: Option<&str>) -> String {
     app.register(app.client_id, &[ORIGIN], &[]).await;
-    let client = app.client_id.to_string();
-    let mut query = vec![
-        ("client", client.as_str()),
-        ("origin", ORIGIN),
-        ("state", STATE),
-        ("ownerExternalId", "owner-15"),
-    ];
+    let mut params = json!({
+        "client": app.client_id.to_string(),
+        "origin": ORIGIN,
+        "state": STATE,
+        "ownerExternalId": "owner-15",
+    });
     if let Some(auto_import) = auto_import {
-        query.push(("autoImport", auto_import));
+        params["autoImport"] = json!(auto_import);
     }
-    let opened = browser()
-        .get(format!("{}/signin/widget", app.address))
-        .query(&query)
+    let opened = app
+        .http
+        .post(format!("{}/signin/widget", app.address))
+        .header("origin", &app.address)
+        .header("sec-fetch-site", "same-origin")
+        .json(&params)
         .send()
         .await
         .unwrap();
-    location(&opened)
-        .trim_start_matches("/signin/s/")
+    assert_eq!(opened.status(), StatusCode::CREATED);
+    opened.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
         .to_string()
 }
 
-/// Signs in as alice at the Berlin Group sandbox through sign-in `id`; returns the frame's view.
+/// Signs in as alice at the Berlin Group sandbox through widget sign-in `id`, as the frame and
+/// its bank window do: the window's return page holds the one-time code, which the frame
+/// exchanges for the session. Returns that answer.
 async fn sign_in_as_alice(app: &TestApp, id: &str) -> Value {
-    let callback = approve_at_the_bank(app, id, "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
-    browser().get(&callback).send().await.unwrap();
-    let view = signin_view(app, id).await;
+    frame_api(app, id, "bank", json!({"bank": "sandbox"})).await;
+    let go = browser()
+        .get(format!("{}/signin/s/{id}/go", app.address))
+        .send()
+        .await
+        .unwrap();
+    let cookie = binding_cookie(&go).expect("the bank window is bound");
+    let answered = browser()
+        .post(location(&go))
+        .form(&[
+            ("login", "alice"),
+            ("password", aisle_sandbox_bank::TEST_PASSWORD),
+            ("otp", aisle_sandbox_bank::TEST_OTP),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let returned = browser()
+        .get(location(&answered))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let page = returned.text().await.unwrap();
+    let code = page
+        .split("data-completion=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the return page holds the completion code");
+    let view = frame_api(app, id, "complete", json!({"code": code})).await;
     assert_eq!(view["status"], "succeeded", "{view}");
     view
 }
@@ -167,8 +201,14 @@ async fn a_redirection_may_turn_auto_import_on_and_its_status_carries_the_comman
         .as_str()
         .unwrap()
         .to_string();
-    let callback = approve_at_the_bank(&app, &id, "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
-    browser().get(&callback).send().await.unwrap();
+    let (callback, cookie) =
+        approve_at_the_bank(&app, &id, "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
+    browser()
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
 
     let status = redirection_status(&app, &id).await;
     assert_eq!(status["status"], "succeeded", "{status}");
@@ -301,4 +341,46 @@ async fn a_queue_that_refuses_the_job_leaves_no_session_behind() {
     assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(app.count("select count(*) from sessions").await, 0);
     assert_eq!(app.count("select count(*) from commands").await, 0);
+}
+
+#[tokio::test]
+async fn a_widget_sign_in_finished_in_a_browser_without_the_frame_starts_no_import() {
+    // The forwarded-link attack with auto import on: the victim goes through the bank in their
+    // own browser, so the session is issued, but the code that hands it over stays in a window
+    // no frame opened. Nothing is imported under the attacker's owner id.
+    let app = spawn_app_without_workers().await;
+    set_auto_import(&app, Some(12)).await;
+    let id = open_widget(&app, None).await;
+    frame_api(&app, &id, "bank", json!({"bank": "sandbox"})).await;
+    let victim = browser();
+    let go = victim
+        .get(format!("{}/signin/s/{id}/go", app.address))
+        .send()
+        .await
+        .unwrap();
+    let cookie = binding_cookie(&go).expect("the victim's browser is bound");
+    let answered = victim
+        .post(location(&go))
+        .form(&[
+            ("login", "alice"),
+            ("password", aisle_sandbox_bank::TEST_PASSWORD),
+            ("otp", aisle_sandbox_bank::TEST_OTP),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let returned = victim
+        .get(location(&answered))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(returned.status(), StatusCode::OK);
+    assert_eq!(app.count("select count(*) from sessions").await, 1);
+    assert_eq!(
+        app.count("select count(*) from commands").await,
+        0,
+        "no import starts before the frame presents the code"
+    );
 }

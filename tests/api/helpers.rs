@@ -340,3 +340,16 @@ fn cluster() -> &'static PrivateCluster {
         )
     })
 }
+
+/// The `name=value` of the browser-binding cookie a sign-in answer set, as a browser would send
+/// it back in `Cookie`.
+pub fn binding_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.contains("aisle-signin-"))
+        .and_then(|value| value.split(';').next())
+        .map(str::to_string)
+}

@@ -4,6 +4,7 @@
 mod auto_import;
 mod bad_input;
 mod browser;
+mod browser_binding;
 mod compat;
 mod compat_client;
 mod compat_widget;

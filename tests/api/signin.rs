@@ -8,7 +8,7 @@ use reqwest::{StatusCode, redirect::Policy};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TEST_SECRETS_KEY, TestApp, assert_problem, spawn_app};
+use crate::helpers::{TEST_SECRETS_KEY, TestApp, assert_problem, binding_cookie, spawn_app};
 
 pub(crate) const BACK: &str = "http://127.0.0.1:9/back?shop=1";
 
@@ -92,15 +92,25 @@ pub(crate) async fn frame_api(app: &TestApp, id: &str, action: &str, body: Value
     response.json().await.unwrap()
 }
 
-/// Picks the Berlin Group sandbox bank and answers its SCA page as the owner would; returns
-/// where the bank sends the owner back (our callback).
+/// Picks the Berlin Group sandbox bank on a redirection's page and answers its SCA page as the
+/// owner would; returns where the bank sends the owner back (our callback) and the cookie that
+/// binds the attempt to the owner's browser.
 pub(crate) async fn approve_at_the_bank(
     app: &TestApp,
     id: &str,
     login: &str,
     password: &str,
-) -> String {
-    let view = frame_api(app, id, "bank", json!({"bank": "sandbox"})).await;
+) -> (String, String) {
+    let picked = app
+        .http
+        .post(format!("{}/signin/api/{id}/bank", app.address))
+        .json(&json!({"bank": "sandbox"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picked.status(), StatusCode::OK);
+    let cookie = binding_cookie(&picked).expect("the page's browser is bound");
+    let view: Value = picked.json().await.unwrap();
     assert_eq!(view["status"], "in_progress");
     assert_eq!(
         view["step"],
@@ -110,6 +120,7 @@ pub(crate) async fn approve_at_the_bank(
     let browser = browser();
     let go = browser
         .get(format!("{}/signin/s/{id}/go", app.address))
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
@@ -134,7 +145,17 @@ pub(crate) async fn approve_at_the_bank(
         callback.starts_with(&format!("{}/signin/callback/", app.address)),
         "{callback}"
     );
-    callback
+    (callback, cookie)
+}
+
+/// The owner's browser following `url` with its binding `cookie`.
+async fn follow(url: &str, cookie: &str) -> reqwest::Response {
+    browser()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -153,8 +174,9 @@ async fn an_owner_who_follows_a_redirection_returns_to_the_client_whose_session_
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(page.headers()["referrer-policy"], "no-referrer");
 
-    let callback = approve_at_the_bank(&app, &id, "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
-    let back = browser().get(&callback).send().await.unwrap();
+    let (callback, cookie) =
+        approve_at_the_bank(&app, &id, "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
+    let back = follow(&callback, &cookie).await;
     assert_eq!(location(&back), format!("{BACK}&redirectionId={id}"));
 
     let status = redirection_status(&app, &id).await;
@@ -186,8 +208,8 @@ async fn an_owner_who_follows_a_redirection_returns_to_the_client_whose_session_
 async fn a_wrong_password_at_the_bank_fails_the_redirection_with_invalid_credentials() {
     let app = spawn_app().await;
     let id = open_redirection(&app, None).await;
-    let callback = approve_at_the_bank(&app, &id, "alice", "not-the-password").await;
-    let back = browser().get(&callback).send().await.unwrap();
+    let (callback, cookie) = approve_at_the_bank(&app, &id, "alice", "not-the-password").await;
+    let back = follow(&callback, &cookie).await;
     assert_eq!(location(&back), format!("{BACK}&redirectionId={id}"));
     let status = redirection_status(&app, &id).await;
     assert_eq!(status["status"], "failed");
@@ -200,9 +222,10 @@ async fn a_wrong_password_at_the_bank_fails_the_redirection_with_invalid_credent
 async fn a_replayed_bank_callback_changes_nothing_and_an_unknown_one_is_not_found() {
     let app = spawn_app().await;
     let id = open_redirection(&app, None).await;
-    let callback = approve_at_the_bank(&app, &id, "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
-    let first = location(&browser().get(&callback).send().await.unwrap());
-    let again = location(&browser().get(&callback).send().await.unwrap());
+    let (callback, cookie) =
+        approve_at_the_bank(&app, &id, "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
+    let first = location(&follow(&callback, &cookie).await);
+    let again = location(&follow(&callback, &cookie).await);
     assert_eq!(first, again);
     assert_eq!(app.count("select count(*) from sessions").await, 1);
 
@@ -223,11 +246,14 @@ async fn a_form_bank_is_signed_in_on_aisles_own_form_one_step_at_a_time() {
     let app = spawn_app().await;
     let id = open_redirection(&app, Some("sandbox-partner")).await;
     assert_eq!(signin_view(&app, &id).await["status"], "picking");
-    // The bank is begun when the owner opens the link, so that their address goes with it.
+    // Opening the link only renders; the page then begins the bank by POST, so that the
+    // owner's address goes with it and a link scanner's GET calls no bank.
     let page = reqwest::get(format!("{}/signin/s/{id}", app.address))
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(signin_view(&app, &id).await["status"], "picking");
+    frame_api(&app, &id, "arrive", json!({})).await;
     let view = signin_view(&app, &id).await;
     assert_eq!(
         view["status"], "in_progress",
@@ -261,6 +287,11 @@ async fn a_form_bank_is_signed_in_on_aisles_own_form_one_step_at_a_time() {
         done["session"],
         Value::Null,
         "a redirection's session is for the backend"
+    );
+    assert_eq!(
+        done["completionCode"],
+        Value::Null,
+        "nor is there a code for it"
     );
     assert_eq!(
         done["returnTo"],
@@ -330,15 +361,12 @@ async fn the_widget_opens_only_for_a_registered_origin_and_only_that_origin_may_
     let app = spawn_app().await;
     let origin = "http://127.0.0.1:7000";
     app.register(app.client_id, &[origin], &[]).await;
+    let client = app.client_id.to_string();
+    let params = |origin: &str, state: &str| json!({"client": client, "origin": origin, "state": state, "ownerExternalId": "owner-1"});
     let entry = |origin: &str, state: &str| {
         browser()
             .get(format!("{}/signin/widget", app.address))
-            .query(&[
-                ("client", app.client_id.to_string().as_str()),
-                ("origin", origin),
-                ("state", state),
-                ("ownerExternalId", "owner-1"),
-            ])
+            .query(&params(origin, state))
             .send()
     };
     let state = "0123456789abcdef0123456789abcdef";
@@ -349,13 +377,33 @@ async fn the_widget_opens_only_for_a_registered_origin_and_only_that_origin_may_
     ] {
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     }
+    let rendered = entry(origin, state).await.unwrap();
+    assert_eq!(rendered.status(), StatusCode::OK);
+    let csp = rendered.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains(&format!("frame-ancestors {origin}")), "{csp}");
     assert_eq!(app.count("select count(*) from signins").await, 0);
 
-    let opened = entry(origin, state).await.unwrap();
-    let frame = location(&opened);
-    assert!(frame.starts_with("/signin/s/"), "{frame}");
+    // The frame opens the sign-in by POST; the parameters are checked the same way.
+    let open = |origin: &str, state: &str| {
+        app.http
+            .post(format!("{}/signin/widget", app.address))
+            .header("origin", &app.address)
+            .header("sec-fetch-site", "same-origin")
+            .json(&params(origin, state))
+            .send()
+    };
+    let refused = open("https://evil.example", state).await.unwrap();
+    assert_problem(refused, StatusCode::BAD_REQUEST, "InvalidParameter").await;
+    assert_eq!(app.count("select count(*) from signins").await, 0);
+    let opened = open(origin, state).await.unwrap();
+    assert_eq!(opened.status(), StatusCode::CREATED);
+    assert_eq!(opened.headers()["cache-control"], "no-store");
+    let opened: Value = opened.json().await.unwrap();
+    let id = opened["id"].as_str().unwrap();
     let page = browser()
-        .get(format!("{}{frame}", app.address))
+        .get(format!("{}/signin/s/{id}", app.address))
         .send()
         .await
         .unwrap();
@@ -363,7 +411,6 @@ async fn the_widget_opens_only_for_a_registered_origin_and_only_that_origin_may_
     assert!(csp.contains(&format!("frame-ancestors {origin}")), "{csp}");
     assert!(csp.contains("script-src 'self'"), "{csp}");
 
-    let id = frame.trim_start_matches("/signin/s/");
     let view = signin_view(&app, id).await;
     assert_eq!(view["parentOrigin"], origin);
     assert_eq!(view["state"], state);
@@ -438,15 +485,20 @@ async fn an_address_opening_sign_ins_too_fast_is_told_to_wait() {
         ("state", "0123456789abcdef0123456789abcdef"),
         ("ownerExternalId", "owner-1"),
     ];
+    let body: serde_json::Map<String, Value> = query
+        .iter()
+        .map(|(name, value)| (name.to_string(), Value::String(value.to_string())))
+        .collect();
     let open = || {
-        browser()
-            .get(format!("{}/signin/widget", app.address))
-            .query(&query)
+        app.http
+            .post(format!("{}/signin/widget", app.address))
+            .header("origin", &app.address)
+            .json(&body)
             .send()
     };
     // The default quota: 30 a minute, in a burst.
     for _ in 0..30 {
-        assert_eq!(open().await.unwrap().status(), StatusCode::SEE_OTHER);
+        assert_eq!(open().await.unwrap().status(), StatusCode::CREATED);
     }
     let refused = open().await.unwrap();
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -621,14 +621,17 @@ async fn redirect_through_the_bank(app: &TestApp, back: &str, password: &str) ->
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    // Opening the link starts the preselected bank, with the owner's address.
-    browser
-        .get(format!("{}/signin/s/{id}", app.address))
+    // The link's page begins the preselected bank, with the owner's address, and binds the
+    // attempt to this browser.
+    let arrived = browser
+        .post(format!("{}/signin/api/{id}/arrive", app.address))
         .send()
         .await
         .unwrap();
+    let cookie = crate::helpers::binding_cookie(&arrived).expect("the browser is bound");
     let go = browser
         .get(format!("{}/signin/s/{id}/go", app.address))
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
@@ -645,7 +648,12 @@ async fn redirect_through_the_bank(app: &TestApp, back: &str, password: &str) ->
         .await
         .unwrap();
     let callback = answered.headers()["location"].to_str().unwrap().to_string();
-    let returned = browser.get(&callback).send().await.unwrap();
+    let returned = browser
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(returned.status(), StatusCode::SEE_OTHER);
     id
 }

@@ -6,6 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, context};
+use std::sync::LazyLock;
 
 use crate::errors::BankError;
 use crate::knobs::Fault;
@@ -26,9 +28,9 @@ pub async fn page(
         .consent(&id)
         .ok_or_else(|| BankError::resource_unknown("No such consent"))?;
     if consent.status != ConsentStatus::Received {
-        return Ok(Html(settled_page(consent.status_on(state.today()))));
+        return Ok(Html(settled_page(consent.status_on(state.today()))?));
     }
-    Ok(Html(form_page(&consent, None, "")))
+    Ok(Html(form_page(&consent, None, "")?))
 }
 
 /// What the PSU decided on the page.
@@ -93,7 +95,7 @@ pub async fn submit(
             let consent = state
                 .consent(&id)
                 .ok_or_else(|| BankError::resource_unknown("No such consent"))?;
-            Ok(Html(form_page(&consent, Some(message), &form.login)).into_response())
+            Ok(Html(form_page(&consent, Some(message), &form.login)?).into_response())
         }
     }
 }
@@ -145,108 +147,42 @@ fn reject(consent: &mut Consent, error: &str) -> Outcome {
     Outcome::Redirect(consent.nok_location(error))
 }
 
-/// The page's look: a plain bank page on a phone, one card, full-width fields.
-const STYLE: &str = r#"
-*, *::before, *::after { box-sizing: border-box; }
-body { margin: 0; background: #eef1f5; color: #1a2332; font: 16px/1.45 system-ui, -apple-system, Segoe UI, Roboto, Helvetica Neue, Arial, sans-serif; }
-header { display: flex; align-items: center; gap: 10px; padding: 12px 16px; background: #0d3b66; color: #fff; }
-header h1 { margin: 0; font-size: 1.15rem; }
-.logo { display: inline-flex; align-items: center; justify-content: center; width: 32px; height: 32px; border-radius: 50%; background: #f4d35e; color: #0d3b66; font-size: 0.8rem; font-weight: 800; }
-main { max-width: 480px; margin: 0 auto; padding: 16px; }
-.card { padding: 20px 16px; border-radius: 12px; background: #fff; box-shadow: 0 1px 3px rgba(16, 24, 40, 0.15); }
-p { margin: 0 0 14px; }
-label { display: block; margin-bottom: 4px; font-size: 0.9rem; font-weight: 600; }
-input { display: block; width: 100%; min-height: 46px; padding: 10px 12px; border: 1px solid #8d99a8; border-radius: 8px; background: #fff; font: inherit; }
-input:focus { border-color: #0d3b66; outline: 3px solid rgba(13, 59, 102, 0.3); }
-form p:last-child { display: flex; flex-direction: column; gap: 10px; margin: 22px 0 0; }
-button { min-height: 48px; padding: 10px 16px; border: 1px solid #0d3b66; border-radius: 8px; font: inherit; font-weight: 600; cursor: pointer; }
-button[value="approve"] { background: #0d3b66; color: #fff; }
-button[value="approve"]:hover { background: #092a4a; }
-button[value="deny"] { background: #fff; color: #0d3b66; }
-button[value="deny"]:hover { background: #eef3f9; }
-button:focus-visible { outline: 3px solid rgba(13, 59, 102, 0.4); outline-offset: 2px; }
-[role="alert"] { padding: 10px 12px; border: 1px solid #f3c0b9; border-radius: 8px; background: #fdecea; color: #8a1c12; }
-small { display: block; margin-top: 18px; color: #5b6470; }
-code { padding: 1px 4px; border-radius: 4px; background: #eef1f5; }
-"#;
+/// The SCA page's template, embedded at build time; minijinja escapes every value for HTML.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    if let Err(e) = env.add_template("sca.html", include_str!("../templates/sca.html")) {
+        tracing::error!(error = %e, "the SCA page's template does not parse");
+    }
+    env
+});
 
-/// The page's frame, around `content`.
-fn html_page(content: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Sandbox Bank</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
-         <header><span class=\"logo\" aria-hidden=\"true\">SB</span><h1>Sandbox Bank</h1></header>\n\
-         <main>\n<div class=\"card\">\n{content}</div>\n</main>\n</body>\n</html>\n"
-    )
+fn render(context: minijinja::Value) -> Result<String, BankError> {
+    TEMPLATES
+        .get_template("sca.html")
+        .and_then(|template| template.render(context))
+        .map_err(|e| {
+            tracing::error!(error = %e, "the SCA page does not render");
+            BankError::service_unavailable()
+        })
 }
 
 /// The sign-in form for `consent`; `login` refills the login field after an error.
-fn form_page(consent: &Consent, error: Option<&str>, login: &str) -> String {
-    let mut content = String::from(
-        "<p>A third party asks to read your accounts, balances and transactions.</p>\n",
-    );
-    if let Some(persona) = consent.persona {
-        content.push_str(&format!(
-            "<p>Signing in as <strong>{}</strong>.</p>\n",
-            escape(persona.owner_name)
-        ));
-    }
-    if let Some(message) = error {
-        content.push_str(&format!("<p role=\"alert\">{}</p>\n", escape(message)));
-    }
-    content.push_str(&format!(
-        "<form method=\"post\" action=\"/sca/{}\">\n",
-        escape(&consent.id)
-    ));
-    if consent.persona.is_none() {
-        content.push_str(&format!(
-            "<p><label for=\"login\">Login</label>\n\
-             <input id=\"login\" name=\"login\" autocomplete=\"username\" required value=\"{}\"></p>\n",
-            escape(login)
-        ));
-    }
-    content.push_str(
-        "<p><label for=\"password\">Password</label>\n\
-         <input id=\"password\" name=\"password\" type=\"password\" \
-         autocomplete=\"current-password\" required></p>\n\
-         <p><label for=\"otp\">One-time code</label>\n\
-         <input id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
-         required></p>\n\
-         <p><button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\n\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button></p>\n\
-         </form>\n",
-    );
-    content.push_str(&format!(
-        "<p><small>Sandbox: the password is <code>{}</code> and the code <code>{}</code>.</small></p>\n",
-        escape(TEST_PASSWORD),
-        escape(TEST_OTP)
-    ));
-    html_page(&content)
+fn form_page(consent: &Consent, error: Option<&str>, login: &str) -> Result<String, BankError> {
+    render(context! {
+        consent => consent.id.as_str(),
+        persona => consent.persona.map(|persona| persona.owner_name),
+        error => error,
+        login => login,
+        password => TEST_PASSWORD,
+        otp => TEST_OTP,
+    })
 }
 
 /// The page for a consent that was already approved, rejected or ended.
-fn settled_page(status: &str) -> String {
-    html_page(&format!(
-        "<p>This request is already {}; there is nothing left to decide.</p>\n",
-        escape(status)
-    ))
-}
-
-/// Escapes text for an HTML element or a quoted attribute.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
+fn settled_page(status: &str) -> Result<String, BankError> {
+    render(context! { settled => status })
 }
 
 #[cfg(test)]
@@ -254,10 +190,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn markup_in_interpolated_text_is_escaped() {
-        assert_eq!(
-            escape("<a href=\"x\">O'Neil & co</a>"),
-            "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;"
+    fn markup_in_what_the_page_shows_is_escaped() {
+        let page = render(context! {
+            consent => "c1",
+            error => "<a href=\"x\">O'Neil & co</a>",
+            login => "\"><script>",
+            password => TEST_PASSWORD,
+            otp => TEST_OTP,
+        })
+        .unwrap();
+        assert!(
+            page.contains("&lt;a href=&quot;x&quot;&gt;O&#x27;Neil &amp; co&lt;&#x2f;a&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("id=\"password\""), "{page}");
+        assert!(
+            render(context! { settled => "valid" })
+                .unwrap()
+                .contains("already valid")
         );
     }
 

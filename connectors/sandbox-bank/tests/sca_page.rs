@@ -181,7 +181,8 @@ async fn an_unknown_login_on_the_page_shows_the_form_again_escaped_and_changes_n
     let html = again.text().await.expect("html");
     assert!(html.contains("not known"), "{html}");
     assert!(
-        html.contains("value=\"&lt;script&gt;mallory&lt;/script&gt;\""),
+        // minijinja's HTML escaping writes `/` as `&#x2f;` too.
+        html.contains("value=\"&lt;script&gt;mallory&lt;&#x2f;script&gt;\""),
         "{html}"
     );
     assert!(!html.contains("<script>"), "{html}");

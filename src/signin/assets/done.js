@@ -1,4 +1,8 @@
-/* Where the bank popup lands: tells the sign-in frame (the opener, same origin) and closes. */
+/* Where the bank popup lands: hands the sign-in frame (the opener) the one-time completion
+ * code, if this window finished the sign-in, and closes. The code goes to Aisle's own origin
+ * only: an opener on any other site (a page that opened a forwarded bank link) never gets it,
+ * nor does a browser without the frame's window, so the frame that started the sign-in gets
+ * its session only when this very window went through the bank. */
 (function () {
   'use strict';
 
@@ -22,7 +26,9 @@
   let told = false;
   try {
     if (window.opener && !window.opener.closed) {
-      window.opener.postMessage({ type: 'aisle:popup-done' }, window.location.origin);
+      const main = document.querySelector('main');
+      const completion = (main && main.dataset.completion) || null;
+      window.opener.postMessage({ type: 'aisle:popup-done', completion: completion }, window.location.origin);
       told = true;
     }
   } catch (e) {

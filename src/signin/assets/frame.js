@@ -8,7 +8,11 @@
  * loading screen and polls; a view that cannot be loaded shows the failure screen and posts
  * nothing (there is no state to post with); a waiting step (decoupled SCA) asks the server to
  * poll the bank at the pace the step names, never faster than once a second, and a failed poll
- * keeps the screen and tries again at that pace; "Cancel" on it is "Choose another bank". */
+ * keeps the screen and tries again at that pace; "Cancel" on it is "Choose another bank".
+ * Browser binding: the session comes only from `/complete`, for the one-time code that the
+ * window which finished the sign-in hands over (the bank window's return page by postMessage,
+ * or the answer to the frame's own last step); a sign-in seen succeeded without that code for
+ * 10 s was finished in another browser and ends as `BrowserMismatch`, never as a success. */
 (function () {
   'use strict';
 
@@ -55,6 +59,7 @@
       AccessBlocked: 'Your access at the bank is blocked.',
       genericError: 'Something went wrong. Please try again.',
       gone: 'This sign-in is no longer available. Please start again.',
+      BrowserMismatch: 'This sign-in was finished in another browser, so it cannot continue here. Please try again.',
       appTitle: 'Approve in your banking app',
       appHint: 'This page updates by itself once you have approved.',
       chooseIntro: '{bank} can confirm it is you in more than one way.',
@@ -102,6 +107,7 @@
       AccessBlocked: 'Ihr Zugang bei der Bank ist gesperrt.',
       genericError: 'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.',
       gone: 'Diese Anmeldung ist nicht mehr verfügbar. Bitte beginnen Sie von vorn.',
+      BrowserMismatch: 'Diese Anmeldung wurde in einem anderen Browser abgeschlossen und kann hier nicht fortgesetzt werden. Bitte versuchen Sie es erneut.',
       appTitle: 'In Ihrer Banking-App bestätigen',
       appHint: 'Diese Seite aktualisiert sich selbst, sobald Sie bestätigt haben.',
       chooseIntro: '{bank} kann auf mehreren Wegen bestätigen, dass Sie es sind.',
@@ -149,6 +155,7 @@
       AccessBlocked: 'Twój dostęp w banku jest zablokowany.',
       genericError: 'Coś poszło nie tak. Spróbuj ponownie.',
       gone: 'To logowanie jest już niedostępne. Zacznij od nowa.',
+      BrowserMismatch: 'To logowanie zostało dokończone w innej przeglądarce i nie może być tu kontynuowane. Spróbuj ponownie.',
       appTitle: 'Zatwierdź w aplikacji bankowej',
       appHint: 'Ta strona odświeży się sama po zatwierdzeniu.',
       chooseIntro: '{bank} może potwierdzić Twoją tożsamość na kilka sposobów.',
@@ -159,6 +166,9 @@
   const POLL_MS = 1000;
   const DONE_GRACE_MS = 10000;
 
+  // `/signin/widget?…`: the widget's entry, which opens the sign-in by POST and moves on.
+  const entry = window.location.pathname === '/signin/widget';
+  const ENTRY_PARAMS = ['client', 'origin', 'state', 'ownerExternalId', 'country', 'locale', 'bank', 'maxImportDate', 'forceSca', 'autoImport'];
   const match = /^\/signin\/s\/([^/]+)\/?$/.exec(window.location.pathname);
   const signInId = match ? decodeURIComponent(match[1]) : '';
   const apiBase = '/signin/api/' + encodeURIComponent(signInId);
@@ -233,13 +243,17 @@
 
   // ---- the JSON API -----------------------------------------------------------------------
 
-  async function api(method, path, body) {
+  function api(method, path, body) {
+    return request(method, apiBase + path, body);
+  }
+
+  async function request(method, url, body) {
     const init = { method: method, headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    const response = await fetch(apiBase + path, init);
+    const response = await fetch(url, init);
     let data = null;
     try {
       data = await response.json();
@@ -305,6 +319,11 @@
   function render(next) {
     clearTimeout(stepTimer);
     stepTimer = null;
+    if (next.completionCode && !next.session) {
+      // This frame finished the sign-in itself (its last form or poll): exchange the code.
+      redeem(next.completionCode);
+      return;
+    }
     view = next;
     t = TEXTS[view.locale] || TEXTS.en;
     document.documentElement.lang = TEXTS[view.locale] ? view.locale : 'en';
@@ -337,6 +356,61 @@
     } catch (e) {
       showGone(e);
     }
+  }
+
+  /** The first view; a redirection's page begins a preselected bank by POST, not by its GET. */
+  async function start() {
+    let first = null;
+    try {
+      first = await api('GET', '');
+    } catch (e) {
+      showGone(e);
+      return;
+    }
+    if (first.channel === 'redirection' && first.status === 'picking') {
+      try {
+        first = await api('POST', '/arrive');
+      } catch (e) {
+        // The bank list still works: show it.
+      }
+    }
+    render(first);
+  }
+
+  /** The widget's entry: opens the sign-in with the embed's parameters, then shows it. */
+  async function openSignIn() {
+    const query = new URLSearchParams(window.location.search);
+    const body = {};
+    ENTRY_PARAMS.forEach((name) => { if (query.has(name)) body[name] = query.get(name); });
+    let opened = null;
+    try {
+      opened = await request('POST', '/signin/widget', body);
+    } catch (error) {
+      setScreen('failure', [
+        el('div', { class: 'icon icon-fail', 'aria-hidden': 'true' }),
+        heading(tx('failureTitle')),
+        el('p', { text: error.status ? error.message : tx('genericError') }),
+      ]);
+      return;
+    }
+    window.location.replace('/signin/s/' + encodeURIComponent(opened.id));
+  }
+
+  /** Exchanges a completion code for the finished sign-in's session, and shows the outcome. */
+  async function redeem(code) {
+    showLoading();
+    let fresh = null;
+    try {
+      fresh = await api('POST', '/complete', { code: String(code) });
+    } catch (e) {
+      try {
+        fresh = await api('GET', '');
+      } catch (again) {
+        showGone(again);
+        return;
+      }
+    }
+    render(fresh);
   }
 
   function showGone(error) {
@@ -579,10 +653,16 @@
     w.inFlight = false;
     if (wait !== w) return;
     if (fresh && !isRedirectStep(fresh)) {
-      stopWaiting(true);
-      moveFocus = true;
-      render(fresh);
-      return;
+      // Succeeded: the session comes with the code the bank window hands over. Wait for it a
+      // while; without it, the sign-in was finished in another browser.
+      const awaitingCode = isWidget() && fresh.status === 'succeeded' && !fresh.session;
+      if (awaitingCode && !w.succeededAt) w.succeededAt = Date.now();
+      if (!awaitingCode || Date.now() - w.succeededAt > DONE_GRACE_MS) {
+        stopWaiting(true);
+        moveFocus = true;
+        render(fresh);
+        return;
+      }
     }
     if (closed && !(w.done && Date.now() < w.graceUntil)) {
       stopWaiting(false);
@@ -599,7 +679,14 @@
 
   window.addEventListener('message', (event) => {
     if (event.origin !== window.location.origin) return;
-    if (!event.data || event.data.type !== 'aisle:popup-done' || !wait) return;
+    if (!event.data || event.data.type !== 'aisle:popup-done') return;
+    if (event.data.completion) {
+      stopWaiting(true);
+      moveFocus = true;
+      redeem(event.data.completion);
+      return;
+    }
+    if (!wait) return;
     wait.done = true;
     wait.graceUntil = Date.now() + DONE_GRACE_MS;
     poll();
@@ -742,12 +829,18 @@
       returnToClient('success', 'icon-ok', tx('successTitle'));
       return;
     }
+    if (!view.session) {
+      // Succeeded, but not through this frame's window: no session here, ever.
+      view.error = { code: 'BrowserMismatch', message: tx('BrowserMismatch') };
+      showFailure();
+      return;
+    }
     setScreen('success', [
       el('div', { class: 'icon icon-ok', 'aria-hidden': 'true' }),
       heading(tx('successTitle')),
       el('p', { class: 'muted', text: tx('successText') }),
     ]);
-    if (!posted.success && view.session) {
+    if (!posted.success) {
       posted.success = true;
       post('success', {
         target: view.session.target,
@@ -762,7 +855,7 @@
 
   function failureMessage(error) {
     const code = error && error.code;
-    if (code === 'InvalidCredentials' || code === 'AccessBlocked') return tx(code);
+    if (code === 'InvalidCredentials' || code === 'AccessBlocked' || code === 'BrowserMismatch') return tx(code);
     return (error && error.message) || tx('genericError');
   }
 
@@ -825,6 +918,7 @@
     post('close');
   });
 
-  if (!signInId) showGone({ status: 404 });
-  else refresh();
+  if (entry) openSignIn();
+  else if (!signInId) showGone({ status: 404 });
+  else start();
 })();
