@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod commands;
 pub mod compat;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod dev;
 pub mod devdb;

@@ -4,13 +4,13 @@ pub mod auth;
 mod banks;
 mod commands;
 pub mod error;
-mod exports;
+pub(crate) mod exports;
 mod health;
 pub(crate) mod json;
 pub mod metrics;
 pub mod openapi;
 mod pages;
-mod privacy;
+pub(crate) mod privacy;
 mod redirections;
 mod result_body;
 mod sandbox;
@@ -55,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .merge(crate::compat::router())
+        .merge(crate::console::router(state.clone()))
         .fallback(|| async { error::ApiError::NotFound })
         // Extractors stop reading a body of unknown length at the limit...
         .layer(DefaultBodyLimit::max(limits.body_limit))

@@ -5,3 +5,4 @@ pub mod command;
 pub mod input;
 pub mod receipt;
 pub mod result;
+pub mod staff;

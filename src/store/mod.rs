@@ -7,6 +7,8 @@ pub mod queue;
 pub mod results;
 pub mod sessions;
 pub mod signins;
+pub mod staff;
+pub mod console;
 pub mod webhooks;
 
 use sqlx::PgPool;
