@@ -1,9 +1,6 @@
 //! What the client's imports are doing: a live list of recent commands, and usage charts.
 
-use axum::{
-    extract::State,
-    response::Response,
-};
+use axum::{extract::State, response::Response};
 use chrono::{Duration, Utc};
 use serde::Serialize;
 
@@ -75,7 +72,10 @@ async fn recent(state: &AppState, staff: &Staff) -> Result<Vec<CommandLine>, Con
 }
 
 /// The imports page; its table refreshes itself from [`import_rows`].
-pub async fn imports(State(state): State<AppState>, staff: Staff) -> Result<Response, ConsoleError> {
+pub async fn imports(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Response, ConsoleError> {
     let commands = recent(&state, &staff).await?;
     render(
         "imports.html",

@@ -206,7 +206,8 @@ impl FromRequestParts<AppState> for Staff {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let names = cookie_names(state);
-        let session = read_cookie(&parts.headers, names.session).ok_or(ConsoleError::SignInNeeded)?;
+        let session =
+            read_cookie(&parts.headers, names.session).ok_or(ConsoleError::SignInNeeded)?;
         let user = staff::touch_session(&state.pool, &sha256(session), IDLE)
             .await?
             .ok_or(ConsoleError::SignInNeeded)?;
@@ -358,10 +359,7 @@ pub async fn invite(
     }
     Ok(Invitation {
         user_id: id,
-        setup_link: format!(
-            "{}/console/setup/{token}",
-            public_url.trim_end_matches('/')
-        ),
+        setup_link: format!("{}/console/setup/{token}", public_url.trim_end_matches('/')),
         login,
     })
 }
@@ -390,7 +388,8 @@ pub async fn create_enrolled(
     let user = staff::find_by_login(pool, &invitation.login)
         .await?
         .ok_or_else(|| InviteError::InvalidLogin("the user vanished".into()))?;
-    let secret = open_secret(sealer, &user).map_err(|e| InviteError::InvalidLogin(e.to_string()))?;
+    let secret =
+        open_secret(sealer, &user).map_err(|e| InviteError::InvalidLogin(e.to_string()))?;
     Ok(base32(&secret))
 }
 
@@ -615,9 +614,10 @@ pub async fn setup_form(
         setup_page(csrf, &user, &secret, &client_name, None)
     })?;
     // The link is a capability: no page it leads to may send it on.
-    response
-        .headers_mut()
-        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     Ok(response)
 }
 

@@ -199,7 +199,10 @@ mod tests {
     fn balances_walk_back_from_the_reference_through_each_days_bookings() {
         let history = balance_history(
             (day(10), Decimal::new(100, 0)),
-            &[(day(8), Decimal::new(-20, 0)), (day(5), Decimal::new(50, 0))],
+            &[
+                (day(8), Decimal::new(-20, 0)),
+                (day(5), Decimal::new(50, 0)),
+            ],
         );
         assert_eq!(
             history,

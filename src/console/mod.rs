@@ -6,13 +6,13 @@
 //! imports list. Every page reads through the signed-in member's client id and nothing else,
 //! so another client's owner, command, key or webhook is simply not found.
 
+mod activity;
 pub mod auth;
 mod charts;
 pub mod explain;
 mod owners;
 mod settings;
 mod views;
-mod activity;
 
 use axum::{
     Router,
@@ -31,7 +31,10 @@ const HTMX: &str = include_str!("../../templates/console/static/htmx.min.js");
 /// The console's routes, with its CSRF check and its security headers.
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/console", get(|| async { Redirect::to("/console/owners") }))
+        .route(
+            "/console",
+            get(|| async { Redirect::to("/console/owners") }),
+        )
         .route("/console/login", get(auth::login_page).post(auth::login))
         .route("/console/logout", post(auth::logout))
         .route(
@@ -50,7 +53,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/usage", get(activity::usage))
         .route("/console/settings", get(settings::page))
         .route("/console/settings/keys", post(settings::create_key))
-        .route("/console/settings/keys/{key}/name", post(settings::name_key))
+        .route(
+            "/console/settings/keys/{key}/name",
+            post(settings::name_key),
+        )
         .route(
             "/console/settings/keys/{key}/revoke",
             post(settings::revoke_key),
@@ -60,17 +66,26 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/console/settings/signin-places",
             post(settings::set_signin_places),
         )
-        .route("/console/settings/auto-import", post(settings::set_auto_import))
+        .route(
+            "/console/settings/auto-import",
+            post(settings::set_auto_import),
+        )
         .route("/console/settings/retention", post(settings::set_retention))
         .route("/console/settings/webhooks", post(settings::create_webhook))
         .route(
             "/console/settings/webhooks/{webhook}/delete",
             post(settings::delete_webhook),
         )
-        .route("/console/users", get(settings::users).post(settings::invite))
+        .route(
+            "/console/users",
+            get(settings::users).post(settings::invite),
+        )
         .route("/console/users/{user}/role", post(settings::set_role))
         .route("/console/users/{user}/remove", post(settings::remove_user))
-        .route("/console/assets/console.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
+        .route(
+            "/console/assets/console.css",
+            get(|| async { asset(CSS, "text/css; charset=utf-8") }),
+        )
         .route(
             "/console/assets/htmx.min.js",
             get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }),

@@ -333,7 +333,12 @@ async fn balance_chart(
     account: &AccountView,
     imported_on: NaiveDate,
 ) -> Result<Option<String>, ConsoleError> {
-    let preference = ["closingBooked", "interimBooked", "interimAvailable", "expected"];
+    let preference = [
+        "closingBooked",
+        "interimBooked",
+        "interimAvailable",
+        "expected",
+    ];
     let reference = preference
         .iter()
         .find_map(|kind| account.balances.iter().find(|b| b.balance_type == *kind))
@@ -360,7 +365,10 @@ struct TransactionLine {
     bank: String,
 }
 
-fn transaction_line(row: &OwnerTransaction, names: &HashMap<Uuid, (String, String)>) -> TransactionLine {
+fn transaction_line(
+    row: &OwnerTransaction,
+    names: &HashMap<Uuid, (String, String)>,
+) -> TransactionLine {
     let (bank, account) = names.get(&row.account_id).cloned().unwrap_or_default();
     TransactionLine {
         date: row.booking_date.or(row.value_date),
@@ -456,7 +464,11 @@ pub async fn transactions_csv(
         )
         .await?;
         for row in &rows {
-            let (bank, account) = accounts.names.get(&row.account_id).cloned().unwrap_or_default();
+            let (bank, account) = accounts
+                .names
+                .get(&row.account_id)
+                .cloned()
+                .unwrap_or_default();
             let text = |v: &Option<String>| v.as_deref().map(csv_text).unwrap_or_default();
             let plain = |v: Option<String>| v.map(|v| csv_quoted(&v)).unwrap_or_default();
             let fields = [

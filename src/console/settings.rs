@@ -34,7 +34,10 @@ use crate::{
 /// The notices a change may leave; the page shows the text, the URL carries only the name.
 const NOTICES: &[(&str, &str)] = &[
     ("key-named", "The key's name is saved."),
-    ("key-revoked", "The key is revoked: it stops working within a minute."),
+    (
+        "key-revoked",
+        "The key is revoked: it stops working within a minute.",
+    ),
     ("ips", "The IP allowlist is saved."),
     ("places", "The widget origins and redirect URIs are saved."),
     ("auto-import", "Auto import is saved."),
@@ -257,7 +260,9 @@ pub async fn set_ips(
         let range = line
             .parse::<IpNet>()
             .or_else(|_| line.parse::<std::net::IpAddr>().map(IpNet::from))
-            .map_err(|_| ConsoleError::BadInput(format!("{line}: not an address or a CIDR range")))?;
+            .map_err(|_| {
+                ConsoleError::BadInput(format!("{line}: not an address or a CIDR range"))
+            })?;
         ranges.push(range);
     }
     console::set_allowed_ips(&state.pool, staff.client_id, &ranges).await?;
@@ -281,8 +286,13 @@ pub async fn set_signin_places(
         .map(origins::redirect_uri)
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
-    clients::register_signin_places(&state.pool, staff.client_id, &widget_origins, &redirect_uris)
-        .await?;
+    clients::register_signin_places(
+        &state.pool,
+        staff.client_id,
+        &widget_origins,
+        &redirect_uris,
+    )
+    .await?;
     Ok(done("/console/settings", "places"))
 }
 
@@ -323,7 +333,11 @@ pub async fn set_retention(
         Some("minutes") => 60,
         Some("hours") => 3_600,
         Some("days") => 86_400,
-        _ => return Err(ConsoleError::BadInput("unit: minutes, hours or days".into())),
+        _ => {
+            return Err(ConsoleError::BadInput(
+                "unit: minutes, hours or days".into(),
+            ));
+        }
     };
     let seconds = field(&fields, "value")
         .and_then(|v| v.trim().parse::<i64>().ok())
@@ -382,7 +396,8 @@ pub async fn delete_webhook(
     Path(webhook): Path<String>,
 ) -> Result<Response, ConsoleError> {
     staff.require(Role::Technician)?;
-    if !crate::store::webhooks::delete_endpoint(&state.pool, staff.client_id, id(&webhook)?).await? {
+    if !crate::store::webhooks::delete_endpoint(&state.pool, staff.client_id, id(&webhook)?).await?
+    {
         return Err(ConsoleError::NotFound);
     }
     Ok(done("/console/settings", "webhook-deleted"))

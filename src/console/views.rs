@@ -28,17 +28,50 @@ pub(crate) use context;
 
 /// Every template, by name; `.html` names are auto-escaped.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../templates/console/base.html")),
-    ("login.html", include_str!("../../templates/console/login.html")),
-    ("setup.html", include_str!("../../templates/console/setup.html")),
-    ("owners.html", include_str!("../../templates/console/owners.html")),
-    ("owner.html", include_str!("../../templates/console/owner.html")),
-    ("imports.html", include_str!("../../templates/console/imports.html")),
-    ("import_rows.html", include_str!("../../templates/console/import_rows.html")),
-    ("usage.html", include_str!("../../templates/console/usage.html")),
-    ("settings.html", include_str!("../../templates/console/settings.html")),
-    ("users.html", include_str!("../../templates/console/users.html")),
-    ("error.html", include_str!("../../templates/console/error.html")),
+    (
+        "base.html",
+        include_str!("../../templates/console/base.html"),
+    ),
+    (
+        "login.html",
+        include_str!("../../templates/console/login.html"),
+    ),
+    (
+        "setup.html",
+        include_str!("../../templates/console/setup.html"),
+    ),
+    (
+        "owners.html",
+        include_str!("../../templates/console/owners.html"),
+    ),
+    (
+        "owner.html",
+        include_str!("../../templates/console/owner.html"),
+    ),
+    (
+        "imports.html",
+        include_str!("../../templates/console/imports.html"),
+    ),
+    (
+        "import_rows.html",
+        include_str!("../../templates/console/import_rows.html"),
+    ),
+    (
+        "usage.html",
+        include_str!("../../templates/console/usage.html"),
+    ),
+    (
+        "settings.html",
+        include_str!("../../templates/console/settings.html"),
+    ),
+    (
+        "users.html",
+        include_str!("../../templates/console/users.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../templates/console/error.html"),
+    ),
 ];
 
 fn environment() -> &'static Environment<'static> {
@@ -115,7 +148,11 @@ impl IntoResponse for ConsoleError {
                 "This form has expired",
                 "Go back, reload the page and send the form again.".into(),
             ),
-            Self::BadInput(why) => (StatusCode::BAD_REQUEST, "Please check the form", why.clone()),
+            Self::BadInput(why) => (
+                StatusCode::BAD_REQUEST,
+                "Please check the form",
+                why.clone(),
+            ),
             Self::Database(e) if crate::store::is_unavailable(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",
@@ -133,7 +170,9 @@ impl IntoResponse for ConsoleError {
         let page = environment()
             .get_template("error.html")
             .and_then(|t| {
-                t.render(minijinja::value::Serde(context! { title, detail, status => status.as_u16() }))
+                t.render(minijinja::value::Serde(
+                    context! { title, detail, status => status.as_u16() },
+                ))
             })
             .unwrap_or_else(|_| String::from("<!doctype html><title>Error</title><p>Error</p>"));
         let mut response = (status, Html(page)).into_response();

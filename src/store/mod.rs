@@ -3,12 +3,12 @@
 
 pub mod clients;
 pub mod commands;
+pub mod console;
 pub mod queue;
 pub mod results;
 pub mod sessions;
 pub mod signins;
 pub mod staff;
-pub mod console;
 pub mod webhooks;
 
 use sqlx::PgPool;

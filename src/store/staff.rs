@@ -129,7 +129,7 @@ pub async fn record_failure(
                                  then now() + make_interval(secs => $3)
                                  else locked_until end
          where id = $1
-         returning locked_until > now()",
+         returning coalesce(locked_until > now(), false)",
     )
     .bind(id)
     .bind(max_failures)

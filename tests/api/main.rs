@@ -7,6 +7,7 @@ mod compat;
 mod compat_client;
 mod compat_widget;
 mod connectors;
+mod console;
 mod contract;
 mod contract_walk;
 mod crash_recovery;
