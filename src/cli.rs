@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use crate::{
     config::Config,
     console, dev,
-    model::staff::Role,
+    model::{input::AutoImportMonths, staff::Role},
     sealing::SecretSealer,
     service::Service,
     shutdown,
@@ -91,6 +91,19 @@ enum ClientCommand {
     /// then revoking the old one.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Turns a client's auto import on (Aisle starts the Default Import itself when an owner
+    /// signs in) with N months of history, or off. Sign-ins opened from then on follow it.
+    #[command(group(clap::ArgGroup::new("setting").required(true).args(["months", "off"])))]
+    SetAutoImport {
+        #[arg(long)]
+        client: uuid::Uuid,
+        /// Months of history, 1 to 120.
+        #[arg(long, value_parser = parse_auto_import_months)]
+        months: Option<AutoImportMonths>,
+        /// Turns auto import off.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +253,11 @@ struct SignInPlaces {
     redirect_uris: Vec<String>,
 }
 
+fn parse_auto_import_months(raw: &str) -> Result<AutoImportMonths, String> {
+    let months = raw.parse::<i64>().map_err(|e| e.to_string())?;
+    AutoImportMonths::new(months).map_err(|e| e.to_string())
+}
+
 fn parse_origin(raw: &str) -> Result<String, String> {
     origins::widget_origin(raw).map_err(|e| e.to_string())
 }
@@ -342,6 +360,20 @@ impl Cli {
             Command::Client(ClientCommand::Key(command)) => {
                 let pool = migrated_pool(config).await?;
                 manage_keys(&pool, command).await
+            }
+            Command::Client(ClientCommand::SetAutoImport { client, months, .. }) => {
+                let pool = migrated_pool(config).await?;
+                if !store::clients::set_auto_import(&pool, client, months).await? {
+                    return Err(format!("no client has the id {client}").into());
+                }
+                match months {
+                    Some(months) => println!(
+                        "client {client}: auto import on, {} months of history",
+                        months.get()
+                    ),
+                    None => println!("client {client}: auto import off"),
+                }
+                Ok(())
             }
             Command::SandboxBank(bank) => Ok(bank.run().await?),
             Command::Webhook(command) => command.run(config).await,

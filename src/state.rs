@@ -30,6 +30,7 @@ impl AppState {
             signer: &self.signer,
             sealer: &self.sealer,
             ttl: self.config.session_ttl,
+            max_import_attempts: self.config.worker.max_attempts,
         }
     }
 

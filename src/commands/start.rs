@@ -1,14 +1,19 @@
 //! Starting a Default Import: everything that must hold together happens in one transaction,
 //! so a command never exists without its claimed session and its job, nor a job without its
-//! command.
+//! command. The client's request starts one ([`default_import`]); so does a sign-in, inside
+//! the transaction that issues its session, when the client has auto import on
+//! ([`auto_import`]).
 
 use chrono::{NaiveDate, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
-    model::command::CommandState,
+    model::{
+        command::{CommandState, StartedBy},
+        input::AutoImportMonths,
+    },
     signin::signature::SessionSigner,
     store::{
         commands::{self, KeyedCommand, NewCommand},
@@ -56,8 +61,86 @@ pub enum StartError {
     Queue(#[from] apalis_postgres::Error),
 }
 
+/// Why a command could not be recorded and queued.
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    /// Another import claimed the session first (its command row, or its claim).
+    #[error("the session was already used by a Default Import")]
+    SessionUsed,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("queue: {0}")]
+    Queue(#[from] apalis_postgres::Error),
+}
+
+impl From<EnqueueError> for StartError {
+    fn from(e: EnqueueError) -> Self {
+        match e {
+            EnqueueError::SessionUsed => Self::DefaultImportAlreadyExecuted,
+            EnqueueError::Database(db) => Self::Database(db),
+            EnqueueError::Queue(queue) => Self::Queue(queue),
+        }
+    }
+}
+
+/// Records the command as in progress, claims its session and pushes its job, all on `conn`:
+/// the caller's transaction makes the three one.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    command: &NewCommand<'_>,
+    max_attempts: usize,
+) -> Result<(), EnqueueError> {
+    match commands::insert(conn, command).await {
+        Err(e) if is_unique_violation(&e) => return Err(EnqueueError::SessionUsed),
+        inserted => inserted?,
+    }
+    if !sessions::claim(conn, command.client_id, command.session_id).await? {
+        return Err(EnqueueError::SessionUsed);
+    }
+    queue::enqueue(conn, command.id, max_attempts).await?;
+    Ok(())
+}
+
+/// An import a sign-in starts by itself, in the transaction that issues its session.
+#[derive(Debug, Clone, Copy)]
+pub struct AutoImport {
+    pub client_id: Uuid,
+    pub session_id: Uuid,
+    pub months: AutoImportMonths,
+    pub max_attempts: usize,
+}
+
+/// Starts the Default Import of a session being issued on `conn`; returns its command id.
+/// `since` is today minus the months; the import then reads no further back than the
+/// sign-in's `maxImportDate` and the bank's history, as every import does.
+pub async fn auto_import(
+    conn: &mut PgConnection,
+    start: &AutoImport,
+) -> Result<Uuid, EnqueueError> {
+    let command_id = Uuid::now_v7();
+    let since = start.months.since(Utc::now().date_naive());
+    enqueue(
+        conn,
+        &NewCommand {
+            id: command_id,
+            client_id: start.client_id,
+            session_id: start.session_id,
+            idempotency_key: None,
+            idempotency_fingerprint: None,
+            since,
+            started_by: StartedBy::AutoImport,
+        },
+        start.max_attempts,
+    )
+    .await?;
+    tracing::info!(%command_id, months = start.months.get(), "auto import queued");
+    Ok(command_id)
+}
+
 /// Starts a Default Import, or answers with the command an earlier request with the same
-/// idempotency key started.
+/// idempotency key started. A session its sign-in's auto import claimed answers with that
+/// import's command: a client that also posts Default Import after `onSuccess` gets the
+/// import that is already running, whatever `since` it asked for.
 pub async fn default_import(
     pool: &PgPool,
     signer: &SessionSigner,
@@ -83,14 +166,20 @@ pub async fn default_import(
         return Err(StartError::InvalidSessionIdSignature);
     }
     if session.claimed_at.is_some() {
-        return Err(StartError::DefaultImportAlreadyExecuted);
+        return match commands::for_session(&mut *tx, request.client_id, session.id).await? {
+            Some(auto) if auto.started_by == StartedBy::AutoImport => Ok(Started {
+                command_id: auto.id,
+                state: auto.state,
+            }),
+            _ => Err(StartError::DefaultImportAlreadyExecuted),
+        };
     }
     if session.expires_at <= Utc::now() {
         return Err(StartError::SessionExpired);
     }
 
     let command_id = Uuid::now_v7();
-    let inserted = commands::insert(
+    let enqueued = enqueue(
         &mut tx,
         &NewCommand {
             id: command_id,
@@ -99,11 +188,13 @@ pub async fn default_import(
             idempotency_key: request.idempotency_key,
             idempotency_fingerprint: request.idempotency_key.map(|_| request.fingerprint),
             since: request.since,
+            started_by: StartedBy::Api,
         },
+        request.max_attempts,
     )
     .await;
-    if let Err(e) = inserted {
-        if !is_unique_violation(&e) {
+    if let Err(e) = enqueued {
+        if !matches!(e, EnqueueError::SessionUsed) {
             return Err(e.into());
         }
         drop(tx);
@@ -120,10 +211,6 @@ pub async fn default_import(
         }
         return Err(StartError::DefaultImportAlreadyExecuted);
     }
-    if !sessions::claim(&mut tx, request.client_id, request.session_id).await? {
-        return Err(StartError::DefaultImportAlreadyExecuted);
-    }
-    queue::enqueue(&mut tx, command_id, request.max_attempts).await?;
     tx.commit().await?;
     tracing::info!(%command_id, bank = %session.bank_id, "default import queued");
     Ok(Started {

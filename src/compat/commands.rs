@@ -269,6 +269,7 @@ pub async fn mock_session(
                 message: bank.to_string(),
             },
             SandboxSignInError::Database(db) => db.into(),
+            SandboxSignInError::AutoImport(queue) => CompatError::internal(queue),
         })?;
     let reply = Reply::new(
         StatusCode::OK,

@@ -17,7 +17,10 @@ use crate::{
         origins,
     },
     state::AppState,
-    store::signins::{self, Channel, Status},
+    store::{
+        clients,
+        signins::{self, Channel, Status},
+    },
 };
 
 /// Kontomatik's body; fields it may send that Aisle has no use for are ignored.
@@ -67,8 +70,10 @@ pub async fn create(
     )
     .map_err(|message| ApiError::InvalidParameter(message.into()))?;
     let flow = state.flow();
+    let client_auto_import = clients::auto_import_months(&state.pool, client.id).await?;
     let new = options.open(
         client.id,
+        client_auto_import,
         Opener::Redirection { redirect_uri },
         Utc::now() + flow.ttl,
     );

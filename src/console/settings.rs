@@ -21,7 +21,7 @@ use super::{
     views::{ConsoleError, context, render},
 };
 use crate::{
-    model::staff::Role,
+    model::{input::AutoImportMonths, staff::Role},
     signin::origins,
     state::AppState,
     store::{clients, console, staff},
@@ -307,8 +307,8 @@ pub async fn set_auto_import(
     let months = match field(&fields, "enabled") {
         Some("on") => {
             let months = field(&fields, "months")
-                .and_then(|m| m.trim().parse::<i16>().ok())
-                .filter(|m| (1..=120).contains(m))
+                .and_then(|m| m.trim().parse::<i64>().ok())
+                .and_then(|m| AutoImportMonths::new(m).ok())
                 .ok_or_else(|| {
                     ConsoleError::BadInput("Auto import reads 1 to 120 months of history.".into())
                 })?;
@@ -316,7 +316,7 @@ pub async fn set_auto_import(
         }
         _ => None,
     };
-    console::set_auto_import(&state.pool, staff.client_id, months).await?;
+    clients::set_auto_import(&state.pool, staff.client_id, months).await?;
     tracing::info!(client = %staff.client_id, ?months, by = %staff.user_id, "auto import was set in the console");
     Ok(done("/console/settings", "auto-import"))
 }

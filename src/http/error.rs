@@ -221,6 +221,7 @@ impl From<FlowError> for ApiError {
                 Self::InvalidParameter(e.to_string())
             }
             FlowError::Database(db) => db.into(),
+            FlowError::AutoImport(e) => Self::internal(e),
         }
     }
 }

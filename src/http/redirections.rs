@@ -16,13 +16,16 @@ use uuid::Uuid;
 
 use super::{auth::Authenticated, error::ApiError, json::AppJson, signin_frame::outcome};
 use crate::{
-    model::input::{BankId, CountryCode, Day, Locale, OwnerExternalId},
+    model::input::{AutoImportOption, BankId, CountryCode, Day, Locale, OwnerExternalId},
     signin::{
         options::{Opener, SignInOptions},
         origins,
     },
     state::AppState,
-    store::signins::{self, Channel, Status},
+    store::{
+        clients, commands,
+        signins::{self, Channel, Status},
+    },
 };
 
 pub fn router() -> Router<AppState> {
@@ -59,6 +62,11 @@ pub struct RedirectionRequest {
     pub force_sca: bool,
     /// The pages' language; default `en`.
     pub locale: Option<Locale>,
+    /// Whether Aisle starts the Default Import itself once the owner signed in, overriding the
+    /// client's auto import setting for this sign-in: `{"months": N}` imports N months (even
+    /// where the setting is off), `false` leaves the import to the client, `true` or nothing
+    /// follows the setting. The status then carries the import's `commandId`.
+    pub auto_import: Option<AutoImportOption>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,6 +105,9 @@ pub struct RedirectionStatus {
     #[schema(value_type = Option<BankId>)]
     pub target: Option<String>,
     pub error: Option<RedirectionError>,
+    /// Once succeeded: the Default Import the sign-in started by itself (auto import), or the
+    /// one the client started with the session. Poll it.
+    pub command_id: Option<Uuid>,
 }
 
 /// Why a sign-in failed. Stable names: clients match on them.
@@ -177,10 +188,18 @@ async fn create_redirection(
         request.force_sca,
         Utc::now().date_naive(),
     )
-    .map_err(|message| ApiError::InvalidParameter(message.into()))?;
+    .map_err(|message| ApiError::InvalidParameter(message.into()))?
+    .with_auto_import(
+        request
+            .auto_import
+            .map(AutoImportOption::choice)
+            .unwrap_or_default(),
+    );
+    let client_auto_import = clients::auto_import_months(&state.pool, client.id).await?;
     let flow = state.flow();
     let new = options.open(
         client.id,
+        client_auto_import,
         Opener::Redirection { redirect_uri },
         Utc::now() + flow.ttl,
     );
@@ -223,6 +242,12 @@ async fn get_redirection(
         .ok_or(ApiError::InvalidRedirectionId)?;
     let (status, error) = outcome(&signin);
     let session_id = signin.session_id.filter(|_| status == Status::Succeeded);
+    let command_id = match session_id {
+        Some(session) => commands::for_session(&state.pool, client.id, session)
+            .await?
+            .map(|command| command.id),
+        None => None,
+    };
     Ok(Json(RedirectionStatus {
         redirection_id: signin.id,
         status: match status {
@@ -241,5 +266,6 @@ async fn get_redirection(
             code: SignInErrorCode::from_stored(&code),
             detail,
         }),
+        command_id,
     }))
 }

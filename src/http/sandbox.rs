@@ -48,6 +48,9 @@ pub struct SessionCreated {
     /// The bank signed in to.
     #[schema(value_type = BankId)]
     pub target: String,
+    /// The Default Import the sign-in started by itself, when the client has auto import on;
+    /// poll it instead of starting one.
+    pub command_id: Option<Uuid>,
 }
 
 /// Signs in to a sandbox bank without a browser; refused for real banks.
@@ -105,6 +108,7 @@ async fn create_session(
                 ApiError::SignIn { code, detail }
             }
             SandboxSignInError::Database(db) => db.into(),
+            SandboxSignInError::AutoImport(queue) => ApiError::internal(queue),
         })?;
     Ok((
         StatusCode::CREATED,
@@ -112,6 +116,7 @@ async fn create_session(
             session_id: issued.session_id,
             session_id_signature: issued.signature,
             target: issued.bank_id,
+            command_id: issued.command_id,
         }),
     ))
 }

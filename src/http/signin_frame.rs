@@ -22,7 +22,7 @@ use crate::{
     },
     state::AppState,
     store::{
-        clients,
+        clients, commands,
         signins::{self, Channel, Choice, Field, SignIn, Status, Step},
     },
 };
@@ -103,6 +103,9 @@ struct SessionView {
     target: String,
     session_id: Uuid,
     session_id_signature: String,
+    /// The Default Import the sign-in started by itself (auto import), or the one the client
+    /// started with the session since.
+    command_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,6 +143,7 @@ impl SignInView {
     fn new(
         signin: &SignIn,
         client_name: String,
+        command_id: Option<Uuid>,
         registry: &Registry,
         signer: &SessionSigner,
     ) -> Self {
@@ -195,6 +199,7 @@ impl SignInView {
                     session_id,
                     &signin.opened.owner_external_id,
                 ),
+                command_id,
             }),
             _ => None,
         };
@@ -232,9 +237,18 @@ async fn render(state: &AppState, signin: &SignIn) -> Result<Json<SignInView>, A
         .await?
         .map(|client| client.name)
         .unwrap_or_default();
+    let command_id = match (signin.status, signin.session_id) {
+        (Status::Succeeded, Some(session)) => {
+            commands::for_session(&state.pool, signin.opened.client_id, session)
+                .await?
+                .map(|command| command.id)
+        }
+        _ => None,
+    };
     Ok(Json(SignInView::new(
         signin,
         client_name,
+        command_id,
         &state.registry,
         &state.signer,
     )))

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{auth::CallerIp, signin_frame::return_to};
 use crate::{
-    model::input::{BankId, OwnerExternalId},
+    model::input::{AutoImportChoice, AutoImportMonths, BankId, OwnerExternalId},
     signin::{
         flow::FlowError,
         options::{Opener, SignInOptions},
@@ -132,6 +132,8 @@ struct WidgetQuery {
     bank: Option<String>,
     max_import_date: Option<String>,
     force_sca: Option<String>,
+    /// `off`, or a number of months; see [`auto_import_choice`].
+    auto_import: Option<String>,
 }
 
 /// Checks the embedding client and its origin, opens the sign-in and shows its frame.
@@ -240,12 +242,36 @@ async fn widget_signin(state: &AppState, query: WidgetQuery) -> Result<NewSignIn
         force_sca,
         Utc::now().date_naive(),
     )
-    .map_err(Refusal::Bad)?;
+    .map_err(Refusal::Bad)?
+    .with_auto_import(auto_import_choice(query.auto_import.as_deref())?);
     let opener = Opener::Widget {
         parent_origin,
         state: widget_state,
     };
-    Ok(options.open(client_id, opener, Utc::now() + state.flow().ttl))
+    let client_auto_import = clients::auto_import_months(&state.pool, client_id).await?;
+    Ok(options.open(
+        client_id,
+        client_auto_import,
+        opener,
+        Utc::now() + state.flow().ttl,
+    ))
+}
+
+/// The embed's `autoImport`, as `/widget.js` writes it: `off` for `false`, the months for
+/// `{months: N}`, nothing (or `on`, for `true`) to follow the client's setting.
+fn auto_import_choice(raw: Option<&str>) -> Result<AutoImportChoice, Refusal> {
+    match raw.map(str::trim) {
+        None | Some("" | "on") => Ok(AutoImportChoice::ClientSetting),
+        Some("off") => Ok(AutoImportChoice::Off),
+        Some(months) => months
+            .parse::<i64>()
+            .ok()
+            .and_then(|months| AutoImportMonths::new(months).ok())
+            .map(AutoImportChoice::Months)
+            .ok_or(Refusal::Bad(
+                "autoImport must be false or {months: N} with N from 1 to 120",
+            )),
+    }
 }
 
 fn is_token_byte(b: u8) -> bool {

@@ -15,6 +15,19 @@ pub enum CommandKind {
     DefaultImport,
 }
 
+/// Who started a command.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum StartedBy {
+    /// The client's backend posted Default Import.
+    Api,
+    /// Aisle, when the sign-in succeeded, because the client has auto import on.
+    AutoImport,
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
 )]

@@ -290,6 +290,102 @@ schema!(
         .into()
 );
 
+/// How many months of history an auto import fetches: 1 to 120 (ten years; banks keep less,
+/// and the import reads what the bank has). Stored as `smallint`, whose column checks the same
+/// range.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
+#[serde(try_from = "i64", into = "i16")]
+#[sqlx(transparent)]
+pub struct AutoImportMonths(i16);
+
+impl AutoImportMonths {
+    pub const MAX: i16 = 120;
+
+    pub fn new(months: i64) -> Result<Self, InvalidInput> {
+        i16::try_from(months)
+            .ok()
+            .filter(|months| (1..=Self::MAX).contains(months))
+            .map(Self)
+            .ok_or_else(|| InvalidInput::new("must be a whole number of months, 1 to 120"))
+    }
+
+    pub fn get(self) -> i16 {
+        self.0
+    }
+
+    /// The first day an import started on `today` asks for: `today` minus these months (the
+    /// last day of a shorter month when the day does not exist there).
+    pub fn since(self, today: NaiveDate) -> NaiveDate {
+        today
+            .checked_sub_months(chrono::Months::new(self.0.unsigned_abs().into()))
+            .unwrap_or(NaiveDate::MIN)
+    }
+}
+
+impl TryFrom<i64> for AutoImportMonths {
+    type Error = InvalidInput;
+    fn try_from(months: i64) -> Result<Self, InvalidInput> {
+        Self::new(months)
+    }
+}
+
+impl From<AutoImportMonths> for i16 {
+    fn from(months: AutoImportMonths) -> Self {
+        months.0
+    }
+}
+
+schema!(
+    AutoImportMonths,
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .description(Some("Months of history an auto import fetches, 1 to 120."))
+        .minimum(Some(1))
+        .maximum(Some(AutoImportMonths::MAX))
+        .examples([json!(12)])
+        .into()
+);
+
+/// What a sign-in's opener says about auto import: `false` turns it off for this sign-in,
+/// `{"months": N}` asks for N months, `true` (or leaving it out) keeps the client's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AutoImportOption {
+    /// `false`: no auto import for this sign-in; `true`: the client's setting.
+    Switch(bool),
+    Months(MonthsOption),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonthsOption {
+    pub months: AutoImportMonths,
+}
+
+impl AutoImportOption {
+    pub fn choice(self) -> AutoImportChoice {
+        match self {
+            Self::Switch(true) => AutoImportChoice::ClientSetting,
+            Self::Switch(false) => AutoImportChoice::Off,
+            Self::Months(MonthsOption { months }) => AutoImportChoice::Months(months),
+        }
+    }
+}
+
+/// What a sign-in's opener asks of auto import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AutoImportChoice {
+    /// As the client's setting says.
+    #[default]
+    ClientSetting,
+    /// No auto import for this sign-in.
+    Off,
+    /// This many months instead of the setting's.
+    Months(AutoImportMonths),
+}
+
 macro_rules! string_conversions {
     ($($type:ty),*) => {$(
         impl TryFrom<String> for $type {
@@ -372,6 +468,32 @@ mod tests {
         assert!(IdempotencyKey::parse("").is_err());
         assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
         assert!(IdempotencyKey::parse("order-42_~!").is_ok());
+    }
+
+    #[test]
+    fn auto_import_months_are_1_to_120_and_count_back_from_today() {
+        assert!(AutoImportMonths::new(0).is_err());
+        assert!(AutoImportMonths::new(121).is_err());
+        assert!(AutoImportMonths::new(-1).is_err());
+        let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        let twelve = AutoImportMonths::new(12).unwrap();
+        assert_eq!(twelve.since(day("2026-11-30")), day("2025-11-30"));
+        let one = AutoImportMonths::new(1).unwrap();
+        assert_eq!(one.since(day("2026-03-31")), day("2026-02-28"));
+        assert!(serde_json::from_str::<AutoImportOption>(r#"{"months": 0}"#).is_err());
+        assert!(serde_json::from_str::<AutoImportOption>(r#"{"months": 3, "x": 1}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<AutoImportOption>(r#"{"months": 3}"#)
+                .unwrap()
+                .choice(),
+            AutoImportChoice::Months(AutoImportMonths::new(3).unwrap())
+        );
+        assert_eq!(
+            serde_json::from_str::<AutoImportOption>("false")
+                .unwrap()
+                .choice(),
+            AutoImportChoice::Off
+        );
     }
 
     #[test]

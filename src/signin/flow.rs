@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::session::{Issuer, SignedIn};
 use crate::{
+    commands::start::EnqueueError,
     model::command::CommandErrorCode,
     registry::{Bank, Registry},
     store::signins::{self, Choice, ClaimFrom, Field, NewSignIn, SignIn, Step},
@@ -38,6 +39,18 @@ pub enum FlowError {
     InvalidAnswer(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The auto import could not be queued, so the session was not issued either.
+    #[error("auto import: {0}")]
+    AutoImport(#[source] EnqueueError),
+}
+
+impl From<EnqueueError> for FlowError {
+    fn from(e: EnqueueError) -> Self {
+        match e {
+            EnqueueError::Database(db) => Self::Database(db),
+            other => Self::AutoImport(other),
+        }
+    }
 }
 
 /// Everything a sign-in step needs.
@@ -262,6 +275,7 @@ impl Flow<'_> {
                             owner_external_id: &signin.opened.owner_external_id,
                             max_import_date: signin.opened.max_import_date,
                             force_sca: signin.opened.force_sca,
+                            auto_import_months: signin.opened.auto_import_months,
                         },
                         &bank_session,
                     )

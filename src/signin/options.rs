@@ -1,10 +1,21 @@
 //! What the widget and a redirection both say about the sign-in they open, checked once for
-//! both: the owner, the country and bank to offer, the language, and the history asked for.
+//! both: the owner, the country and bank to offer, the language, the history asked for, and
+//! whether the sign-in starts its import by itself (auto import).
+//!
+//! Auto import: the client's setting decides, and an opener may override it. A redirection is
+//! opened by the client's backend with its API key, so its `autoImport` may turn auto import
+//! on, off, or change its months. A widget's options pass through the owner's browser, where
+//! anyone can edit them, so an embed may turn auto import off or change its months only where
+//! the client's setting has it on: it never starts imports the client did not agree to. The
+//! decision is taken when the sign-in opens, like its other terms.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::store::signins::{Channel, NewSignIn};
+use crate::{
+    model::input::{AutoImportChoice, AutoImportMonths},
+    store::signins::{Channel, NewSignIn},
+};
 
 /// The locales the pages have texts for; anything else shows English.
 const LOCALES: [&str; 3] = ["en", "de", "pl"];
@@ -16,6 +27,7 @@ pub struct SignInOptions {
     pub bank: Option<String>,
     pub max_import_date: Option<NaiveDate>,
     pub force_sca: bool,
+    pub auto_import: AutoImportChoice,
 }
 
 /// Who opens the sign-in, and so where its outcome goes.
@@ -70,11 +82,28 @@ impl SignInOptions {
             bank,
             max_import_date,
             force_sca,
+            auto_import: AutoImportChoice::ClientSetting,
         })
     }
 
+    /// The same options with the opener's word on auto import.
+    pub fn with_auto_import(self, auto_import: AutoImportChoice) -> Self {
+        Self {
+            auto_import,
+            ..self
+        }
+    }
+
     /// The sign-in these options open for `client_id`, by `opener`, until `expires_at`.
-    pub fn open(self, client_id: Uuid, opener: Opener, expires_at: DateTime<Utc>) -> NewSignIn {
+    /// `client_auto_import` is the client's auto import setting now.
+    pub fn open(
+        self,
+        client_id: Uuid,
+        client_auto_import: Option<AutoImportMonths>,
+        opener: Opener,
+        expires_at: DateTime<Utc>,
+    ) -> NewSignIn {
+        let auto_import_months = auto_import_months(self.auto_import, client_auto_import, &opener);
         let (channel, parent_origin, widget_state, redirect_uri) = match opener {
             Opener::Widget {
                 parent_origin,
@@ -96,8 +125,24 @@ impl SignInOptions {
             preselected_bank: self.bank,
             max_import_date: self.max_import_date,
             force_sca: self.force_sca,
+            auto_import_months,
             expires_at,
         }
+    }
+}
+
+/// The months a sign-in's auto import fetches, or `None` for no auto import (see the module's
+/// documentation for why a widget cannot turn it on).
+fn auto_import_months(
+    choice: AutoImportChoice,
+    client_setting: Option<AutoImportMonths>,
+    opener: &Opener,
+) -> Option<AutoImportMonths> {
+    match (choice, opener) {
+        (AutoImportChoice::ClientSetting, _) => client_setting,
+        (AutoImportChoice::Off, _) => None,
+        (AutoImportChoice::Months(months), Opener::Redirection { .. }) => Some(months),
+        (AutoImportChoice::Months(months), Opener::Widget { .. }) => client_setting.map(|_| months),
     }
 }
 
@@ -131,6 +176,40 @@ mod tests {
         assert_eq!(checked.bank.as_deref(), Some("sandbox"));
         assert_eq!(options("o", Some(" "), Some("fr")).locale, "en");
         assert_eq!(options("o", Some(" "), None).country, None);
+    }
+
+    #[test]
+    fn a_widget_may_turn_auto_import_off_or_change_its_months_but_only_a_redirection_turns_it_on() {
+        let months = |n| AutoImportMonths::new(n).unwrap();
+        let widget = Opener::Widget {
+            parent_origin: "https://shop.example".into(),
+            state: "s".repeat(16),
+        };
+        let redirection = Opener::Redirection {
+            redirect_uri: "https://shop.example/back".into(),
+        };
+        let on = Some(months(12));
+        for opener in [&widget, &redirection] {
+            assert_eq!(
+                auto_import_months(AutoImportChoice::ClientSetting, on, opener),
+                on
+            );
+            assert_eq!(
+                auto_import_months(AutoImportChoice::ClientSetting, None, opener),
+                None
+            );
+            assert_eq!(auto_import_months(AutoImportChoice::Off, on, opener), None);
+            assert_eq!(
+                auto_import_months(AutoImportChoice::Months(months(3)), on, opener),
+                Some(months(3))
+            );
+        }
+        let asked = AutoImportChoice::Months(months(3));
+        assert_eq!(auto_import_months(asked, None, &widget), None);
+        assert_eq!(
+            auto_import_months(asked, None, &redirection),
+            Some(months(3))
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::session::{IssuedSession, Issuer, SignedIn};
-use crate::registry::Registry;
+use crate::{commands::start::EnqueueError, registry::Registry, store::clients};
 
 pub struct HeadlessSignIn<'a> {
     pub client_id: Uuid,
@@ -29,6 +29,18 @@ pub enum SandboxSignInError {
     Bank(#[from] ConnectorError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The client's auto import could not be queued, so no session was issued either.
+    #[error("auto import: {0}")]
+    AutoImport(#[source] EnqueueError),
+}
+
+impl From<EnqueueError> for SandboxSignInError {
+    fn from(e: EnqueueError) -> Self {
+        match e {
+            EnqueueError::Database(db) => Self::Database(db),
+            other => Self::AutoImport(other),
+        }
+    }
 }
 
 pub struct SandboxSignIn<'a> {
@@ -109,21 +121,26 @@ impl SandboxSignIn<'_> {
             }
         };
 
-        let mut conn = self.pool.acquire().await?;
-        Ok(self
+        // A headless sign-in follows the client's auto import setting, like any other.
+        let mut tx = self.pool.begin().await?;
+        let auto_import_months = clients::auto_import_months(&mut *tx, request.client_id).await?;
+        let issued = self
             .issuer
             .issue(
-                &mut conn,
+                &mut tx,
                 &SignedIn {
                     client_id: request.client_id,
                     bank_id: &bank.entry.id,
                     owner_external_id: request.owner_external_id,
                     max_import_date: request.max_import_date,
                     force_sca: request.force_sca,
+                    auto_import_months,
                 },
                 &bank_session,
             )
-            .await?)
+            .await?;
+        tx.commit().await?;
+        Ok(issued)
     }
 }
 

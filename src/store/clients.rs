@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::model::input::AutoImportMonths;
+
 /// A client as the API sees it after authentication.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Client {
@@ -97,6 +99,36 @@ pub async fn register_signin_places(
             .bind(redirect_uris)
             .execute(pool)
             .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// The months of history the client's auto import fetches; `None` when it is off (or there is
+/// no such client). Takes a pool or a transaction's connection.
+pub async fn auto_import_months(
+    db: impl sqlx::PgExecutor<'_>,
+    client_id: Uuid,
+) -> Result<Option<AutoImportMonths>, sqlx::Error> {
+    let months: Option<Option<AutoImportMonths>> =
+        sqlx::query_scalar("select auto_import_months from clients where id = $1")
+            .bind(client_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(months.flatten())
+}
+
+/// Turns the client's auto import on with `months` of history, or off with `None`. Sign-ins
+/// opened from then on follow it; those already open keep what they opened with. False when
+/// there is no such client.
+pub async fn set_auto_import(
+    pool: &PgPool,
+    client_id: Uuid,
+    months: Option<AutoImportMonths>,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query("update clients set auto_import_months = $2 where id = $1")
+        .bind(client_id)
+        .bind(months)
+        .execute(pool)
+        .await?;
     Ok(updated.rows_affected() == 1)
 }
 

@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
 use crate::model::command::{
-    CommandErrorCode, CommandKind, CommandState, Outcome, Progress, Stage,
+    CommandErrorCode, CommandKind, CommandState, Outcome, Progress, Stage, StartedBy,
 };
 
 /// A command with the session facts clients see next to it.
@@ -31,13 +31,15 @@ pub struct Command {
     pub finished_at: Option<DateTime<Utc>>,
     pub owner_external_id: String,
     pub bank_id: String,
+    pub started_by: StartedBy,
 }
 
 /// The select list shared by the command queries (a macro so `concat!` keeps it a literal).
 macro_rules! select_commands {
     () => {
         "select c.id, c.client_id, c.kind, c.session_id, c.state, c.progress, c.since,
-        c.error_code, c.error_detail, c.created_at, c.finished_at, s.owner_external_id, s.bank_id
+        c.error_code, c.error_detail, c.created_at, c.finished_at, s.owner_external_id, s.bank_id,
+        c.started_by
     from commands c join sessions s on s.id = c.session_id and s.client_id = c.client_id"
     };
 }
@@ -50,6 +52,7 @@ pub struct NewCommand<'a> {
     /// A digest of the request as the client sent it, kept with its idempotency key.
     pub idempotency_fingerprint: Option<&'a [u8]>,
     pub since: NaiveDate,
+    pub started_by: StartedBy,
 }
 
 /// A command found by its idempotency key, with what the request that made it looked like.
@@ -67,8 +70,8 @@ pub struct KeyedCommand {
 pub async fn insert(conn: &mut PgConnection, command: &NewCommand<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into commands (id, client_id, kind, session_id, idempotency_key, state, progress, since,
-                               idempotency_fingerprint)
-         values ($1, $2, $3, $4, $5, 'in_progress', $6, $7, $8)",
+                               idempotency_fingerprint, started_by)
+         values ($1, $2, $3, $4, $5, 'in_progress', $6, $7, $8, $9)",
     )
     .bind(command.id)
     .bind(command.client_id)
@@ -78,9 +81,33 @@ pub async fn insert(conn: &mut PgConnection, command: &NewCommand<'_>) -> Result
     .bind(Json(Progress::at(Stage::Queued)))
     .bind(command.since)
     .bind(command.idempotency_fingerprint)
+    .bind(command.started_by)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The command that claimed a session, and who started it.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct SessionCommand {
+    pub id: Uuid,
+    pub state: CommandState,
+    pub started_by: StartedBy,
+}
+
+/// The client's command that claimed session `session_id`, if one did.
+pub async fn for_session(
+    db: impl sqlx::PgExecutor<'_>,
+    client_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<SessionCommand>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, state, started_by from commands where session_id = $1 and client_id = $2",
+    )
+    .bind(session_id)
+    .bind(client_id)
+    .fetch_optional(db)
+    .await
 }
 
 /// The client's command with this id; another client's is as absent as an unknown one.

@@ -340,21 +340,6 @@ pub async fn set_allowed_ips(
     Ok(())
 }
 
-/// Turns auto import on for `months` of history, or off with `None` (1..=120, as the column
-/// checks).
-pub async fn set_auto_import(
-    pool: &PgPool,
-    client_id: Uuid,
-    months: Option<i16>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update clients set auto_import_months = $2 where id = $1")
-        .bind(client_id)
-        .bind(months)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
 /// How long finished commands' rows are kept (60 s ..= 366 days, as the column checks).
 pub async fn set_retention(
     pool: &PgPool,

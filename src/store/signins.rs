@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
+use crate::model::input::AutoImportMonths;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -98,6 +100,8 @@ pub struct NewSignIn {
     pub preselected_bank: Option<String>,
     pub max_import_date: Option<NaiveDate>,
     pub force_sca: bool,
+    /// The months the import this sign-in starts by itself fetches; none starts when `None`.
+    pub auto_import_months: Option<AutoImportMonths>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -106,7 +110,8 @@ macro_rules! signin_columns {
     () => {
         "id, client_id, channel, owner_external_id, parent_origin, widget_state, redirect_uri, \
          locale, country, preselected_bank, max_import_date, force_sca, status, bank_id, step, \
-         pending_sealed, callback_token, session_id, error_code, error_detail, expires_at"
+         pending_sealed, callback_token, session_id, error_code, error_detail, expires_at, \
+         auto_import_months"
     };
 }
 
@@ -114,8 +119,9 @@ pub async fn insert(pool: &PgPool, new: &NewSignIn) -> Result<SignIn, sqlx::Erro
     sqlx::query_as(concat!(
         "insert into signins (id, client_id, channel, owner_external_id, parent_origin,
                               widget_state, redirect_uri, locale, country, preselected_bank,
-                              max_import_date, force_sca, status, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'picking', $13)
+                              max_import_date, force_sca, status, expires_at,
+                              auto_import_months)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'picking', $13, $14)
          returning ",
         signin_columns!()
     ))
@@ -133,6 +139,7 @@ pub async fn insert(pool: &PgPool, new: &NewSignIn) -> Result<SignIn, sqlx::Erro
     .bind(new.max_import_date)
     .bind(new.force_sca)
     .bind(new.expires_at)
+    .bind(new.auto_import_months)
     .fetch_one(pool)
     .await
 }

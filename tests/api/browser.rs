@@ -560,6 +560,7 @@ fn client_page(aisle_url: &str) -> String {
       if (query.has(name)) options[name] = query.get(name);
     });
     if (query.has('forceSca')) options.forceSca = query.get('forceSca') === 'true';
+    if (query.has('autoImport')) options.autoImport = JSON.parse(query.get('autoImport'));
     ['onSuccess', 'onError', 'onUnsupportedTarget', 'onStarted', 'onTargetSelected', 'onClose'].forEach(function (name) {
       options[name] = function () {
         window.aisleEvents.push({ event: name, args: Array.prototype.slice.call(arguments) });

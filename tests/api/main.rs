@@ -1,6 +1,7 @@
 //! Integration tests: the real app on a random port, a real PostgreSQL database per test, the
 //! sandbox bank over real HTTP. One binary, so it links once.
 
+mod auto_import;
 mod bad_input;
 mod browser;
 mod compat;

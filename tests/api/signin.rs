@@ -10,22 +10,22 @@ use uuid::Uuid;
 
 use crate::helpers::{TEST_SECRETS_KEY, TestApp, assert_problem, spawn_app};
 
-const BACK: &str = "http://127.0.0.1:9/back?shop=1";
+pub(crate) const BACK: &str = "http://127.0.0.1:9/back?shop=1";
 
 /// A browser that does not follow redirects, so each hop can be checked.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap()
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "a 303");
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
-async fn create_redirection(app: &TestApp, body: Value) -> reqwest::Response {
+pub(crate) async fn create_redirection(app: &TestApp, body: Value) -> reqwest::Response {
     app.http
         .post(format!("{}/v1/signin/redirections", app.address))
         .bearer_auth(&app.api_key)
@@ -44,7 +44,7 @@ async fn redirection(app: &TestApp, api_key: &str, id: &str) -> reqwest::Respons
         .unwrap()
 }
 
-async fn redirection_status(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn redirection_status(app: &TestApp, id: &str) -> Value {
     let response = redirection(app, &app.api_key, id).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
@@ -69,7 +69,7 @@ async fn open_redirection(app: &TestApp, bank: Option<&str>) -> String {
 }
 
 /// What the sign-in pages read about sign-in `id`.
-async fn signin_view(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn signin_view(app: &TestApp, id: &str) -> Value {
     let response = app
         .http
         .get(format!("{}/signin/api/{id}", app.address))
@@ -80,7 +80,7 @@ async fn signin_view(app: &TestApp, id: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn frame_api(app: &TestApp, id: &str, action: &str, body: Value) -> Value {
+pub(crate) async fn frame_api(app: &TestApp, id: &str, action: &str, body: Value) -> Value {
     let response = app
         .http
         .post(format!("{}/signin/api/{id}/{action}", app.address))
@@ -94,7 +94,12 @@ async fn frame_api(app: &TestApp, id: &str, action: &str, body: Value) -> Value 
 
 /// Picks the Berlin Group sandbox bank and answers its SCA page as the owner would; returns
 /// where the bank sends the owner back (our callback).
-async fn approve_at_the_bank(app: &TestApp, id: &str, login: &str, password: &str) -> String {
+pub(crate) async fn approve_at_the_bank(
+    app: &TestApp,
+    id: &str,
+    login: &str,
+    password: &str,
+) -> String {
     let view = frame_api(app, id, "bank", json!({"bank": "sandbox"})).await;
     assert_eq!(view["status"], "in_progress");
     assert_eq!(

@@ -347,3 +347,44 @@ async fn an_embedded_bank_is_signed_in_on_the_widget_with_a_method_choice_and_a_
     assert_eq!(command["state"], "successful", "{command}");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn with_auto_import_on_the_page_hears_the_command_id_and_the_import_runs_by_itself() {
+    let app = spawn_app().await;
+    let months = aisle::model::input::AutoImportMonths::new(12).unwrap();
+    aisle::store::clients::set_auto_import(&app.pool, app.client_id, Some(months))
+        .await
+        .unwrap();
+    let page = ClientPage::serve(&app.address).await;
+    app.register(app.client_id, &[page.origin()], &[]).await;
+    let client = app.client_id.to_string();
+    let browser = Browser::start().await;
+    browser
+        .goto(&page.url(&[
+            ("client", client.as_str()),
+            ("ownerExternalId", "owner-7"),
+            ("autoImport", r#"{"months": 3}"#),
+        ]))
+        .await;
+    open_the_banks_window(&browser, "sandbox").await;
+    approve_at_the_bank(&browser, "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
+
+    let on_success = callback(&browser, "onSuccess").await;
+    screen(&browser, "success").await;
+    browser.screenshot("auto-import-success").await;
+    let command_id = on_success[3]["commandId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("onSuccess carries the command id: {on_success}"));
+    let command = app
+        .wait_for_command(command_id, Duration::from_secs(30))
+        .await;
+    assert_eq!(command["state"], "successful", "{command}");
+    assert_eq!(command["ownerExternalId"], "owner-7");
+    let since: chrono::NaiveDate = command["since"].as_str().unwrap().parse().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    assert!(
+        (today - since).num_days() < 100,
+        "the embed's 3 months, not the setting's 12: {since}"
+    );
+    browser.close().await;
+}

@@ -753,6 +753,7 @@
         target: view.session.target,
         sessionId: view.session.sessionId,
         sessionIdSignature: view.session.sessionIdSignature,
+        commandId: view.session.commandId || null,
       });
     }
   }

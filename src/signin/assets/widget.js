@@ -45,6 +45,19 @@
       if (options[name] != null && options[name] !== '') params.set(name, String(options[name]));
     });
     if (options.forceSca === true) params.set('forceSca', 'true');
+    // autoImport: false turns the client's auto import off for this sign-in; {months: N}
+    // changes its months where the client has it on (only the client's setting, or a
+    // redirection from its backend, turns it on).
+    if (options.autoImport === false) params.set('autoImport', 'off');
+    else if (options.autoImport && typeof options.autoImport === 'object') {
+      const months = Number(options.autoImport.months);
+      if (!Number.isInteger(months) || months < 1 || months > 120) {
+        throw new Error('Aisle.embed: autoImport.months must be a whole number from 1 to 120');
+      }
+      params.set('autoImport', String(months));
+    } else if (options.autoImport != null && options.autoImport !== true) {
+      throw new Error('Aisle.embed: autoImport must be false, true or {months: N}');
+    }
 
     const iframe = document.createElement('iframe');
     iframe.src = aisleOrigin + '/signin/widget?' + params.toString();
@@ -69,8 +82,9 @@
           call(options.onUnsupportedTarget, [{ target: data.target == null ? null : data.target, country: data.country }]);
           break;
         case 'success':
+          // commandId: the import Aisle started by itself (auto import), else null.
           call(options.onSuccess, [data.target, data.sessionId, data.sessionIdSignature,
-            { ownerExternalId: options.ownerExternalId, state: state }]);
+            { ownerExternalId: options.ownerExternalId, state: state, commandId: data.commandId || null }]);
           break;
         case 'error':
           call(options.onError, [data.exception, { message: data.message, target: data.target, state: state }]);
