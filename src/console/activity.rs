@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{
     auth::Staff,
-    charts::{self, Bar},
+    charts::{self, Bar, Frame},
     explain,
     owners::when,
     views::{ConsoleError, context, render},
@@ -153,9 +153,9 @@ pub async fn usage(State(state): State<AppState>, staff: Staff) -> Result<Respon
         "usage.html",
         context! {
             staff, section => "usage", days => USAGE_DAYS, total,
-            per_day => charts::columns("Imports per day", &days),
-            per_bank => (!banks.is_empty()).then(|| charts::columns("Imports per bank", &banks)),
-            per_code => (!codes.is_empty()).then(|| charts::columns("Errors by code", &codes)),
+            per_day => charts::columns(Frame::WIDE, "Imports per day", &days),
+            per_bank => (!banks.is_empty()).then(|| charts::columns(Frame::HALF, "Imports per bank", &banks)),
+            per_code => (!codes.is_empty()).then(|| charts::columns(Frame::HALF, "Errors by code", &codes)),
             errors,
         },
     )

@@ -7,15 +7,51 @@ use std::fmt::Write;
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 200.0;
-const LEFT: f64 = 72.0;
+const LEFT: f64 = 64.0;
 const RIGHT: f64 = 12.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = 28.0;
+const TOP: f64 = 16.0;
+const BOTTOM: f64 = 26.0;
+
+/// A chart's drawing size in SVG units, close to the size it is shown at, so that its text
+/// (12 units, in the stylesheet) reads at about 12 px.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame {
+    pub width: f64,
+    pub height: f64,
+}
+
+impl Frame {
+    /// An account card's balance chart.
+    pub const CARD: Frame = Frame {
+        width: 520.0,
+        height: 200.0,
+    };
+    /// A chart across the page.
+    pub const WIDE: Frame = Frame {
+        width: 1100.0,
+        height: 240.0,
+    };
+    /// A chart in half the page.
+    pub const HALF: Frame = Frame {
+        width: 540.0,
+        height: 220.0,
+    };
+
+    fn plot_width(self) -> f64 {
+        self.width - LEFT - RIGHT
+    }
+
+    fn plot_height(self) -> f64 {
+        self.height - TOP - BOTTOM
+    }
+}
 
 /// A line chart of `points` (day, balance), oldest first; `None` with fewer than two points.
-pub fn balance_line(points: &[(NaiveDate, Decimal)], currency: &str) -> Option<String> {
+pub fn balance_line(
+    frame: Frame,
+    points: &[(NaiveDate, Decimal)],
+    currency: &str,
+) -> Option<String> {
     let (first, last) = (points.first()?, points.last()?);
     if points.len() < 2 {
         return None;
@@ -32,15 +68,16 @@ pub fn balance_line(points: &[(NaiveDate, Decimal)], currency: &str) -> Option<S
         high += 1.0;
     }
     let span_days = (last.0 - first.0).num_days().max(1) as f64;
-    let x = |day: NaiveDate| LEFT + (day - first.0).num_days() as f64 / span_days * plot_width();
-    let y = |value: f64| TOP + (high - value) / (high - low) * plot_height();
+    let x =
+        |day: NaiveDate| LEFT + (day - first.0).num_days() as f64 / span_days * frame.plot_width();
+    let y = |value: f64| TOP + (high - value) / (high - low) * frame.plot_height();
 
-    let mut svg = open_svg("Balance over time");
+    let mut svg = open_svg(frame, "Balance over time");
     for (value, label) in [(high, fmt_amount(high)), (low, fmt_amount(low))] {
         let _ = write!(
             svg,
             r#"<line class="grid" x1="{LEFT}" x2="{x2}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{tx}" y="{ty:.1}" text-anchor="end">{label}</text>"#,
-            x2 = WIDTH - RIGHT,
+            x2 = frame.width - RIGHT,
             y = y(value),
             tx = LEFT - 6.0,
             ty = y(value) + 4.0,
@@ -61,7 +98,7 @@ pub fn balance_line(points: &[(NaiveDate, Decimal)], currency: &str) -> Option<S
             svg,
             r#"<text class="axis" x="{:.1}" y="{}" text-anchor="{anchor}">{day}</text>"#,
             x(day),
-            HEIGHT - 8.0,
+            frame.height - 8.0,
         );
     }
     let _ = write!(
@@ -80,30 +117,30 @@ pub struct Bar {
 }
 
 /// Vertical stacked bars, one per label, left to right.
-pub fn columns(title: &str, bars: &[Bar]) -> String {
+pub fn columns(frame: Frame, title: &str, bars: &[Bar]) -> String {
     let max = bars
         .iter()
         .map(|bar| bar.segments.iter().map(|(v, _)| *v).sum::<i64>())
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let mut svg = open_svg(title);
-    let slot = plot_width() / bars.len().max(1) as f64;
+    let mut svg = open_svg(frame, title);
+    let slot = frame.plot_width() / bars.len().max(1) as f64;
     let bar_width = (slot * 0.7).min(40.0);
     let _ = write!(
         svg,
         r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{TOP}" y2="{TOP}"/><text class="axis" x="{}" y="{}" text-anchor="end">{max}</text><text class="axis" x="{}" y="{}" text-anchor="end">0</text>"#,
-        WIDTH - RIGHT,
+        frame.width - RIGHT,
         LEFT - 6.0,
         TOP + 4.0,
         LEFT - 6.0,
-        TOP + plot_height() + 4.0,
+        TOP + frame.plot_height() + 4.0,
     );
     for (i, bar) in bars.iter().enumerate() {
         let x = LEFT + slot * i as f64 + (slot - bar_width) / 2.0;
-        let mut base = TOP + plot_height();
+        let mut base = TOP + frame.plot_height();
         for (value, class) in &bar.segments {
-            let h = *value as f64 / max * plot_height();
+            let h = *value as f64 / max * frame.plot_height();
             base -= h;
             let _ = write!(
                 svg,
@@ -118,7 +155,7 @@ pub fn columns(title: &str, bars: &[Bar]) -> String {
                 svg,
                 r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
                 x + bar_width / 2.0,
-                HEIGHT - 8.0,
+                frame.height - 8.0,
                 escape(&bar.label)
             );
         }
@@ -127,19 +164,13 @@ pub fn columns(title: &str, bars: &[Bar]) -> String {
     svg
 }
 
-fn open_svg(title: &str) -> String {
+fn open_svg(frame: Frame, title: &str) -> String {
     format!(
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        r#"<svg class="chart" viewBox="0 0 {} {}" role="img" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        frame.width,
+        frame.height,
         escape(title)
     )
-}
-
-fn plot_width() -> f64 {
-    WIDTH - LEFT - RIGHT
-}
-
-fn plot_height() -> f64 {
-    HEIGHT - TOP - BOTTOM
 }
 
 fn fmt_amount(value: f64) -> String {
@@ -218,6 +249,7 @@ mod tests {
     #[test]
     fn chart_text_is_escaped() {
         let svg = columns(
+            Frame::HALF,
             "t",
             &[Bar {
                 label: "<script>".into(),

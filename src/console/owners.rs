@@ -349,7 +349,11 @@ async fn balance_chart(
     let daily = console::daily_net(&state.pool, client_id, account.id).await?;
     let day = reference.reference_date.unwrap_or(imported_on);
     let history = charts::balance_history((day, reference.amount), &daily);
-    Ok(charts::balance_line(&history, &account.currency))
+    Ok(charts::balance_line(
+        charts::Frame::CARD,
+        &history,
+        &account.currency,
+    ))
 }
 
 #[derive(Serialize)]

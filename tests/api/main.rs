@@ -9,6 +9,7 @@ mod compat_client;
 mod compat_widget;
 mod connectors;
 mod console;
+mod console_browser;
 mod contract;
 mod contract_walk;
 mod crash_recovery;
