@@ -208,10 +208,10 @@ pub fn balance_history(
         }
         balance -= net;
     }
-    if let Some(earliest) = daily_net.last().and_then(|(day, _)| day.pred_opt()) {
-        if earliest < reference_day {
-            points.push((earliest, balance));
-        }
+    if let Some(earliest) = daily_net.last().and_then(|(day, _)| day.pred_opt())
+        && earliest < reference_day
+    {
+        points.push((earliest, balance));
     }
     points.reverse();
     points.dedup_by_key(|(day, _)| *day);
