@@ -33,6 +33,8 @@ pub enum ApiError {
     InvalidSince(String),
     #[error("no such command")]
     InvalidCommandId,
+    #[error("this client has no import of this owner")]
+    InvalidOwnerExternalId,
     #[error("no such resource")]
     NotFound,
     #[error("no such sign-in")]
@@ -94,6 +96,8 @@ pub enum ProblemCode {
     IdempotencyKeyReused,
     InvalidSince,
     InvalidCommandId,
+    /// No import of this owner by the calling client.
+    InvalidOwnerExternalId,
     InvalidSignInId,
     InvalidRedirectionId,
     InvalidRedirectUri,
@@ -194,6 +198,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => (StatusCode::CONFLICT, C::IdempotencyKeyReused),
             Self::InvalidSince(_) => (StatusCode::BAD_REQUEST, C::InvalidSince),
             Self::InvalidCommandId => (StatusCode::NOT_FOUND, C::InvalidCommandId),
+            Self::InvalidOwnerExternalId => (StatusCode::NOT_FOUND, C::InvalidOwnerExternalId),
             Self::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
             Self::InvalidSignInId => (StatusCode::NOT_FOUND, C::InvalidSignInId),
             Self::InvalidRedirectionId => (StatusCode::NOT_FOUND, C::InvalidRedirectionId),

@@ -9,6 +9,7 @@ mod health;
 pub(crate) mod json;
 pub mod metrics;
 pub mod openapi;
+mod owners;
 mod pages;
 pub(crate) mod privacy;
 mod redirections;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .merge(commands::router())
         .merge(pages::router())
         .merge(exports::router())
+        .merge(owners::router())
         .merge(sandbox::router())
         .merge(redirections::router())
         .merge(signin_pages::router())

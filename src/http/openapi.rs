@@ -49,6 +49,7 @@ use crate::state::AppState;
         super::pages::account_transactions,
         super::pages::card_transactions,
         super::exports::export_transactions,
+        super::owners::get_owner,
         super::sandbox::create_session,
         super::redirections::create_redirection,
         super::redirections::get_redirection,
@@ -89,6 +90,10 @@ const OPERATION_PROBLEMS: &[(&str, &[Problems])] = {
             ],
         ),
         ("get_command", &[(404, &[C::InvalidCommandId])]),
+        (
+            "get_owner",
+            &[(404, &[C::InvalidOwnerExternalId, C::NotFound])],
+        ),
         (
             "create_sandbox_session",
             &[(
@@ -172,6 +177,10 @@ impl Modify for Contract {
                 (
                     "Commands",
                     "Start a Default Import and poll it for the result.",
+                ),
+                (
+                    "Owners",
+                    "Everything imported for one owner, across banks and imports.",
                 ),
                 ("Banks", "The coverage catalog."),
                 (

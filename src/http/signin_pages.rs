@@ -330,6 +330,13 @@ async fn bank_callback(
     match state.flow().bank_callback(&token, params).await {
         Ok(signin) => after_bank(&signin),
         Err(FlowError::Database(e)) => database_problem(&e),
+        Err(e @ FlowError::AutoImport(_)) => {
+            tracing::error!(error = %e, "a sign-in's auto import could not be queued");
+            problem_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side. Please try again.",
+            )
+        }
         // A repeated or late callback (a reload, a double click at the bank): show wherever
         // the sign-in is now.
         Err(_) => match signins::find_by_callback_token(&state.pool, &token).await {

@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod input;
+pub mod owner;
 pub mod receipt;
 pub mod result;
 pub mod staff;

@@ -34,6 +34,15 @@ pub struct Command {
     pub started_by: StartedBy,
 }
 
+impl Command {
+    /// Whether the command has imported rows to show: it succeeded, or ended with a code that
+    /// keeps what it had read.
+    pub fn has_result(&self) -> bool {
+        self.state == CommandState::Successful
+            || self.error_code.is_some_and(CommandErrorCode::keeps_result)
+    }
+}
+
 /// The select list shared by the command queries (a macro so `concat!` keeps it a literal).
 macro_rules! select_commands {
     () => {
@@ -123,6 +132,25 @@ pub async fn find_for_client(
     .bind(id)
     .bind(client_id)
     .fetch_optional(pool)
+    .await
+}
+
+/// The client's commands for one owner, whatever their state, newest first, at most `limit`.
+pub async fn for_owner(
+    pool: &PgPool,
+    client_id: Uuid,
+    owner_external_id: &str,
+    limit: i64,
+) -> Result<Vec<Command>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select_commands!(),
+        " where c.client_id = $1 and s.client_id = $1 and s.owner_external_id = $2
+          order by c.created_at desc, c.id desc limit $3"
+    ))
+    .bind(client_id)
+    .bind(owner_external_id)
+    .bind(limit)
+    .fetch_all(pool)
     .await
 }
 

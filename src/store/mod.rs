@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod commands;
 pub mod console;
+pub mod owners;
 pub mod queue;
 pub mod results;
 pub mod sessions;

@@ -390,7 +390,7 @@ impl Walker<'_> {
                 .path_params
                 .iter()
                 .fold(operation.path.clone(), |path, (name, value)| {
-                    path.replace(&format!("{{{name}}}"), &text_of(value))
+                    path.replace(&format!("{{{name}}}"), &path_segment(&text_of(value)))
                 })
         });
         let mut builder = self.app.http.request(
@@ -607,6 +607,14 @@ fn expand(expression: &str, body: &Value) -> Value {
 
 /// A generated value as it goes into a path or a query: a string as it is, anything else as
 /// its JSON text (an invalid request on purpose).
+/// `text` as one path segment, as any HTTP client writes a value into a path: a string id
+/// (an owner's) may hold `/`, `?`, `%` or spaces.
+fn path_segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 fn text_of(value: &Value) -> String {
     value
         .as_str()

@@ -24,6 +24,7 @@ mod idempotency;
 mod isolation;
 mod lifecycle;
 mod metrics;
+mod owners;
 mod polls;
 mod results;
 mod security;
