@@ -227,6 +227,23 @@ async fn a_staff_member_signs_in_with_password_and_code_and_sees_the_owners_data
         "a balance chart: {page}"
     );
     assert!(page.contains("id=\"transactions\""), "{page}");
+    // Keyset pages: the next page starts after the last row of this one.
+    let after = page
+        .split("id=\"next-page\" href=\"?")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("alice has more than a page of rows")
+        .replace("&amp;", "&");
+    let second = console
+        .get(&format!("/console/owners/owner-42?{after}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let rows = |html: &str| html.matches("<tr class=\"tx\">").count();
+    assert_eq!(rows(&page), 50);
+    assert!(rows(&second) > 0, "{second}");
+    assert!(second.contains("First page"));
     let filtered = console
         .get("/console/owners/owner-42?text=Gehalt&status=booked")
         .await
