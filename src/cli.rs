@@ -311,13 +311,14 @@ impl Cli {
                 admin_login,
                 json,
             }) => {
-                let key = config.secrets_key.as_ref().ok_or(
+                let public_url = config.public_url.clone();
+                let secrets_key = config.secrets_key.clone();
+                let pool = migrated_pool(config).await?;
+                let key = secrets_key.as_ref().ok_or(
                     "missing setting: AISLE_SECRETS_KEY (secrets_key), which seals the console \
                      admin's TOTP secret",
                 )?;
                 let sealer = SecretSealer::from_hex(key.expose())?;
-                let public_url = config.public_url.clone();
-                let pool = migrated_pool(config).await?;
                 let (client, api_key) = store::clients::create(&pool, &name, &allow_ip).await?;
                 store::clients::register_signin_places(
                     &pool,
