@@ -12,10 +12,11 @@ use ipnet::IpNet;
 
 use crate::{
     config::Config,
-    dev,
+    console, dev,
     model::{
         input::AutoImportMonths,
         settings::{RetentionSeconds, SettingsChange},
+        staff::Role,
     },
     sealing::SecretSealer,
     service::Service,
@@ -74,7 +75,11 @@ enum ClientCommand {
         allow_ip: Vec<IpNet>,
         #[command(flatten)]
         places: SignInPlaces,
-        /// Print `{"clientId","apiKey"}` for scripts.
+        /// The login of the client's first console admin (an email address); default
+        /// `admin-` and the start of the client's id. A one-time setup link is printed for it.
+        #[arg(long = "admin-login", value_name = "LOGIN")]
+        admin_login: Option<String>,
+        /// Print `{"clientId","apiKey","adminLogin","setupLink"}` for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -321,9 +326,17 @@ impl Cli {
                 name,
                 allow_ip,
                 places,
+                admin_login,
                 json,
             }) => {
+                let public_url = config.public_url.clone();
+                let secrets_key = config.secrets_key.clone();
                 let pool = migrated_pool(config).await?;
+                let key = secrets_key.as_ref().ok_or(
+                    "missing setting: AISLE_SECRETS_KEY (secrets_key), which seals the console \
+                     admin's TOTP secret",
+                )?;
+                let sealer = SecretSealer::from_hex(key.expose())?;
                 let (client, api_key) = store::clients::create(&pool, &name, &allow_ip).await?;
                 store::clients::register_signin_places(
                     &pool,
@@ -332,15 +345,33 @@ impl Cli {
                     &places.redirect_uris,
                 )
                 .await?;
+                let admin_login = admin_login
+                    .unwrap_or_else(|| format!("admin-{}", &client.id.simple().to_string()[..8]));
+                let admin = console::auth::invite(
+                    &pool,
+                    &sealer,
+                    &public_url,
+                    client.id,
+                    &admin_login,
+                    Role::Admin,
+                )
+                .await?;
                 if json {
                     println!(
                         "{}",
-                        serde_json::json!({ "clientId": client.id, "apiKey": api_key })
+                        serde_json::json!({
+                            "clientId": client.id,
+                            "apiKey": api_key,
+                            "adminLogin": admin.login,
+                            "setupLink": admin.setup_link,
+                        })
                     );
                 } else {
                     println!(
-                        "client {} ({})\nAPI key (shown once): {api_key}",
-                        client.name, client.id
+                        "client {} ({})\nAPI key (shown once): {api_key}\n\
+                         console admin: {}\n\
+                         setup link (works once, for 72 hours): {}",
+                        client.name, client.id, admin.login, admin.setup_link
                     );
                 }
                 Ok(())

@@ -47,6 +47,8 @@ pub enum DevError {
     DemoFile(#[from] serde_json::Error),
     #[error("the demo client's webhook: {0}")]
     Webhook(#[from] EndpointError),
+    #[error("the demo client's console admin: {0}")]
+    ConsoleAdmin(#[from] crate::console::auth::InviteError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -94,6 +96,7 @@ pub async fn run(mut config: Config) -> Result<(), DevError> {
         sandbox: &sandbox_url,
         demo: &demo_url,
         api_key: &demo.api_key,
+        admin: demo.console.as_ref(),
         database_url: cluster.as_ref().map(|c| c.url(DATABASE)),
     });
     let (api, workers) = tokio::join!(
@@ -187,7 +190,22 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 struct DemoClient {
     client_id: uuid::Uuid,
     api_key: String,
+    /// The demo client's console admin; absent in files from before the console.
+    #[serde(default)]
+    console: Option<DemoAdmin>,
 }
+
+/// A ready console login for the demo client: kept with its key, for the same reason.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoAdmin {
+    login: String,
+    password: String,
+    /// Base32, as authenticator apps take it.
+    totp_secret: String,
+}
+
+const DEMO_ADMIN: &str = "demo-admin";
 
 /// The demo client, kept in the state directory so its key survives restarts. It is a local
 /// developer's convenience: a real client's key is shown once and never stored. Its widget
@@ -216,14 +234,44 @@ async fn demo_client(service: &Service, demo_url: &str) -> Result<DemoClient, De
         None => {
             let (client, api_key) =
                 clients::create(&service.pool, "Acme Lending (demo)", &[]).await?;
-            let demo = DemoClient {
+            DemoClient {
                 client_id: client.id,
                 api_key,
-            };
-            write_private(&path, serde_json::to_string_pretty(&demo)?.as_bytes())?;
-            demo
+                console: None,
+            }
         }
     };
+    let admin_kept = match &demo.console {
+        Some(admin) => crate::store::staff::find_by_login(&service.pool, &admin.login)
+            .await?
+            .is_some_and(|user| user.client_id == demo.client_id),
+        None => false,
+    };
+    let demo = if admin_kept {
+        demo
+    } else {
+        let mut password = [0u8; 12];
+        rand::rng().fill_bytes(&mut password);
+        let password = hex::encode(password);
+        let totp_secret = crate::console::auth::create_enrolled(
+            &service.pool,
+            service.sealer(),
+            demo.client_id,
+            DEMO_ADMIN,
+            crate::model::staff::Role::Admin,
+            &password,
+        )
+        .await?;
+        DemoClient {
+            console: Some(DemoAdmin {
+                login: DEMO_ADMIN.into(),
+                password,
+                totp_secret,
+            }),
+            ..demo
+        }
+    };
+    write_private(&path, serde_json::to_string_pretty(&demo)?.as_bytes())?;
     clients::register_signin_places(
         &service.pool,
         demo.client_id,
@@ -263,6 +311,7 @@ struct Walkthrough<'a> {
     sandbox: &'a str,
     demo: &'a str,
     api_key: &'a str,
+    admin: Option<&'a DemoAdmin>,
     /// The private cluster's database (trust authentication on 127.0.0.1: no secret in it).
     database_url: Option<String>,
 }
@@ -275,6 +324,18 @@ fn print_walkthrough(w: &Walkthrough<'_>) {
         api_key,
         ..
     } = w;
+    let console = w
+        .admin
+        .map(|admin| {
+            format!(
+                "  console       {api}/console\n\
+                 \x20               login {}   password {}\n\
+                 \x20               TOTP secret {} (add it to an authenticator app, or\n\
+                 \x20               print the current code: oathtool --totp -b {})\n",
+                admin.login, admin.password, admin.totp_secret, admin.totp_secret
+            )
+        })
+        .unwrap_or_default();
     let database = w
         .database_url
         .as_ref()
@@ -291,7 +352,7 @@ Aisle dev stack is up.
   sandbox bank  {sandbox}
   demo client   {demo}/demo
   demo API key  {api_key}
-{database}
+{console}{database}
 Click through it: open {demo}/demo in a browser, pick "Aisle Sandbox Bank (Berlin Group)",
 sign in as alice (password "sandbox", one-time code "123456") and watch the import arrive,
 and its signed webhooks under "Webhooks received".

@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod commands;
 pub mod compat;
 pub mod config;
+pub mod console;
 pub mod deletion_signing;
 pub mod demo;
 pub mod dev;

@@ -257,7 +257,7 @@ fn write_csv_line(writer: &mut BodyWriter, line: &ExportLine<'_>) {
 
 /// A text cell from a bank or a client: quoted (RFC 4180), and defused when a spreadsheet
 /// would read it as a formula (OWASP's CSV injection advice: a leading `'`).
-fn csv_text(value: &str) -> String {
+pub(crate) fn csv_text(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         csv_quoted(&format!("'{value}"))
     } else {
@@ -265,7 +265,7 @@ fn csv_text(value: &str) -> String {
     }
 }
 
-fn csv_quoted(value: &str) -> String {
+pub(crate) fn csv_quoted(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 

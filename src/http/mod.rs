@@ -6,14 +6,14 @@ mod browser_binding;
 mod commands;
 mod deletions;
 pub mod error;
-mod exports;
+pub(crate) mod exports;
 mod health;
 pub(crate) mod json;
 pub mod metrics;
 pub mod openapi;
 mod owners;
 mod pages;
-mod privacy;
+pub(crate) mod privacy;
 mod redirections;
 mod result_body;
 mod sandbox;
@@ -63,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .merge(crate::compat::router())
+        .merge(crate::console::router(state.clone()))
         .fallback(|| async { error::ApiError::NotFound })
         // Extractors stop reading a body of unknown length at the limit...
         .layer(DefaultBodyLimit::max(limits.body_limit))

@@ -8,3 +8,4 @@ pub mod owner;
 pub mod receipt;
 pub mod result;
 pub mod settings;
+pub mod staff;

@@ -4,12 +4,14 @@
 pub mod client_settings;
 pub mod clients;
 pub mod commands;
+pub mod console;
 pub mod deletions;
 pub mod owners;
 pub mod queue;
 pub mod results;
 pub mod sessions;
 pub mod signins;
+pub mod staff;
 pub mod webhooks;
 
 use sqlx::PgPool;

@@ -316,11 +316,25 @@ impl Browser {
     /// Saves a PNG of the current window's viewport as
     /// `target/widget-screenshots/{test}-{NN}-{name}.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        self.screenshot_into("widget-screenshots", name).await
+    }
+
+    /// Resizes the window, e.g. to a desktop's for pages made for one.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("the window resizes");
+    }
+
+    /// Saves a PNG of the current window's viewport as `target/{folder}/{test}-{NN}-{name}.png`
+    /// and returns its path.
+    pub async fn screenshot_into(&self, folder: &str, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.expect("a screenshot");
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .parent()
             .unwrap()
-            .join("widget-screenshots");
+            .join(folder);
         std::fs::create_dir_all(&dir).unwrap();
         let step = self.screenshots.fetch_add(1, Ordering::Relaxed) + 1;
         let path = dir.join(format!("{}-{step:02}-{name}.png", self.test));

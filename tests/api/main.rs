@@ -9,6 +9,8 @@ mod compat;
 mod compat_client;
 mod compat_widget;
 mod connectors;
+mod console;
+mod console_browser;
 mod contract;
 mod contract_walk;
 mod crash_recovery;
