@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::{
     helpers::{TestApp, binding_cookie, spawn_app, spawn_app_without_workers},
     signin::{
-        BACK, approve_at_the_bank, browser, create_redirection, frame_api, location,
-        redirection_status,
+        BACK, answer_sca_page, approve_at_the_bank, browser, create_redirection, frame_api,
+        location, redirection_status,
     },
 };
 
@@ -70,19 +70,10 @@ async fn sign_in_as_alice(app: &TestApp, id: &str) -> Value {
         .await
         .unwrap();
     let cookie = binding_cookie(&go).expect("the bank window is bound");
-    let answered = browser()
-        .post(location(&go))
-        .form(&[
-            ("login", "alice"),
-            ("password", aisle_sandbox_bank::TEST_PASSWORD),
-            ("otp", aisle_sandbox_bank::TEST_OTP),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let callback =
+        answer_sca_page(&location(&go), "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
     let returned = browser()
-        .get(location(&answered))
+        .get(&callback)
         .header("cookie", &cookie)
         .send()
         .await
@@ -359,19 +350,10 @@ async fn a_widget_sign_in_finished_in_a_browser_without_the_frame_starts_no_impo
         .await
         .unwrap();
     let cookie = binding_cookie(&go).expect("the victim's browser is bound");
-    let answered = victim
-        .post(location(&go))
-        .form(&[
-            ("login", "alice"),
-            ("password", aisle_sandbox_bank::TEST_PASSWORD),
-            ("otp", aisle_sandbox_bank::TEST_OTP),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let callback =
+        answer_sca_page(&location(&go), "alice", aisle_sandbox_bank::TEST_PASSWORD).await;
     let returned = victim
-        .get(location(&answered))
+        .get(&callback)
         .header("cookie", &cookie)
         .send()
         .await

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use crate::{
     browser::{Browser, ClientPage},
     helpers::{TestApp, assert_problem, binding_cookie, spawn_app},
+    signin::answer_sca_page,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -103,18 +104,7 @@ async fn view(app: &TestApp, id: &str) -> Value {
 /// Answers the sandbox bank's SCA page at `sca_page` as alice; returns where the bank sends
 /// the browser back (Aisle's callback).
 async fn approve_over_http(sca_page: &str) -> String {
-    let answered = hop()
-        .post(sca_page)
-        .form(&[
-            ("login", "alice"),
-            ("password", aisle_sandbox_bank::TEST_PASSWORD),
-            ("otp", aisle_sandbox_bank::TEST_OTP),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    location(&answered)
+    answer_sca_page(sca_page, "alice", aisle_sandbox_bank::TEST_PASSWORD).await
 }
 
 async fn signin_row(app: &TestApp, id: &str) -> (String, Option<String>) {
@@ -359,18 +349,7 @@ async fn a_widget_bank_link_taken_by_another_browser_first_gives_the_frame_nothi
 async fn a_redirections_bank_link_and_bank_page_work_only_in_the_browser_that_began_them() {
     let app = spawn_app().await;
     let back = "http://127.0.0.1:9/back";
-    app.register(app.client_id, &[], &[back]).await;
-    let created: Value = app
-        .http
-        .post(format!("{}/v1/signin/redirections", app.address))
-        .bearer_auth(&app.api_key)
-        .json(&json!({"redirectUri": back, "ownerExternalId": "attacker-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.open_redirection(back, "attacker-1", None).await;
     let id = created["redirectionId"].as_str().unwrap().to_string();
     let picked = signin_api(&app, &id, "bank", json!({"bank": "sandbox"})).await;
     let attacker_cookie = binding_cookie(&picked).expect("the page's browser is bound");
@@ -583,18 +562,7 @@ async fn serve_back() -> (String, tokio::task::JoinHandle<()>) {
 }
 
 async fn create_redirection(app: &TestApp, back: &str, bank: Option<&str>) -> (String, String) {
-    app.register(app.client_id, &[], &[back]).await;
-    let created: Value = app
-        .http
-        .post(format!("{}/v1/signin/redirections", app.address))
-        .bearer_auth(&app.api_key)
-        .json(&json!({"redirectUri": back, "ownerExternalId": "owner-r", "bank": bank}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.open_redirection(back, "owner-r", bank).await;
     (
         created["redirectionId"].as_str().unwrap().to_string(),
         created["redirectionLink"].as_str().unwrap().to_string(),

@@ -52,18 +52,7 @@ async fn client_a_objects(app: &TestApp) -> Objects {
         ids.insert("card", card);
     }
 
-    app.register(app.client_id, &[], &[BACK]).await;
-    let redirection: Value = app
-        .http
-        .post(format!("{}/v1/signin/redirections", app.address))
-        .bearer_auth(&app.api_key)
-        .json(&json!({"redirectUri": BACK, "ownerExternalId": "owner-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let redirection: Value = app.open_redirection(BACK, "owner-1", None).await;
     ids.insert(
         "redirection",
         redirection["redirectionId"].as_str().unwrap().to_string(),

@@ -191,6 +191,22 @@ impl TestApp {
         assert!(found, "client {client} exists");
     }
 
+    /// Registers `back` as a redirect URI of the client and opens a redirection to it for
+    /// `owner` (at `bank`, when given); returns the API's answer.
+    pub async fn open_redirection(&self, back: &str, owner: &str, bank: Option<&str>) -> Value {
+        self.register(self.client_id, &[], &[back]).await;
+        let created = self
+            .http
+            .post(format!("{}/v1/signin/redirections", self.address))
+            .bearer_auth(&self.api_key)
+            .json(&serde_json::json!({"redirectUri": back, "ownerExternalId": owner, "bank": bank}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED, "a redirection opens");
+        created.json().await.unwrap()
+    }
+
     pub async fn create_client(&self, allowed_ips: &[IpNet]) -> (Uuid, String) {
         let (client, key) = clients::create(&self.pool, "another client", allowed_ips)
             .await

@@ -576,18 +576,7 @@ async fn a_client_reads_and_changes_its_retention_and_auto_import_settings() {
 async fn a_sign_in_a_dead_process_left_answering_still_loses_its_pending_secrets_and_goes() {
     let app = spawn_app_without_workers().await;
     let back = "http://127.0.0.1:9/back";
-    app.register(app.client_id, &[], &[back]).await;
-    let created: Value = app
-        .http
-        .post(format!("{}/v1/signin/redirections", app.address))
-        .bearer_auth(&app.api_key)
-        .json(&json!({"redirectUri": back, "ownerExternalId": "owner-9"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.open_redirection(back, "owner-9", None).await;
     let id = created["redirectionId"].as_str().unwrap();
     let picked = app
         .http

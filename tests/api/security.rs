@@ -208,18 +208,7 @@ async fn a_session_never_imported_loses_its_secret_and_its_bank_consent_once_exp
 async fn an_expired_sign_in_loses_its_pending_secrets_and_inert_rows_go_after_a_week() {
     let app = spawn_app_without_workers().await;
     let back = "http://127.0.0.1:9/back";
-    app.register(app.client_id, &[], &[back]).await;
-    let created: Value = app
-        .http
-        .post(format!("{}/v1/signin/redirections", app.address))
-        .bearer_auth(&app.api_key)
-        .json(&json!({"redirectUri": back, "ownerExternalId": "owner-9"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.open_redirection(back, "owner-9", None).await;
     let id = Uuid::parse_str(created["redirectionId"].as_str().unwrap()).unwrap();
     let picked = app
         .http

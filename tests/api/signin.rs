@@ -129,8 +129,19 @@ pub(crate) async fn approve_at_the_bank(
         sca_page.starts_with(&format!("{}/sca/", app.bank_url)),
         "{sca_page}"
     );
-    let answered = browser
-        .post(&sca_page)
+    let callback = answer_sca_page(&sca_page, login, password).await;
+    assert!(
+        callback.starts_with(&format!("{}/signin/callback/", app.address)),
+        "{callback}"
+    );
+    (callback, cookie)
+}
+
+/// Answers the sandbox bank's SCA page at `sca_page` as `login` approving access; returns
+/// where the bank sends the browser back (Aisle's callback).
+pub(crate) async fn answer_sca_page(sca_page: &str, login: &str, password: &str) -> String {
+    let answered = browser()
+        .post(sca_page)
         .form(&[
             ("login", login),
             ("password", password),
@@ -140,12 +151,7 @@ pub(crate) async fn approve_at_the_bank(
         .send()
         .await
         .unwrap();
-    let callback = location(&answered);
-    assert!(
-        callback.starts_with(&format!("{}/signin/callback/", app.address)),
-        "{callback}"
-    );
-    (callback, cookie)
+    location(&answered)
 }
 
 /// The owner's browser following `url` with its binding `cookie`.

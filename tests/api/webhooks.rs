@@ -605,17 +605,7 @@ async fn a_redirection_that_ends_posts_signin_succeeded_or_signin_failed() {
 /// Opens a redirection, picks the sandbox bank and answers its SCA page with `password`;
 /// returns the redirection's id once the bank sent the owner back.
 async fn redirect_through_the_bank(app: &TestApp, back: &str, password: &str) -> String {
-    let created: Value = app
-        .http
-        .post(format!("{}/v1/signin/redirections", app.address))
-        .bearer_auth(&app.api_key)
-        .json(&json!({"redirectUri": back, "ownerExternalId": "owner-w", "bank": "sandbox"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = app.open_redirection(back, "owner-w", Some("sandbox")).await;
     let id = created["redirectionId"].as_str().unwrap().to_string();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
