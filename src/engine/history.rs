@@ -23,7 +23,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use futures_util::StreamExt;
 
 use super::identity::{self, Fingerprint};
-use super::pace::Pace;
+use super::pace::{Endpoint, Pace};
 use super::planner::{Plan, tile};
 use super::retry::RetryPolicy;
 use crate::model::receipt::ShortfallReason;
@@ -335,9 +335,15 @@ impl<'a> HistoryFetch<'a> {
         let mut cursor: Option<PageCursor> = None;
         let mut seen = HashSet::new();
         loop {
+            let endpoint = match listing {
+                Listing::Account(..) => Endpoint::Transactions,
+                Listing::Card(..) => Endpoint::CardTransactions,
+            };
             let (items, next) = self
                 .pace
-                .call(self.retry, || self.page(listing, window, cursor.as_ref()))
+                .call(self.retry, endpoint, || {
+                    self.page(listing, window, cursor.as_ref())
+                })
                 .await?;
             *pages += 1;
             let read = u32::try_from(items.len()).unwrap_or(u32::MAX);

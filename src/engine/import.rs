@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::{
     collect::{collect, not_supported},
     history::{HistoryFetch, Holder, Listing},
-    pace::Pace,
+    pace::{Endpoint, Pace},
     planner::{Plan, PlanInput},
     retry::RetryPolicy,
 };
@@ -318,7 +318,7 @@ impl Run<'_> {
     ) -> Result<(Fetched, Option<ConnectorError>), ConnectorError> {
         let retry = &self.context.retry;
         let profile = connector.profile();
-        let pace = Pace::for_bank(profile);
+        let pace = Pace::for_bank(&self.command.bank_id, profile);
         let mut progress = Progress::at(Stage::Accounts);
         self.report(&progress).await;
 
@@ -326,15 +326,15 @@ impl Run<'_> {
         let (owners, accounts, cards) = tokio::join!(
             async {
                 if profile.supports.owners {
-                    optional(pace.call(retry, || connector.owners(session)).await)
+                    optional(pace.call(retry, Endpoint::Owners, || connector.owners(session)).await)
                 } else {
                     Ok(Vec::new())
                 }
             },
-            pace.call(retry, || connector.accounts(session)),
+            pace.call(retry, Endpoint::Accounts, || connector.accounts(session)),
             async {
                 if profile.supports.cards {
-                    optional(pace.call(retry, || connector.cards(session)).await)
+                    optional(pace.call(retry, Endpoint::Cards, || connector.cards(session)).await)
                 } else {
                     Ok(Vec::new())
                 }

@@ -30,8 +30,13 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Runs `call` until it succeeds, fails for good, or the attempts run out.
-    pub async fn run<T, F, Fut>(&self, call: F) -> Result<T, ConnectorError>
+    /// Runs `call` until it succeeds, fails for good, or the attempts run out. `on_retry`
+    /// hears of each failure that is retried, with the wait before the next attempt.
+    pub async fn run<T, F, Fut>(
+        &self,
+        call: F,
+        mut on_retry: impl FnMut(&ConnectorError, Duration),
+    ) -> Result<T, ConnectorError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ConnectorError>>,
@@ -56,7 +61,10 @@ impl RetryPolicy {
                 } => Some(*wait),
                 _ => delay,
             })
-            .notify(|e, delay| tracing::info!(error = %e, ?delay, "retrying a bank call"))
+            .notify(|e, delay| {
+                tracing::info!(error = %e, ?delay, "retrying a bank call");
+                on_retry(e, delay);
+            })
             .await
     }
 }
@@ -85,7 +93,7 @@ mod tests {
                     0 | 1 => Err(ConnectorError::Transient("503".into())),
                     _ => Ok(7),
                 }
-            })
+            }, |_, _| {})
             .await;
         assert_eq!(result, Ok(7));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -98,7 +106,7 @@ mod tests {
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err(ConnectorError::InvalidCredentials)
-            })
+            }, |_, _| {})
             .await;
         assert_eq!(result, Err(ConnectorError::InvalidCredentials));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -116,7 +124,7 @@ mod tests {
                     }),
                     _ => Ok(started.elapsed()),
                 }
-            })
+            }, |_, _| {})
             .await;
         let waited = result.expect("the second call succeeds");
         assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
@@ -133,7 +141,7 @@ mod tests {
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err(long.clone())
-            })
+            }, |_, _| {})
             .await;
         assert_eq!(result, Err(long));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
