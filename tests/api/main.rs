@@ -26,5 +26,6 @@ mod results;
 mod security;
 mod service_endpoints;
 mod signin;
+mod store_while_fetching;
 mod webhooks;
 mod widget;
