@@ -310,7 +310,10 @@ mod tests {
         let stale = identity::identify(vec![coffee("2026-08-02")]);
         let collected = collect(&plan(), vec![older, newer, gap], [Holder::Account(0)]).unwrap();
         let collected = &collected[&Holder::Account(0)];
-        assert_eq!(collected.receipt.booked, 2, "the 1st of November and the 20th of August");
+        assert_eq!(
+            collected.receipt.booked, 2,
+            "the 1st of November and the 20th of August"
+        );
         assert_eq!(collected.dropped, vec![stale[0].0.clone()]);
     }
 }

@@ -545,8 +545,7 @@ impl Run<'_> {
         if run.rows.is_empty() {
             return Ok(());
         }
-        let Some(&(_, holding)) = holdings.iter().find(|(holder, _)| *holder == run.holder)
-        else {
+        let Some(&(_, holding)) = holdings.iter().find(|(holder, _)| *holder == run.holder) else {
             return Ok(());
         };
         let started = Instant::now();
@@ -574,8 +573,7 @@ impl Run<'_> {
                         Row::Account(_) => None,
                     })
                     .collect();
-                let written =
-                    results::insert_card_transactions(&mut tx, scope, row, &rows).await?;
+                let written = results::insert_card_transactions(&mut tx, scope, row, &rows).await?;
                 (written, "card_transactions")
             }
         };

@@ -88,12 +88,15 @@ mod tests {
     async fn a_transient_failure_is_retried_until_it_succeeds() {
         let calls = AtomicUsize::new(0);
         let result = quick()
-            .run(|| async {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 | 1 => Err(ConnectorError::Transient("503".into())),
-                    _ => Ok(7),
-                }
-            }, |_, _| {})
+            .run(
+                || async {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0 | 1 => Err(ConnectorError::Transient("503".into())),
+                        _ => Ok(7),
+                    }
+                },
+                |_, _| {},
+            )
             .await;
         assert_eq!(result, Ok(7));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -103,10 +106,13 @@ mod tests {
     async fn a_permanent_failure_is_not_retried() {
         let calls = AtomicUsize::new(0);
         let result: Result<(), _> = quick()
-            .run(|| async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(ConnectorError::InvalidCredentials)
-            }, |_, _| {})
+            .run(
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err(ConnectorError::InvalidCredentials)
+                },
+                |_, _| {},
+            )
             .await;
         assert_eq!(result, Err(ConnectorError::InvalidCredentials));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -117,14 +123,17 @@ mod tests {
         let started = tokio::time::Instant::now();
         let calls = AtomicUsize::new(0);
         let result = quick()
-            .run(|| async {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 => Err(ConnectorError::RateLimited {
-                        retry_after: Some(Duration::from_secs(1)),
-                    }),
-                    _ => Ok(started.elapsed()),
-                }
-            }, |_, _| {})
+            .run(
+                || async {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0 => Err(ConnectorError::RateLimited {
+                            retry_after: Some(Duration::from_secs(1)),
+                        }),
+                        _ => Ok(started.elapsed()),
+                    }
+                },
+                |_, _| {},
+            )
             .await;
         let waited = result.expect("the second call succeeds");
         assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
@@ -138,10 +147,13 @@ mod tests {
             retry_after: Some(Duration::from_secs(3600)),
         };
         let result: Result<(), _> = quick()
-            .run(|| async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(long.clone())
-            }, |_, _| {})
+            .run(
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err(long.clone())
+                },
+                |_, _| {},
+            )
             .await;
         assert_eq!(result, Err(long));
         assert_eq!(calls.load(Ordering::SeqCst), 1);

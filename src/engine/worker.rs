@@ -97,7 +97,10 @@ pub async fn run(
             // A closed pool is the process shutting down, not an outage: a restarted worker
             // would fail again at once, in a loop as fast as the logs can take it.
             if closed.is_closed() {
-                tracing::info!(worker = worker.name(), "queue pool closed; import worker stops");
+                tracing::info!(
+                    worker = worker.name(),
+                    "queue pool closed; import worker stops"
+                );
                 return false;
             }
             tracing::warn!(worker = worker.name(), %error, "import worker stopped; restarting");

@@ -42,7 +42,10 @@ async fn rows_stored_while_fetching_are_not_presented_until_the_command_is_succe
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while app.count("select count(*) from transactions").await == 0 {
-        assert!(Instant::now() < deadline, "no row was stored while fetching");
+        assert!(
+            Instant::now() < deadline,
+            "no row was stored while fetching"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let command: Value = app
@@ -90,7 +93,11 @@ async fn rows_stored_while_fetching_are_not_presented_until_the_command_is_succe
         .await
         .unwrap();
     assert_eq!(export.status(), StatusCode::OK);
-    assert_eq!(export.text().await.unwrap(), "", "nothing finished to export");
+    assert_eq!(
+        export.text().await.unwrap(),
+        "",
+        "nothing finished to export"
+    );
 
     let command = app
         .wait_for_command(&command_id, Duration::from_secs(120))
