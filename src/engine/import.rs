@@ -432,9 +432,15 @@ impl Run<'_> {
                 let mut finished_windows = finished_windows;
                 let mut stored = Vec::new();
                 while let Some(run) = finished_windows.recv().await {
-                    self.patiently(|| self.store_window(&holdings, &run))
+                    // Windows that ended while the last store ran go in one transaction:
+                    // when many end at once, one commit each would outlast the fetch.
+                    let mut batch = vec![run];
+                    while let Ok(run) = finished_windows.try_recv() {
+                        batch.push(run);
+                    }
+                    self.patiently(|| self.store_windows(&holdings, &batch))
                         .await?;
-                    stored.push(run);
+                    stored.append(&mut batch);
                 }
                 Ok::<_, RunError>(stored)
             };
@@ -536,51 +542,57 @@ impl Run<'_> {
         Ok(holdings)
     }
 
-    /// Stores one window's rows under its account or card.
-    async fn store_window(
+    /// Stores the rows of `runs` under their accounts and cards, in one transaction.
+    async fn store_windows(
         &self,
         holdings: &[(Holder, Holding)],
-        run: &WindowRun,
+        runs: &[WindowRun],
     ) -> Result<(), RunError> {
-        if run.rows.is_empty() {
+        if runs.iter().all(|run| run.rows.is_empty()) {
             return Ok(());
         }
-        let Some(&(_, holding)) = holdings.iter().find(|(holder, _)| *holder == run.holder) else {
-            return Ok(());
-        };
         let started = Instant::now();
         let scope = self.scope();
         let mut tx = self.leased().await?;
-        let (written, kind) = match holding {
-            Holding::Account(row) => {
-                let rows: Vec<_> = run
-                    .rows
-                    .iter()
-                    .filter_map(|(identity, row)| match row {
-                        Row::Account(t) => Some((identity.as_str(), t)),
-                        Row::Card(_) => None,
-                    })
-                    .collect();
-                let written = results::insert_transactions(&mut tx, scope, row, &rows).await?;
-                (written, "transactions")
+        let (mut transactions, mut card_transactions) = (0, 0);
+        for run in runs.iter().filter(|run| !run.rows.is_empty()) {
+            let Some(&(_, holding)) = holdings.iter().find(|(holder, _)| *holder == run.holder)
+            else {
+                continue;
+            };
+            match holding {
+                Holding::Account(row) => {
+                    let rows: Vec<_> = run
+                        .rows
+                        .iter()
+                        .filter_map(|(identity, row)| match row {
+                            Row::Account(t) => Some((identity.as_str(), t)),
+                            Row::Card(_) => None,
+                        })
+                        .collect();
+                    transactions +=
+                        results::insert_transactions(&mut tx, scope, row, &rows).await?;
+                }
+                Holding::Card(row) => {
+                    let rows: Vec<_> = run
+                        .rows
+                        .iter()
+                        .filter_map(|(identity, row)| match row {
+                            Row::Card(t) => Some((identity.as_str(), t)),
+                            Row::Account(_) => None,
+                        })
+                        .collect();
+                    card_transactions +=
+                        results::insert_card_transactions(&mut tx, scope, row, &rows).await?;
+                }
             }
-            Holding::Card(row) => {
-                let rows: Vec<_> = run
-                    .rows
-                    .iter()
-                    .filter_map(|(identity, row)| match row {
-                        Row::Card(t) => Some((identity.as_str(), t)),
-                        Row::Account(_) => None,
-                    })
-                    .collect();
-                let written = results::insert_card_transactions(&mut tx, scope, row, &rows).await?;
-                (written, "card_transactions")
-            }
-        };
+        }
         tx.commit().await?;
-        metrics::counter!("aisle_rows_stored_total", "kind" => kind).increment(written);
-        metrics::histogram!("aisle_rows_store_seconds", "kind" => kind)
-            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("aisle_rows_stored_total", "kind" => "transactions")
+            .increment(transactions);
+        metrics::counter!("aisle_rows_stored_total", "kind" => "card_transactions")
+            .increment(card_transactions);
+        metrics::histogram!("aisle_rows_store_seconds").record(started.elapsed().as_secs_f64());
         Ok(())
     }
 
