@@ -18,14 +18,30 @@ ci:
     bash .ci/run
 
 # Every benchmark against its anchor (BENCHMARKS.md). `just bench-short` is CI's quick form.
-bench:
+bench: wrk
     cargo bench --bench import_scenario
     cargo bench --bench results_and_polls
+    cargo bench --bench queue
+    cargo bench --bench workers
 
 # Each benchmark in seconds (figures not meaningful; proves they run).
-bench-short:
+bench-short: wrk
     AISLE_BENCH_SHORT=1 cargo bench --bench import_scenario
     AISLE_BENCH_SHORT=1 cargo bench --bench results_and_polls
+    AISLE_BENCH_SHORT=1 cargo bench --bench queue
+    AISLE_BENCH_SHORT=1 cargo bench --bench workers
+
+# The HTTP load generator of P3, from Debian when it is missing and we may install it. Without
+# it the polls bench falls back to clients in its own process (and says so).
+[private]
+wrk:
+    #!/usr/bin/env bash
+    command -v wrk >/dev/null && exit 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -q wrk >/dev/null || echo "could not install wrk; polls are measured without it"
+    else
+        echo "wrk is not installed; polls are measured without it"
+    fi
 
 # The chaos suite in full (release build): 200 imports, 20 worker kills, a database restart and
 # a 10 s outage, a bank failing 25% of calls, and every hostile persona. Prints its table.

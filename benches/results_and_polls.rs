@@ -2,8 +2,10 @@
 //! measured in the same run on the same PostgreSQL (issue 13).
 //!
 //! - P3: polls per second of an in-progress command, of a finished one revalidated with its
-//!   ETag (304), and of a finished one's summary view, from 32 concurrent HTTP/1.1 clients in
-//!   this process; anchor: `pgbench -S` (select-only, 32 clients) on the same server.
+//!   ETag (304), and of a finished one's summary view, from 32 concurrent HTTP/1.1
+//!   connections driven by `wrk` (a separate process in C, as `pgbench` is; `just bench`
+//!   installs it), or by clients in this process when `wrk` is absent; anchor: `pgbench -S`
+//!   (select-only, 32 clients) on the same server.
 //! - P4: the result of the `big` persona: time to the first byte, bytes per second, and the
 //!   process's peak resident memory while 16 clients fetch it at once; anchor: `COPY (…) TO
 //!   STDOUT` of the same transactions.
@@ -101,7 +103,7 @@ async fn main() {
     // P3, in progress: no workers yet, so the command stays queued.
     let queued = start_import(&http, &address, &api_key, "alice").await;
     let url = format!("{address}/v1/commands/{queued}");
-    let rate = load(&http, &url, &api_key, None, settings.phase).await;
+    let rate = poll_rate(&http, &url, &api_key, None, settings.phase).await;
     println!(
         "P3 in-progress poll: {rate:.0}/s, {:.2}x pgbench -S (target >= 0.5)",
         rate / pgbench
@@ -123,13 +125,13 @@ async fn main() {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .expect("an ETag");
-    let rate = load(&http, &url, &api_key, Some(&etag), settings.phase).await;
+    let rate = poll_rate(&http, &url, &api_key, Some(&etag), settings.phase).await;
     println!(
         "P3 finished poll, 304 on its ETag: {rate:.0}/s, {:.2}x pgbench -S (target >= 0.5)",
         rate / pgbench
     );
     let summary = format!("{url}?view=summary");
-    let rate = load(&http, &summary, &api_key, None, settings.phase).await;
+    let rate = poll_rate(&http, &summary, &api_key, None, settings.phase).await;
     println!(
         "P3 finished poll, summary view: {rate:.0}/s, {:.2}x pgbench -S (target >= 0.5)",
         rate / pgbench
@@ -248,6 +250,55 @@ fn pgbench_tps(database_url: &str, scale: u32, phase: Duration) -> f64 {
                 .and_then(|tps| tps.parse().ok())
         })
         .unwrap_or_else(|| panic!("no tps in pgbench's output: {out}"))
+}
+
+/// Polls per second over `phase` from `CLIENTS` connections: `wrk`'s figure when it is
+/// installed, else this process's own clients'.
+async fn poll_rate(
+    http: &reqwest::Client,
+    url: &str,
+    api_key: &str,
+    etag: Option<&str>,
+    phase: Duration,
+) -> f64 {
+    match wrk(url, api_key, etag, phase) {
+        Some(rate) => rate,
+        None => {
+            println!("    (wrk is not installed: the load comes from this process)");
+            load(http, url, api_key, etag, phase).await
+        }
+    }
+}
+
+/// `wrk`'s requests per second, `None` when it is not installed. Every answer must be 200, or
+/// 304 when revalidating with `etag`.
+fn wrk(url: &str, api_key: &str, etag: Option<&str>, phase: Duration) -> Option<f64> {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t",
+        &cores().to_string(),
+        "-c",
+        &CLIENTS.to_string(),
+        "-d",
+        &format!("{}s", phase.as_secs().max(1)),
+        "-H",
+        &format!("Authorization: Bearer {api_key}"),
+    ]);
+    if let Some(etag) = etag {
+        command.args(["-H", &format!("If-None-Match: {etag}")]);
+    }
+    let run = command.arg(url).output().ok()?;
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "wrk: {out}");
+    assert!(
+        !out.contains("Non-2xx or 3xx responses"),
+        "a poll was refused: {out}"
+    );
+    out.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix("Requests/sec:")
+            .and_then(|rate| rate.trim().parse().ok())
+    })
 }
 
 /// Requests per second from `CLIENTS` concurrent clients over `phase`; every answer must be

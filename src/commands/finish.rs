@@ -16,6 +16,7 @@ use crate::{
     sealing::SecretSealer,
     store::{
         commands::{self, Fence},
+        results,
         sessions::{self, DueEnding, ErasedSecret},
     },
     webhooks::outbox::{self, EndedCommand},
@@ -51,6 +52,19 @@ pub async fn finish_in(
         return Ok(None);
     }
     let erased = sessions::erase_secret(conn, target.client_id, target.session_id).await?;
+    // Imports store rows while they fetch: an ending that presents no result (a panic, the
+    // reaper, the attempt limit, a bank error) takes whatever its runs stored with it.
+    let presents_result = match outcome {
+        Outcome::Successful => true,
+        Outcome::Error { code, .. } => code.keeps_result(),
+    };
+    if !presents_result {
+        let scope = results::Scope {
+            client_id: target.client_id,
+            command_id: target.command_id,
+        };
+        results::clear(conn, scope).await?;
+    }
     let ended = EndedCommand {
         client_id: target.client_id,
         command_id: target.command_id,

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aisle_sdk::{CardTransaction, ConnectorError, Transaction, TransactionStatus};
+use aisle_sdk::{ConnectorError, TransactionStatus};
 use chrono::Days;
 
 use super::continuity;
@@ -12,39 +12,13 @@ use super::history::{Holder, Row, WindowRun};
 use super::planner::Plan;
 use crate::model::receipt::{Continuity, DateRange, Receipt, Shortfall, ShortfallReason};
 
-/// One account's or card's history, ready to store.
+/// One account's or card's history, as its receipt tells it.
 #[derive(Debug)]
 pub struct Collected {
-    pub rows: Vec<(String, Row)>,
     pub receipt: Receipt,
-}
-
-impl Collected {
-    /// An account's history: its transactions and receipt.
-    pub fn into_transactions(self) -> (Vec<(String, Transaction)>, Receipt) {
-        let rows = self
-            .rows
-            .into_iter()
-            .filter_map(|(id, row)| match row {
-                Row::Account(t) => Some((id, t)),
-                Row::Card(_) => None,
-            })
-            .collect();
-        (rows, self.receipt)
-    }
-
-    /// A card's history: its card transactions and receipt.
-    pub fn into_card_transactions(self) -> (Vec<(String, CardTransaction)>, Receipt) {
-        let rows = self
-            .rows
-            .into_iter()
-            .filter_map(|(id, row)| match row {
-                Row::Card(t) => Some((id, t)),
-                Row::Account(_) => None,
-            })
-            .collect();
-        (rows, self.receipt)
-    }
+    /// Identities of rows that were fetched (and may have been stored) but are not part of
+    /// the history: they came from windows older than the first one that could not be read.
+    pub dropped: Vec<String>,
 }
 
 /// Sorts `runs` by holder and assembles each of `holders`' history (a holder with no runs gets
@@ -88,8 +62,8 @@ pub fn not_supported(plan: &Plan, what: &str) -> Collected {
         },
     };
     Collected {
-        rows: Vec::new(),
         receipt,
+        dropped: Vec::new(),
     }
 }
 
@@ -123,7 +97,8 @@ fn assemble(plan: &Plan, mut runs: Vec<WindowRun>) -> Result<Collected, Connecto
     let mut seen = HashSet::new();
     let mut rows = Vec::new();
     let mut obtained_from = None;
-    for run in runs {
+    let mut runs = runs.into_iter();
+    for run in runs.by_ref() {
         for (identity, row) in run.rows {
             if seen.insert(identity.clone()) {
                 rows.push((identity, row));
@@ -149,6 +124,13 @@ fn assemble(plan: &Plan, mut runs: Vec<WindowRun>) -> Result<Collected, Connecto
         // Nothing older counts: the obtained history is unbroken by definition.
         break;
     }
+    let dropped = runs
+        .flat_map(|run| run.rows)
+        .map(|(identity, _)| identity)
+        .filter(|identity| !seen.contains(identity))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     let count = |status| {
         let n = rows
             .iter()
@@ -172,7 +154,7 @@ fn assemble(plan: &Plan, mut runs: Vec<WindowRun>) -> Result<Collected, Connecto
             Row::Card(_) => None,
         }))?,
     };
-    Ok(Collected { rows, receipt })
+    Ok(Collected { receipt, dropped })
 }
 
 fn row_status(row: &Row) -> TransactionStatus {
@@ -184,7 +166,7 @@ fn row_status(row: &Row) -> TransactionStatus {
 
 #[cfg(test)]
 mod tests {
-    use aisle_sdk::{BankProfile, DateWindow};
+    use aisle_sdk::{BankProfile, DateWindow, Transaction};
     use chrono::NaiveDate;
     use rust_decimal::Decimal;
 
@@ -263,11 +245,10 @@ mod tests {
         let collected = collect(&plan(), vec![older, newer], [Holder::Account(0)]).unwrap();
         let collected = &collected[&Holder::Account(0)];
         assert_eq!(
-            collected.rows.len(),
-            4,
+            collected.receipt.booked, 4,
             "twice the twins, the 1st and the 2nd"
         );
-        assert_eq!(collected.receipt.booked, 4);
+        assert!(collected.dropped.is_empty());
         assert_eq!(
             collected.receipt.obtained,
             Some(DateRange {
@@ -304,5 +285,35 @@ mod tests {
                 to: day("2026-08-19"),
             })
         );
+    }
+
+    #[test]
+    fn rows_of_windows_older_than_a_gap_are_dropped_unless_a_newer_window_had_them_too() {
+        let newer = run("2026-08-24", "2026-11-21", vec![coffee("2026-11-01")], None);
+        let gap = run(
+            "2026-08-10",
+            "2026-08-23",
+            vec![coffee("2026-08-20")],
+            Some(Missing {
+                newest_day: day("2026-08-19"),
+                reason: Some(ShortfallReason::BankHistoryLimit),
+                detail: "refused".into(),
+            }),
+        );
+        // A bank that ignored dateFrom sends the 1st of November again with the older rows.
+        let older = run(
+            "2026-08-01",
+            "2026-08-09",
+            vec![coffee("2026-08-02"), coffee("2026-11-01")],
+            None,
+        );
+        let stale = identity::identify(vec![coffee("2026-08-02")]);
+        let collected = collect(&plan(), vec![older, newer, gap], [Holder::Account(0)]).unwrap();
+        let collected = &collected[&Holder::Account(0)];
+        assert_eq!(
+            collected.receipt.booked, 2,
+            "the 1st of November and the 20th of August"
+        );
+        assert_eq!(collected.dropped, vec![stale[0].0.clone()]);
     }
 }

@@ -20,10 +20,10 @@ use aisle_sdk::{
     Transaction, TransactionStatus,
 };
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 
 use super::identity::{self, Fingerprint};
-use super::pace::Pace;
+use super::pace::{Endpoint, Pace};
 use super::planner::{Plan, tile};
 use super::retry::RetryPolicy;
 use crate::model::receipt::ShortfallReason;
@@ -160,13 +160,14 @@ impl<'a> HistoryFetch<'a> {
         }
     }
 
-    /// Runs every window of the plan for every listing; returns the runs (in no particular
-    /// order) and the bank error that halted the fetch, if one did.
-    pub async fn run(
+    /// Runs every window of the plan for every listing, yielding each window's run as it ends
+    /// (in no particular order), so its rows can be stored while later windows are fetched.
+    /// Once the stream has ended, [`HistoryFetch::halt`] says whether a bank error halted it.
+    pub fn runs(
         &self,
         listings: &[Listing<'a>],
         plan: &Plan,
-    ) -> (Vec<WindowRun>, Option<ConnectorError>) {
+    ) -> impl Stream<Item = WindowRun> + Send + '_ {
         let mut tasks = Vec::with_capacity(listings.len() * plan.windows_per_listing());
         for (windows, deep) in [(&plan.recent, false), (&plan.deep, true)] {
             for window in windows {
@@ -188,11 +189,12 @@ impl<'a> HistoryFetch<'a> {
             .into_iter()
             .map(|task| self.run_window(task))
             .collect();
-        let runs = futures_util::stream::iter(runs)
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        (runs, lock(&self.halt).take())
+        futures_util::stream::iter(runs).buffer_unordered(concurrency)
+    }
+
+    /// The bank error that halted the fetch, if one did.
+    pub fn halt(&self) -> Option<ConnectorError> {
+        lock(&self.halt).clone()
     }
 
     async fn run_window(&self, task: Task<'_>) -> WindowRun {
@@ -335,9 +337,15 @@ impl<'a> HistoryFetch<'a> {
         let mut cursor: Option<PageCursor> = None;
         let mut seen = HashSet::new();
         loop {
+            let endpoint = match listing {
+                Listing::Account(..) => Endpoint::Transactions,
+                Listing::Card(..) => Endpoint::CardTransactions,
+            };
             let (items, next) = self
                 .pace
-                .call(self.retry, || self.page(listing, window, cursor.as_ref()))
+                .call(self.retry, endpoint, || {
+                    self.page(listing, window, cursor.as_ref())
+                })
                 .await?;
             *pages += 1;
             let read = u32::try_from(items.len()).unwrap_or(u32::MAX);

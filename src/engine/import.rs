@@ -1,5 +1,6 @@
 //! One delivery of a Default Import's job: take the command's lease, fetch the owner's data
-//! from the bank, then store the result and end the command in one transaction.
+//! from the bank while storing it, window by window, then end the command in one transaction
+//! with the receipts, so the import's wall time approaches its chain of bank calls.
 //!
 //! Delivery is at least once, and a delivery may arrive while an earlier run is still alive,
 //! so a run first takes the command's lease ([`commands::take_lease`]): a delivery that finds
@@ -17,34 +18,30 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aisle_sdk::{
-    Account, BankSession, Card, CardTransaction, Connector, ConnectorError, Owner, Transaction,
-};
+use aisle_sdk::{Account, BankSession, Card, Connector, ConnectorError, Owner};
 use chrono::{NaiveDate, Utc};
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use sqlx::PgPool;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
-    collect::{collect, not_supported},
-    history::{HistoryFetch, Holder, Listing},
-    pace::Pace,
+    collect::{Collected, collect, not_supported},
+    history::{HistoryFetch, Holder, Listing, Row, WindowRun},
+    pace::{Endpoint, Pace},
     planner::{Plan, PlanInput},
     retry::RetryPolicy,
 };
 use crate::{
     commands::finish::{Finisher, Target, finish_in},
     deletion_signing::ReceiptSigner,
-    model::{
-        command::{CommandErrorCode, Outcome, Progress, Stage},
-        receipt::Receipt,
-    },
+    model::command::{CommandErrorCode, Outcome, Progress, Stage},
     registry::Registry,
     sealing::SecretSealer,
     store::{
         self,
         commands::{self, Command, Fence, LeaseTake},
-        results::{self, Scope},
+        results::{self, Holding, Scope},
         sessions,
     },
 };
@@ -207,17 +204,42 @@ struct Run<'a> {
     started: Instant,
 }
 
-/// What the bank gave, each account and card with its own history.
+/// What an import fetched and stored, as the transaction that ends it still needs it: each
+/// account's and card's row, receipt, and the rows to forget.
 struct Fetched {
-    owners: Vec<Owner>,
-    accounts: Vec<WithHistory<Account, Transaction>>,
-    cards: Vec<WithHistory<Card, CardTransaction>>,
+    holdings: Vec<Read>,
 }
 
-struct WithHistory<L, T> {
-    listing: L,
-    rows: Vec<(String, T)>,
-    receipt: Receipt,
+/// One stored account's or card's history.
+struct Read {
+    holding: Holding,
+    history: Collected,
+}
+
+/// Why fetching stopped short of a result.
+enum FetchError {
+    /// The bank failed the import.
+    Bank(ConnectorError),
+    /// What was fetched could not be stored: the run cannot go on.
+    Run(RunError),
+}
+
+impl From<ConnectorError> for FetchError {
+    fn from(error: ConnectorError) -> Self {
+        Self::Bank(error)
+    }
+}
+
+impl From<RunError> for FetchError {
+    fn from(error: RunError) -> Self {
+        Self::Run(error)
+    }
+}
+
+impl From<sqlx::Error> for FetchError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Run(error.into())
+    }
 }
 
 impl Run<'_> {
@@ -263,10 +285,11 @@ impl Run<'_> {
                 self.conclude(&Outcome::for_bank_error(&halt), Some(&fetched))
                     .await
             }
-            Ok(Err(error)) => {
+            Ok(Err(FetchError::Bank(error))) => {
                 tracing::warn!(%error, "the bank failed the import");
                 self.conclude(&Outcome::for_bank_error(&error), None).await
             }
+            Ok(Err(FetchError::Run(error))) => Err(error),
             Err(_) => {
                 let outcome = Outcome::error(
                     CommandErrorCode::Timeout,
@@ -311,17 +334,19 @@ impl Run<'_> {
         }
     }
 
-    /// Reads everything from the bank. Returns what was read and, when the bank halted the
-    /// import with a rate limit, that error (the rows read before it are kept).
+    /// Reads everything from the bank, storing it as it arrives: the owners, accounts and
+    /// cards once listed, then each window's rows while the next windows are fetched. Returns
+    /// each account's and card's receipt and, when the bank halted the import with a rate
+    /// limit, that error (the rows read before it are kept).
     async fn fetch(
         &self,
         connector: &dyn Connector,
         session: &BankSession,
         max_import_date: Option<NaiveDate>,
-    ) -> Result<(Fetched, Option<ConnectorError>), ConnectorError> {
+    ) -> Result<(Fetched, Option<ConnectorError>), FetchError> {
         let retry = &self.context.retry;
         let profile = connector.profile();
-        let pace = Pace::for_bank(profile);
+        let pace = Pace::for_bank(&self.command.bank_id, profile);
         let mut progress = Progress::at(Stage::Accounts);
         self.report(&progress).await;
 
@@ -329,15 +354,21 @@ impl Run<'_> {
         let (owners, accounts, cards) = tokio::join!(
             async {
                 if profile.supports.owners {
-                    optional(pace.call(retry, || connector.owners(session)).await)
+                    optional(
+                        pace.call(retry, Endpoint::Owners, || connector.owners(session))
+                            .await,
+                    )
                 } else {
                     Ok(Vec::new())
                 }
             },
-            pace.call(retry, || connector.accounts(session)),
+            pace.call(retry, Endpoint::Accounts, || connector.accounts(session)),
             async {
                 if profile.supports.cards {
-                    optional(pace.call(retry, || connector.cards(session)).await)
+                    optional(
+                        pace.call(retry, Endpoint::Cards, || connector.cards(session))
+                            .await,
+                    )
                 } else {
                     Ok(Vec::new())
                 }
@@ -349,6 +380,9 @@ impl Run<'_> {
             cards = cards.len(),
             "accounts read"
         );
+        let holdings = self
+            .patiently(|| self.store_listings(&owners, &accounts, &cards))
+            .await?;
 
         let plan = Plan::new(PlanInput {
             today: Utc::now().date_naive(),
@@ -357,98 +391,112 @@ impl Run<'_> {
             profile,
         });
         let windows_done = AtomicU32::new(0);
-        let (runs, halt, holders) = {
-            let mut listings = Vec::new();
-            if profile.supports.transactions {
-                listings.extend(
-                    accounts
-                        .iter()
-                        .enumerate()
-                        .map(|(at, a)| Listing::Account(at, a)),
-                );
-            }
-            listings.extend(cards.iter().enumerate().map(|(at, c)| Listing::Card(at, c)));
-            progress.stage = Stage::History;
-            progress.windows_total =
-                u32::try_from(listings.len() * plan.windows_per_listing()).unwrap_or(u32::MAX);
-            self.report(&progress).await;
+        let mut listings = Vec::new();
+        if profile.supports.transactions {
+            listings.extend(
+                accounts
+                    .iter()
+                    .enumerate()
+                    .map(|(at, a)| Listing::Account(at, a)),
+            );
+        }
+        listings.extend(cards.iter().enumerate().map(|(at, c)| Listing::Card(at, c)));
+        progress.stage = Stage::History;
+        progress.windows_total =
+            u32::try_from(listings.len() * plan.windows_per_listing()).unwrap_or(u32::MAX);
+        self.report(&progress).await;
 
-            tracing::debug!(windows = progress.windows_total, "fetching history");
-            let fetch = HistoryFetch::new(connector, session, retry, &pace, &windows_done);
-            let history = fetch.run(&listings, &plan);
-            tokio::pin!(history);
-            let mut ticker = tokio::time::interval(PROGRESS_EVERY);
-            let (runs, halt) = loop {
-                tokio::select! {
-                    fetched = &mut history => break fetched,
-                    _ = ticker.tick() => {
-                        progress.windows_done = windows_done.load(Ordering::Relaxed);
-                        self.report(&progress).await;
+        tracing::debug!(windows = progress.windows_total, "fetching history");
+        let fetch = HistoryFetch::new(connector, session, retry, &pace, &windows_done);
+        let runs = {
+            let (finished, finished_windows) = mpsc::channel::<WindowRun>(STORE_BACKLOG);
+            let fetching = async {
+                let runs = fetch.runs(&listings, &plan);
+                tokio::pin!(runs);
+                let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+                loop {
+                    tokio::select! {
+                        run = runs.next() => match run {
+                            // The store has stopped (it failed): nothing fetched could be kept.
+                            Some(run) => if finished.send(run).await.is_err() { break },
+                            None => break,
+                        },
+                        _ = ticker.tick() => {
+                            progress.windows_done = windows_done.load(Ordering::Relaxed);
+                            self.report(&progress).await;
+                        }
                     }
                 }
+                // Ends the store's loop once it has caught up.
+                drop(finished);
             };
-            let holders: Vec<Holder> = listings.iter().map(Listing::holder).collect();
-            (runs, halt, holders)
+            let storing = async {
+                // Moved in, so a store that fails closes the channel and the fetch stops.
+                let mut finished_windows = finished_windows;
+                let mut stored = Vec::new();
+                while let Some(run) = finished_windows.recv().await {
+                    // Windows that ended while the last store ran go in one transaction:
+                    // when many end at once, one commit each would outlast the fetch.
+                    let mut batch = vec![run];
+                    while let Ok(run) = finished_windows.try_recv() {
+                        batch.push(run);
+                    }
+                    self.patiently(|| self.store_windows(&holdings, &batch))
+                        .await?;
+                    stored.append(&mut batch);
+                }
+                Ok::<_, RunError>(stored)
+            };
+            tokio::pin!(fetching, storing);
+            tokio::select! {
+                stored = &mut storing => stored?,
+                () = &mut fetching => storing.await?,
+            }
         };
+        let halt = fetch.halt();
         tracing::info!(requests = pace.used(), "history fetched");
         // Only a rate limit keeps what was fetched; any other bank error fails the import,
-        // and half an import is never stored as if it were a result.
+        // and half an import is never presented as if it were a result.
         if let Some(error) = &halt
             && !matches!(error, ConnectorError::RateLimited { .. })
         {
-            return Err(error.clone());
+            return Err(error.clone().into());
         }
+        let holders = listings.iter().map(Listing::holder);
         let mut histories = collect(&plan, runs, holders)?;
-        let mut history_of = |holder| {
-            histories
-                .remove(&holder)
-                .unwrap_or_else(|| not_supported(&plan, "transactions"))
-        };
-        let accounts = accounts
+        let holdings = holdings
             .into_iter()
-            .enumerate()
-            .map(|(at, listing)| {
-                let (rows, mut receipt) = history_of(Holder::Account(at)).into_transactions();
-                receipt.note_balances(listing.balances_unavailable.as_deref());
-                WithHistory {
-                    listing,
-                    rows,
-                    receipt,
-                }
-            })
-            .collect();
-        let cards = cards
-            .into_iter()
-            .enumerate()
-            .map(|(at, listing)| {
-                let (rows, mut receipt) = history_of(Holder::Card(at)).into_card_transactions();
-                receipt.note_balances(listing.balances_unavailable.as_deref());
-                WithHistory {
-                    listing,
-                    rows,
-                    receipt,
-                }
+            .map(|(holder, holding)| {
+                let mut history = histories
+                    .remove(&holder)
+                    .unwrap_or_else(|| not_supported(&plan, "transactions"));
+                let balances_unavailable = match holder {
+                    Holder::Account(at) => accounts.get(at).map(|a| &a.balances_unavailable),
+                    Holder::Card(at) => cards.get(at).map(|c| &c.balances_unavailable),
+                };
+                history
+                    .receipt
+                    .note_balances(balances_unavailable.and_then(Option::as_deref));
+                Read { holding, history }
             })
             .collect();
         progress.stage = Stage::Storing;
         progress.windows_done = windows_done.load(Ordering::Relaxed);
         self.report(&progress).await;
-        let fetched = Fetched {
-            owners,
-            accounts,
-            cards,
-        };
-        Ok((fetched, halt))
+        Ok((Fetched { holdings }, halt))
     }
 
-    /// Ends the command with `outcome`, storing `fetched` with it in the same transaction, so
-    /// a result exists exactly when its command says so. A database that is unavailable is
-    /// waited for, up to the context's patience; then the work goes back to the queue.
-    async fn conclude(&self, outcome: &Outcome, fetched: Option<&Fetched>) -> Result<(), RunError> {
+    /// Runs `write` until it succeeds, waiting for an unavailable database up to the
+    /// context's patience; any other failure, or the patience running out, ends it.
+    async fn patiently<T, Write, Written>(&self, write: Write) -> Result<T, RunError>
+    where
+        Write: Fn() -> Written,
+        Written: Future<Output = Result<T, RunError>>,
+    {
         let started = Instant::now();
         let mut wait = Duration::from_millis(250);
-        let ended = loop {
-            match self.store_and_finish(outcome, fetched).await {
+        loop {
+            match write().await {
                 Err(RunError::Database(e))
                     if store::is_unavailable(&e)
                         && started.elapsed() < self.context.database_patience =>
@@ -457,9 +505,114 @@ impl Run<'_> {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
-                other => break other?,
+                other => return other,
             }
-        };
+        }
+    }
+
+    /// A transaction that holds the command's lease: every write of a run goes through one,
+    /// so a run that lost its lease writes nothing more.
+    async fn leased(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, RunError> {
+        let mut tx = self.context.pool.begin().await?;
+        if !commands::hold_lease(&mut tx, self.command.id, self.lease).await? {
+            return Err(RunError::LeaseLost);
+        }
+        Ok(tx)
+    }
+
+    fn scope(&self) -> Scope {
+        Scope {
+            client_id: self.command.client_id,
+            command_id: self.command.id,
+        }
+    }
+
+    /// Replaces whatever an earlier run stored with the owners, accounts and cards the bank
+    /// listed; returns each account's and card's row.
+    async fn store_listings(
+        &self,
+        owners: &[Owner],
+        accounts: &[Account],
+        cards: &[Card],
+    ) -> Result<Vec<(Holder, Holding)>, RunError> {
+        let scope = self.scope();
+        let mut tx = self.leased().await?;
+        results::clear(&mut tx, scope).await?;
+        results::insert_owners(&mut tx, scope, owners).await?;
+        let mut holdings = Vec::with_capacity(accounts.len() + cards.len());
+        for (at, account) in accounts.iter().enumerate() {
+            let row = results::insert_account(&mut tx, scope, at, account).await?;
+            holdings.push((Holder::Account(at), Holding::Account(row)));
+        }
+        for (at, card) in cards.iter().enumerate() {
+            let row = results::insert_card(&mut tx, scope, at, card).await?;
+            holdings.push((Holder::Card(at), Holding::Card(row)));
+        }
+        tx.commit().await?;
+        Ok(holdings)
+    }
+
+    /// Stores the rows of `runs` under their accounts and cards, in one transaction.
+    async fn store_windows(
+        &self,
+        holdings: &[(Holder, Holding)],
+        runs: &[WindowRun],
+    ) -> Result<(), RunError> {
+        if runs.iter().all(|run| run.rows.is_empty()) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let scope = self.scope();
+        let mut tx = self.leased().await?;
+        let (mut transactions, mut card_transactions) = (0, 0);
+        for run in runs.iter().filter(|run| !run.rows.is_empty()) {
+            let Some(&(_, holding)) = holdings.iter().find(|(holder, _)| *holder == run.holder)
+            else {
+                continue;
+            };
+            match holding {
+                Holding::Account(row) => {
+                    let rows: Vec<_> = run
+                        .rows
+                        .iter()
+                        .filter_map(|(identity, row)| match row {
+                            Row::Account(t) => Some((identity.as_str(), t)),
+                            Row::Card(_) => None,
+                        })
+                        .collect();
+                    transactions +=
+                        results::insert_transactions(&mut tx, scope, row, &rows).await?;
+                }
+                Holding::Card(row) => {
+                    let rows: Vec<_> = run
+                        .rows
+                        .iter()
+                        .filter_map(|(identity, row)| match row {
+                            Row::Card(t) => Some((identity.as_str(), t)),
+                            Row::Account(_) => None,
+                        })
+                        .collect();
+                    card_transactions +=
+                        results::insert_card_transactions(&mut tx, scope, row, &rows).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        metrics::counter!("aisle_rows_stored_total", "kind" => "transactions")
+            .increment(transactions);
+        metrics::counter!("aisle_rows_stored_total", "kind" => "card_transactions")
+            .increment(card_transactions);
+        metrics::histogram!("aisle_rows_store_seconds").record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Ends the command with `outcome` in one transaction with the last of its result: the
+    /// receipts, and the removal of rows the history does not include, or of every row when
+    /// there is no result. A result thus exists exactly when its command says so.
+    async fn conclude(&self, outcome: &Outcome, fetched: Option<&Fetched>) -> Result<(), RunError> {
+        let ended = self
+            .patiently(|| self.store_and_finish(outcome, fetched))
+            .await?;
         metrics::histogram!("aisle_import_duration_seconds", "bank" => self.command.bank_id.clone())
             .record(self.started.elapsed().as_secs_f64());
         self.context
@@ -474,52 +627,35 @@ impl Run<'_> {
         outcome: &Outcome,
         fetched: Option<&Fetched>,
     ) -> Result<crate::commands::finish::Ended, RunError> {
-        let mut tx = self.context.pool.begin().await?;
-        if !commands::hold_lease(&mut tx, self.command.id, self.lease).await? {
-            return Err(RunError::LeaseLost);
-        }
-        if let Some(fetched) = fetched {
-            let scope = Scope {
-                client_id: self.command.client_id,
-                command_id: self.command.id,
-            };
-            store_result(&mut tx, scope, fetched).await?;
+        let scope = self.scope();
+        let mut tx = self.leased().await?;
+        match fetched {
+            Some(fetched) => {
+                for read in &fetched.holdings {
+                    results::set_receipt(&mut tx, scope, read.holding, &read.history.receipt)
+                        .await?;
+                    if !read.history.dropped.is_empty() {
+                        results::forget_rows(&mut tx, scope, read.holding, &read.history.dropped)
+                            .await?;
+                    }
+                }
+            }
+            // Nothing of this run is a result. `finish_in` clears an outcome that presents
+            // none; this clears one that would (a long rate limit before the accounts were
+            // listed), so it never presents an earlier, dead run's rows.
+            None => results::clear(&mut tx, scope).await?,
         }
         let ended = finish_in(&mut tx, self.target, Fence::Lease(self.lease), outcome)
             .await?
             .ok_or(RunError::LeaseLost)?;
         tx.commit().await?;
-        if let Some(fetched) = fetched {
-            let transactions: usize = fetched.accounts.iter().map(|a| a.rows.len()).sum();
-            let card_transactions: usize = fetched.cards.iter().map(|c| c.rows.len()).sum();
-            metrics::counter!("aisle_rows_stored_total", "kind" => "transactions")
-                .increment(transactions as u64);
-            metrics::counter!("aisle_rows_stored_total", "kind" => "card_transactions")
-                .increment(card_transactions as u64);
-        }
         Ok(ended)
     }
 }
 
-/// Writes what the bank gave, after clearing whatever an earlier run of the command stored.
-async fn store_result(
-    conn: &mut sqlx::PgConnection,
-    scope: Scope,
-    fetched: &Fetched,
-) -> Result<(), sqlx::Error> {
-    results::clear(conn, scope).await?;
-    results::insert_owners(conn, scope, &fetched.owners).await?;
-    for (at, account) in fetched.accounts.iter().enumerate() {
-        let row =
-            results::insert_account(conn, scope, at, &account.listing, &account.receipt).await?;
-        results::insert_transactions(conn, scope, row, &account.rows).await?;
-    }
-    for (at, card) in fetched.cards.iter().enumerate() {
-        let row = results::insert_card(conn, scope, at, &card.listing, &card.receipt).await?;
-        results::insert_card_transactions(conn, scope, row, &card.rows).await?;
-    }
-    Ok(())
-}
+/// Finished windows waiting to be stored: a store slower than the bank holds the fetch back
+/// rather than letting rows pile up in memory.
+const STORE_BACKLOG: usize = 16;
 
 /// How often a running import writes its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);

@@ -30,8 +30,13 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Runs `call` until it succeeds, fails for good, or the attempts run out.
-    pub async fn run<T, F, Fut>(&self, call: F) -> Result<T, ConnectorError>
+    /// Runs `call` until it succeeds, fails for good, or the attempts run out. `on_retry`
+    /// hears of each failure that is retried, with the wait before the next attempt.
+    pub async fn run<T, F, Fut>(
+        &self,
+        call: F,
+        mut on_retry: impl FnMut(&ConnectorError, Duration),
+    ) -> Result<T, ConnectorError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ConnectorError>>,
@@ -56,7 +61,10 @@ impl RetryPolicy {
                 } => Some(*wait),
                 _ => delay,
             })
-            .notify(|e, delay| tracing::info!(error = %e, ?delay, "retrying a bank call"))
+            .notify(|e, delay| {
+                tracing::info!(error = %e, ?delay, "retrying a bank call");
+                on_retry(e, delay);
+            })
             .await
     }
 }
@@ -80,12 +88,15 @@ mod tests {
     async fn a_transient_failure_is_retried_until_it_succeeds() {
         let calls = AtomicUsize::new(0);
         let result = quick()
-            .run(|| async {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 | 1 => Err(ConnectorError::Transient("503".into())),
-                    _ => Ok(7),
-                }
-            })
+            .run(
+                || async {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0 | 1 => Err(ConnectorError::Transient("503".into())),
+                        _ => Ok(7),
+                    }
+                },
+                |_, _| {},
+            )
             .await;
         assert_eq!(result, Ok(7));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -95,10 +106,13 @@ mod tests {
     async fn a_permanent_failure_is_not_retried() {
         let calls = AtomicUsize::new(0);
         let result: Result<(), _> = quick()
-            .run(|| async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(ConnectorError::InvalidCredentials)
-            })
+            .run(
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err(ConnectorError::InvalidCredentials)
+                },
+                |_, _| {},
+            )
             .await;
         assert_eq!(result, Err(ConnectorError::InvalidCredentials));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -109,14 +123,17 @@ mod tests {
         let started = tokio::time::Instant::now();
         let calls = AtomicUsize::new(0);
         let result = quick()
-            .run(|| async {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 => Err(ConnectorError::RateLimited {
-                        retry_after: Some(Duration::from_secs(1)),
-                    }),
-                    _ => Ok(started.elapsed()),
-                }
-            })
+            .run(
+                || async {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0 => Err(ConnectorError::RateLimited {
+                            retry_after: Some(Duration::from_secs(1)),
+                        }),
+                        _ => Ok(started.elapsed()),
+                    }
+                },
+                |_, _| {},
+            )
             .await;
         let waited = result.expect("the second call succeeds");
         assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
@@ -130,10 +147,13 @@ mod tests {
             retry_after: Some(Duration::from_secs(3600)),
         };
         let result: Result<(), _> = quick()
-            .run(|| async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(long.clone())
-            })
+            .run(
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err(long.clone())
+                },
+                |_, _| {},
+            )
             .await;
         assert_eq!(result, Err(long));
         assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -6,7 +6,11 @@
 //! - `aisle_http_requests_total{route,status}`, `aisle_http_request_duration_seconds{route}`;
 //! - `aisle_imports_total{bank,outcome}`, `aisle_import_duration_seconds{bank}`,
 //!   `aisle_imports_active`, `aisle_import_pickup_seconds` (command created → run started),
-//!   `aisle_rows_stored_total{kind}`;
+//!   `aisle_rows_stored_total{kind}`, `aisle_rows_store_seconds` (each store of rows while an
+//!   import fetches);
+//! - `aisle_bank_calls_total{bank,endpoint,status}`, `aisle_bank_call_duration_seconds{bank,endpoint}`,
+//!   `aisle_bank_retries_total{bank,endpoint,reason}`, `aisle_bank_rate_limit_waits_total{bank,source}`
+//!   and `aisle_bank_rate_limit_wait_seconds{bank,source}` (recorded in `engine::pace`);
 //! - `aisle_queue_depth`, `aisle_queue_oldest_pending_seconds`, sampled at each scrape.
 
 use std::{

@@ -1,5 +1,10 @@
 //! The rows an import stores, and the result assembled from them.
 //!
+//! An import writes its rows while it fetches them: accounts and cards first, then each
+//! window's transactions, then the receipts in the transaction that ends the command. Readers
+//! present rows only with a command that presents a result (`successful`, or ended by a long
+//! rate limit), so rows written earlier are never seen as a result of their own.
+//!
 //! Writes are idempotent: a retried import first [`clear`]s what an earlier attempt left, and
 //! transactions are unique per account by identity, so nothing is ever stored twice.
 
@@ -83,22 +88,20 @@ fn owner_kind(kind: OwnerKind) -> &'static str {
     }
 }
 
-/// Stores an account with its balances; returns the account's row id.
+/// Stores an account with its balances; returns the account's row id. Its receipt follows
+/// once its history is read ([`set_receipt`]).
 pub async fn insert_account(
     conn: &mut PgConnection,
     scope: Scope,
     position: usize,
     account: &Account,
-    receipt: &Receipt,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into accounts (id, client_id, command_id, position, bank_account_id, iban, bban,
                                masked_pan, currency, name, product, account_type, status, owner_names,
-                               opened_on, valid_until, min_allowed_balance, max_allowed_balance,
-                               receipt)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 $19)",
+                               opened_on, valid_until, min_allowed_balance, max_allowed_balance)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(id)
     .bind(scope.client_id)
@@ -118,26 +121,25 @@ pub async fn insert_account(
     .bind(account.valid_until)
     .bind(account.min_allowed_balance)
     .bind(account.max_allowed_balance)
-    .bind(Json(receipt))
     .execute(&mut *conn)
     .await?;
-    insert_balances(conn, scope, BalanceOf::Account(id), &account.balances).await?;
+    insert_balances(conn, scope, Holding::Account(id), &account.balances).await?;
     Ok(id)
 }
 
-/// Stores a card with its balances; returns the card's row id.
+/// Stores a card with its balances; returns the card's row id. Its receipt follows once its
+/// history is read ([`set_receipt`]).
 pub async fn insert_card(
     conn: &mut PgConnection,
     scope: Scope,
     position: usize,
     card: &Card,
-    receipt: &Receipt,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into cards (id, client_id, command_id, position, bank_card_id, masked_pan, name,
-                            currency, credit_limit, receipt)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                            currency, credit_limit)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id)
     .bind(scope.client_id)
@@ -148,30 +150,90 @@ pub async fn insert_card(
     .bind(&card.name)
     .bind(&card.currency)
     .bind(card.credit_limit)
-    .bind(Json(receipt))
     .execute(&mut *conn)
     .await?;
-    insert_balances(conn, scope, BalanceOf::Card(id), &card.balances).await?;
+    insert_balances(conn, scope, Holding::Card(id), &card.balances).await?;
     Ok(id)
 }
 
-enum BalanceOf {
+/// A stored account or card, by its row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
     Account(Uuid),
     Card(Uuid),
+}
+
+/// Writes the receipt of an account's or card's history.
+pub async fn set_receipt(
+    conn: &mut PgConnection,
+    scope: Scope,
+    holding: Holding,
+    receipt: &Receipt,
+) -> Result<(), sqlx::Error> {
+    let (statement, id) = match holding {
+        Holding::Account(id) => (
+            "update accounts set receipt = $1 where id = $2 and command_id = $3 and client_id = $4",
+            id,
+        ),
+        Holding::Card(id) => (
+            "update cards set receipt = $1 where id = $2 and command_id = $3 and client_id = $4",
+            id,
+        ),
+    };
+    sqlx::query(statement)
+        .bind(Json(receipt))
+        .bind(id)
+        .bind(scope.command_id)
+        .bind(scope.client_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes an account's or card's rows stored under `identities`: rows fetched while reading
+/// its history that the history turned out not to include.
+pub async fn forget_rows(
+    conn: &mut PgConnection,
+    scope: Scope,
+    holding: Holding,
+    identities: &[String],
+) -> Result<(), sqlx::Error> {
+    let (statement, id) = match holding {
+        Holding::Account(id) => (
+            "delete from transactions
+             where account_id = $1 and command_id = $2 and client_id = $3
+               and identity = any($4)",
+            id,
+        ),
+        Holding::Card(id) => (
+            "delete from card_transactions
+             where card_id = $1 and command_id = $2 and client_id = $3
+               and identity = any($4)",
+            id,
+        ),
+    };
+    sqlx::query(statement)
+        .bind(id)
+        .bind(scope.command_id)
+        .bind(scope.client_id)
+        .bind(identities)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn insert_balances(
     conn: &mut PgConnection,
     scope: Scope,
-    of: BalanceOf,
+    of: Holding,
     balances: &[Balance],
 ) -> Result<(), sqlx::Error> {
     if balances.is_empty() {
         return Ok(());
     }
     let (account_id, card_id) = match of {
-        BalanceOf::Account(id) => (Some(id), None),
-        BalanceOf::Card(id) => (None, Some(id)),
+        Holding::Account(id) => (Some(id), None),
+        Holding::Card(id) => (None, Some(id)),
     };
     let mut query = QueryBuilder::<Postgres>::new(
         "insert into balances (id, client_id, command_id, account_id, card_id, position, balance_type, amount, currency, reference_date) ",
@@ -196,16 +258,18 @@ async fn insert_balances(
 }
 
 /// Stores an account's transactions, each under its identity; a row whose identity is
-/// already stored for the account is skipped. One statement per chunk, its columns bound as
-/// arrays (`unnest`), so Postgres parses one small statement instead of thousands of values.
+/// already stored for the account is skipped (the first copy stored stays). One statement per
+/// chunk, its columns bound as arrays (`unnest`), so Postgres parses one small statement
+/// instead of thousands of values. Returns the rows written.
 pub async fn insert_transactions(
     conn: &mut PgConnection,
     scope: Scope,
     account_id: Uuid,
-    rows: &[(String, Transaction)],
-) -> Result<(), sqlx::Error> {
+    rows: &[(&str, &Transaction)],
+) -> Result<u64, sqlx::Error> {
+    let mut written = 0;
     for chunk in rows.chunks(CHUNK) {
-        sqlx::query(
+        written += sqlx::query(
             "insert into transactions (id, client_id, command_id, account_id, identity,
                 bank_transaction_id, status, booking_date, value_date, amount, currency,
                 counterparty_name, counterparty_account, description, bank_transaction_code,
@@ -237,21 +301,23 @@ pub async fn insert_transactions(
         .bind(column(chunk, |t| t.bank_transaction_code.as_deref()))
         .bind(column(chunk, |t| t.balance_after))
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Stores a card's transactions, each under its identity, skipping identities already stored
-/// (bound as arrays, like [`insert_transactions`]).
+/// (bound as arrays, like [`insert_transactions`]). Returns the rows written.
 pub async fn insert_card_transactions(
     conn: &mut PgConnection,
     scope: Scope,
     card_id: Uuid,
-    rows: &[(String, CardTransaction)],
-) -> Result<(), sqlx::Error> {
+    rows: &[(&str, &CardTransaction)],
+) -> Result<u64, sqlx::Error> {
+    let mut written = 0;
     for chunk in rows.chunks(CHUNK) {
-        sqlx::query(
+        written += sqlx::query(
             "insert into card_transactions (id, client_id, command_id, card_id, identity,
                 bank_transaction_id, status, transaction_date, booking_date, amount, currency,
                 original_amount, original_currency, description, merchant_name,
@@ -284,26 +350,24 @@ pub async fn insert_card_transactions(
         .bind(column(chunk, |t| t.merchant_name.as_deref()))
         .bind(column(chunk, |t| t.merchant_category_code.as_deref()))
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
     }
-    Ok(())
+    Ok(written)
 }
 
 /// One field of every row in `chunk`, as the array `unnest` reads a column from.
-fn column<'a, T, V>(chunk: &'a [(String, T)], field: impl Fn(&'a T) -> V) -> Vec<V> {
+fn column<'a, T, V>(chunk: &[(&str, &'a T)], field: impl Fn(&'a T) -> V) -> Vec<V> {
     chunk.iter().map(|(_, row)| field(row)).collect()
 }
 
 /// The rows' identities (the key they are stored under).
-fn identities<T>(chunk: &[(String, T)]) -> Vec<&str> {
-    chunk
-        .iter()
-        .map(|(identity, _)| identity.as_str())
-        .collect()
+fn identities<'a, T>(chunk: &[(&'a str, &T)]) -> Vec<&'a str> {
+    chunk.iter().map(|(identity, _)| *identity).collect()
 }
 
 /// A fresh id for every row.
-fn new_ids<T>(chunk: &[(String, T)]) -> Vec<Uuid> {
+fn new_ids<T>(chunk: &[(&str, &T)]) -> Vec<Uuid> {
     chunk.iter().map(|_| Uuid::now_v7()).collect()
 }
 

@@ -32,5 +32,6 @@ mod retention;
 mod security;
 mod service_endpoints;
 mod signin;
+mod store_while_fetching;
 mod webhooks;
 mod widget;
