@@ -82,6 +82,7 @@ async fn main() {
         registry: Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml"),
         session_signing_key: Some(Secret("bench-signing-key-0123456789abcdef".into())),
         secrets_key: Some(Secret("42".repeat(32))),
+        deletion_receipt_key: Some(Secret("24".repeat(32))),
         ..Config::default()
     };
     config.sandbox_bank.url = Some(bank_url);

@@ -60,6 +60,7 @@ async fn main() {
         registry: registry(),
         session_signing_key: Some(Secret(SIGNING_KEY.into())),
         secrets_key: Some(Secret(secrets_key())),
+        deletion_receipt_key: Some(Secret(DELETION_RECEIPT_KEY.into())),
         ..Config::default()
     };
     config.sandbox_bank.url = Some(fast_bank.clone());
@@ -242,6 +243,7 @@ impl Bench {
             .env("AISLE_DATABASE_URL", &self.database_url)
             .env("AISLE_SESSION_SIGNING_KEY", SIGNING_KEY)
             .env("AISLE_SECRETS_KEY", secrets_key())
+            .env("AISLE_DELETION_RECEIPT_KEY", DELETION_RECEIPT_KEY)
             .env("AISLE_SANDBOX_BANK__URL", bank)
             .env("AISLE_REGISTRY", registry())
             .env("RUST_LOG", "warn")
@@ -398,6 +400,10 @@ async fn free_port() -> u16 {
 fn registry() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors/banks.toml")
 }
+
+/// An Ed25519 seed for the processes' deletion receipts (64 hex characters).
+const DELETION_RECEIPT_KEY: &str =
+    "2424242424242424242424242424242424242424242424242424242424242424";
 
 fn secrets_key() -> String {
     "42".repeat(32)
