@@ -380,10 +380,6 @@ impl Run<'_> {
             cards = cards.len(),
             "accounts read"
         );
-        let holdings = self
-            .patiently(|| self.store_listings(&owners, &accounts, &cards))
-            .await?;
-
         let plan = Plan::new(PlanInput {
             today: Utc::now().date_naive(),
             since: self.command.since,
@@ -408,7 +404,7 @@ impl Run<'_> {
 
         tracing::debug!(windows = progress.windows_total, "fetching history");
         let fetch = HistoryFetch::new(connector, session, retry, &pace, &windows_done);
-        let runs = {
+        let (holdings, runs) = {
             let (finished, finished_windows) = mpsc::channel::<WindowRun>(STORE_BACKLOG);
             let fetching = async {
                 let runs = fetch.runs(&listings, &plan);
@@ -433,6 +429,12 @@ impl Run<'_> {
             let storing = async {
                 // Moved in, so a store that fails closes the channel and the fetch stops.
                 let mut finished_windows = finished_windows;
+                // The listings are stored while the first windows are fetched, not before:
+                // the fetch needs nothing from the database, and the windows' rows wait in
+                // the channel until their accounts' rows exist.
+                let holdings = self
+                    .patiently(|| self.store_listings(&owners, &accounts, &cards))
+                    .await?;
                 let mut stored = Vec::new();
                 while let Some(run) = finished_windows.recv().await {
                     // Windows that ended while the last store ran go in one transaction:
@@ -445,7 +447,7 @@ impl Run<'_> {
                         .await?;
                     stored.append(&mut batch);
                 }
-                Ok::<_, RunError>(stored)
+                Ok::<_, RunError>((holdings, stored))
             };
             tokio::pin!(fetching, storing);
             tokio::select! {
