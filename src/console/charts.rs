@@ -60,20 +60,27 @@ pub fn balance_line(
         .iter()
         .map(|(_, v)| v.to_f64().unwrap_or(0.0))
         .collect();
-    let (mut low, mut high) = values
+    // The axis labels are money, read from the decimals; floats only place pixels.
+    let (mut lowest, mut highest) = points
         .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    if (high - low).abs() < f64::EPSILON {
-        low -= 1.0;
-        high += 1.0;
+        .fold((Decimal::MAX, Decimal::MIN), |(lo, hi), (_, v)| {
+            (lo.min(*v), hi.max(*v))
+        });
+    if lowest == highest {
+        lowest -= Decimal::ONE;
+        highest += Decimal::ONE;
     }
+    let (low, high) = (
+        lowest.to_f64().unwrap_or(0.0),
+        highest.to_f64().unwrap_or(0.0),
+    );
     let span_days = (last.0 - first.0).num_days().max(1) as f64;
     let x =
         |day: NaiveDate| LEFT + (day - first.0).num_days() as f64 / span_days * frame.plot_width();
     let y = |value: f64| TOP + (high - value) / (high - low) * frame.plot_height();
 
     let mut svg = open_svg(frame, "Balance over time");
-    for (value, label) in [(high, fmt_amount(high)), (low, fmt_amount(low))] {
+    for (value, label) in [(high, fmt_amount(highest)), (low, fmt_amount(lowest))] {
         let _ = write!(
             svg,
             r#"<line class="grid" x1="{LEFT}" x2="{x2}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{tx}" y="{ty:.1}" text-anchor="end">{label}</text>"#,
@@ -173,8 +180,8 @@ fn open_svg(frame: Frame, title: &str) -> String {
     )
 }
 
-fn fmt_amount(value: f64) -> String {
-    format!("{value:.2}")
+fn fmt_amount(value: Decimal) -> String {
+    format!("{:.2}", value.round_dp(2))
 }
 
 /// Text for SVG or HTML.
@@ -224,6 +231,20 @@ mod tests {
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
+    }
+
+    #[test]
+    fn a_balance_charts_axis_labels_are_exact_to_the_cent() {
+        // 17 significant digits: through a float the high label would read ...992.00.
+        let high: Decimal = "9007199254740993.01".parse().unwrap();
+        let low: Decimal = "0.07".parse().unwrap();
+        let frame = Frame {
+            width: 400.0,
+            height: 200.0,
+        };
+        let svg = balance_line(frame, &[(day(1), low), (day(2), high)], "EUR").unwrap();
+        assert!(svg.contains(">9007199254740993.01<"), "{svg}");
+        assert!(svg.contains(">0.07<"), "{svg}");
     }
 
     #[test]
